@@ -1,0 +1,1 @@
+"""The gradio web editor (imports worldgen)."""

@@ -1,0 +1,1 @@
+"""Learned models: language backbone, multimodal encoder, frame model, spatial memory (imports renderer)."""

@@ -1,0 +1,27 @@
+"""Files worldgen writes: every write is atomic (temporary name, then rename)."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from renderer.formats.base import atomic_write
+
+IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
+
+
+def save_image(rgb: torch.Tensor | np.ndarray, path: str | os.PathLike) -> None:
+    """Save an [H, W, 3] float image in [0, 1] as PNG or JPEG, atomically."""
+    path = Path(path)
+    fmt = IMAGE_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise ValueError(f"{path}: unsupported image extension {path.suffix!r} (use .png or .jpg)")
+    arr = rgb.detach().cpu().numpy() if isinstance(rgb, torch.Tensor) else np.asarray(rgb)
+    buf = io.BytesIO()
+    Image.fromarray((np.clip(arr, 0, 1) * 255 + 0.5).astype(np.uint8)).save(buf, format=fmt)
+    atomic_write(path, [buf.getvalue()])
