@@ -154,7 +154,7 @@ class GaussianScene:
                 raise SceneError(f"{name} must be floating point, got {getattr(self, name).dtype}")
         if check_finite:
             for name in float_fields:
-                bad = ~torch.isfinite(getattr(self, name).detach()).reshape(n, -1).all(dim=1)
+                bad = ~_rows_finite(getattr(self, name))
                 if bad.any():
                     first = int(bad.nonzero()[0])
                     raise SceneError(f"{name} has NaN or infinite values in {int(bad.sum())} Gaussians (first at index {first})")
@@ -164,10 +164,9 @@ class GaussianScene:
 
     def finite_mask(self) -> Tensor:
         """[N] bool, True where every parameter of the Gaussian is finite."""
-        n = len(self)
-        ok = torch.ones(n, dtype=torch.bool, device=self.device)
+        ok = torch.ones(len(self), dtype=torch.bool, device=self.device)
         for name in ("means", "quats", "log_scales", "opacity_logits", "sh"):
-            ok &= torch.isfinite(getattr(self, name).detach()).reshape(n, -1).all(dim=1)
+            ok &= _rows_finite(getattr(self, name))
         return ok
 
     # ---- structural operations -----------------------------------------------------------
@@ -240,6 +239,12 @@ class GaussianScene:
             log_scales=self.log_scales + math.log(scale),
             sh=rotate_sh(self.sh, R),
         )
+
+
+def _rows_finite(t: Tensor) -> Tensor:
+    """[N, ...] -> [N] bool: every value of the row is finite."""
+    f = torch.isfinite(t.detach())
+    return f.flatten(1).all(dim=1) if f.ndim > 1 else f
 
 
 # ---- rotations ------------------------------------------------------------------------------

@@ -1,0 +1,28 @@
+import pytest
+import torch
+
+from renderer import Camera, GaussianScene
+
+
+def random_scene(n: int, seed: int = 0, sh_degree: int = 3, spread: float = 0.6, log_scale: float = -2.5,
+                 dtype=torch.float32) -> GaussianScene:
+    """Anisotropic, randomly rotated Gaussians with view-dependent colour and labels 0..4."""
+    g = torch.Generator().manual_seed(seed)
+    k = (sh_degree + 1) ** 2
+    scene = GaussianScene(
+        means=torch.randn(n, 3, generator=g) * spread,
+        quats=torch.randn(n, 4, generator=g),
+        log_scales=torch.randn(n, 3, generator=g) * 0.4 + log_scale,
+        opacity_logits=torch.randn(n, generator=g) * 1.5,
+        sh=torch.randn(n, k, 3, generator=g) * 0.4,
+        labels=torch.randint(0, 5, (n,), generator=g),
+    )
+    return scene.double() if dtype == torch.float64 else scene
+
+
+@pytest.fixture
+def orbit_cams():
+    def make(width=48, height=40, n=2, distance=2.5):
+        return [Camera.orbit([0, 0, 0], distance, 40.0 + 100 * i, 15.0 + 10 * i, width=width, height=height) for i in range(n)]
+
+    return make
