@@ -21,7 +21,7 @@ from .common import compact_labels, finish, project
 from .dense import composite_dense
 from .tiled import bin_to_tiles, composite_tiles
 
-DEFAULT_TILE_SIZE = 16
+DEFAULT_TILE_SIZE = 8
 
 
 @dataclass

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
+from torch.utils.checkpoint import checkpoint
 
 from .common import ALPHA_MAX, ALPHA_THRESHOLD, TRANSMITTANCE_MIN
 
@@ -39,22 +40,39 @@ def composite_dense(
     px = xs.reshape(-1).to(mu.dtype) + 0.5
     py = ys.reshape(-1).to(mu.dtype) + 0.5
     step = max(1, chunk_elems // max(n, 1))
+
+    def weights(px_c: Tensor, py_c: Tensor, mu: Tensor, con: Tensor, opa: Tensor) -> Tensor:  # [Pc, N]
+        # Pixels by rows, Gaussians front to back along each row: gsplat's per-pixel loop, vectorised.
+        dx = mu[None, :, 0] - px_c[:, None]
+        dy = mu[None, :, 1] - py_c[:, None]
+        sigma = 0.5 * (con[None, :, 0] * dx * dx + con[None, :, 2] * dy * dy) + con[None, :, 1] * dx * dy
+        alpha = (opa[None] * torch.exp(-sigma.clamp(max=30.0))).clamp(max=ALPHA_MAX)  # exp underflow is slow; e^-30 is far below the 1/255 cutoff
+        alpha = torch.where((sigma >= 0) & (alpha >= ALPHA_THRESHOLD), alpha, 0.0)
+        t_after = torch.cumprod(1.0 - alpha, dim=1)
+        t_before = torch.cat([torch.ones_like(t_after[:, :1]), t_after[:, :-1]], dim=1)
+        return torch.where(t_after > TRANSMITTANCE_MIN, alpha * t_before, 0.0)
+
+    def chunk(px_c, py_c, mu, con, opa, feat):
+        w = weights(px_c, py_c, mu, con, opa)
+        return w @ feat, w.sum(1)
+
+    # With autograd on, recompute each chunk in backward instead of keeping N x H x W alive.
+    recompute = torch.is_grad_enabled() and any(t.requires_grad for t in (mu, con, opa, feat))
     outs, alphas, labels = [], [], []
     for s in range(0, px.numel(), step):
-        dx = mu[:, 0:1] - px[None, s : s + step]  # [N, Pc]
-        dy = mu[:, 1:2] - py[None, s : s + step]
-        sigma = 0.5 * (con[:, 0:1] * dx * dx + con[:, 2:3] * dy * dy) + con[:, 1:2] * dx * dy
-        alpha = (opa[:, None] * torch.exp(-sigma)).clamp(max=ALPHA_MAX)
-        alpha = torch.where((sigma >= 0) & (alpha >= ALPHA_THRESHOLD), alpha, torch.zeros_like(alpha))
-        t_after = torch.cumprod(1.0 - alpha, dim=0)
-        t_before = torch.cat([torch.ones_like(t_after[:1]), t_after[:-1]], dim=0)
-        weight = torch.where(t_after > TRANSMITTANCE_MIN, alpha * t_before, torch.zeros_like(alpha))
-        outs.append(weight.T @ feat)
-        alphas.append(weight.sum(0))
+        px_c, py_c = px[s : s + step], py[s : s + step]
+        if recompute:
+            o, a = checkpoint(chunk, px_c, py_c, mu, con, opa, feat, use_reentrant=False)
+        else:
+            o, a = chunk(px_c, py_c, mu, con, opa, feat)
+        outs.append(o)
+        alphas.append(a)
         if label_index is not None:
-            lw = torch.zeros(n_labels, weight.shape[1], dtype=weight.dtype)
-            lw.index_add_(0, label_index[order], weight.detach())
-            labels.append(lw.T)
+            with torch.no_grad():
+                w = weights(px_c, py_c, mu, con, opa)
+                lw = torch.zeros(w.shape[0], n_labels, dtype=w.dtype)
+                lw.index_add_(1, label_index[order], w)
+            labels.append(lw)
     out = torch.cat(outs).reshape(height, width, -1)
     alpha = torch.cat(alphas).reshape(height, width)
     lw = torch.cat(labels).reshape(height, width, n_labels) if label_index is not None else None
