@@ -22,7 +22,7 @@ class CameraError(ValueError):
     """A camera that cannot be used: bad shapes, non-finite values, a non-invertible pose."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Camera:
     K: Tensor  # [3, 3] float32, pixels
     c2w: Tensor  # [4, 4] float32, OpenCV axes
