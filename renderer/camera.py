@@ -60,8 +60,8 @@ class Camera:
         """Square-pixel pinhole K with the principal point at the image centre."""
         if not 0.0 < fov_y_deg < 180.0:
             raise CameraError(f"vertical field of view must be in (0, 180) degrees, got {fov_y_deg}")
-        f = 0.5 * height / math.tan(math.radians(fov_y_deg) / 2)
-        return torch.tensor([[f, 0.0, width / 2], [0.0, f, height / 2], [0.0, 0.0, 1.0]])
+        f = 0.5 * int(height) / math.tan(math.radians(fov_y_deg) / 2)
+        return torch.tensor([[f, 0.0, int(width) / 2], [0.0, f, int(height) / 2], [0.0, 0.0, 1.0]])
 
     @classmethod
     def look_at(

@@ -179,3 +179,12 @@ def test_failed_write_leaves_existing_file_untouched(tmp_path):
 
 def test_header_writer_matches_property_count():
     assert ply_header(3, 16).count(b"property float") == 3 + 3 + 3 + 45 + 1 + 3 + 4
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    import os
+
+    save_scene(random_scene(3), tmp_path / "s.ply")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "s.ply").stat().st_mode & 0o777 == 0o666 & ~mask

@@ -13,6 +13,12 @@ class FormatError(ValueError):
         super().__init__(f"{path}: {problem}")
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: str | os.PathLike, chunks) -> None:
     """Write byte chunks to a temporary file beside `path`, then rename it into place."""
     path = Path(path)
@@ -22,6 +28,7 @@ def atomic_write(path: str | os.PathLike, chunks) -> None:
         with os.fdopen(fd, "wb") as f:
             for chunk in chunks:
                 f.write(chunk)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual mode
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
