@@ -117,6 +117,117 @@ def demo(
     typer.echo(f"wrote {ply} ({len(s)} Gaussians) and {out} ({width}x{height})")
 
 
+@app.command()
+def layout(
+    prompt: str = typer.Argument(..., help="a description of the scene"),
+    as_json: bool = typer.Option(False, "--json", help="print the layout JSON (ignored words and warnings go to stderr)"),
+    seed: int = typer.Option(0),
+    out: Optional[Path] = typer.Option(None, "--out", help="also save the layout here"),
+) -> None:
+    """Turn a prompt into a coarse layout with the rule-based parser."""
+    from .procgen.text_rules import layout_from_prompt
+
+    result, parsed = layout_from_prompt(prompt, seed=seed)
+    if out is not None:
+        result.save(out)
+    notes = [f"warning: {w}" for w in parsed.warnings]
+    if parsed.ignored:
+        shown = parsed.ignored[:100]
+        more = f" (and {len(parsed.ignored) - 100} more)" if len(parsed.ignored) > 100 else ""
+        notes.append("ignored words: " + " ".join(shown) + more)
+    if as_json:
+        typer.echo(result.to_json())
+        for note in notes:
+            typer.echo(note, err=True)
+    else:
+        typer.echo(result.caption)
+        for label, n in result.counts().items():
+            typer.echo(f"  {n} x {label}")
+        for note in notes:
+            typer.echo(note)
+
+
+def _load_layout(path: Path):
+    from renderer.layout import Layout, LayoutError, VoxelGrid, voxels_to_layout
+
+    try:
+        if path.suffix.lower() == ".npy":
+            return voxels_to_layout(VoxelGrid.load(path))
+        return Layout.load(path)
+    except LayoutError as e:
+        _fail(str(e))
+
+
+@app.command("render-layout")
+def render_layout(
+    layout_file: Path = typer.Argument(..., help="layout .json, or a voxel grid .npy with its .json table"),
+    out: Path = typer.Option(..., "--out", help="folder for transforms.json, images/, depth/, labels/"),
+    frames: int = typer.Option(24, min=1, max=10_000),
+    resolution: int = typer.Option(256, min=8, max=4096),
+    path: str = typer.Option("orbit", help="orbit, walk, look_around or loop"),
+    seed: int = typer.Option(0),
+) -> None:
+    """Render a layout's draft frames (procedural assets, ray cast) into a transforms.json folder."""
+    from .frames import PosedFrames, write_transforms
+    from .procgen.dataset import render_sequence
+    from .procgen.paths import PathError, camera_path
+    from .procgen.world import build_world
+
+    lay = _load_layout(layout_file)
+    try:
+        cams = camera_path(lay, path, frames, width=resolution, height=resolution, seed=seed)
+    except PathError as e:
+        _fail(f"{layout_file}: {e}")
+    seq = render_sequence(lay, build_world(lay, seed), cams)
+    write_transforms(out, PosedFrames(cams, seq.rgb, [], seq.depth, seq.label),
+                     extra={"layout": lay.to_dict(), "seed": seed, "path": path})
+    lay.save(out / "layout.json")
+    typer.echo(f"wrote {frames} frames of {lay.caption or 'the layout'} to {out}")
+
+
+@app.command()
+def procgen(
+    out: Path = typer.Option(..., "--out", help="dataset folder: one transforms.json folder per world"),
+    worlds: int = typer.Option(4, min=1, max=100_000),
+    frames: int = typer.Option(16, min=1, max=10_000),
+    resolution: int = typer.Option(128, min=8, max=4096),
+    seed: int = typer.Option(0),
+    scene_type: Optional[list[str]] = typer.Option(None, "--scene-type", help="repeatable; default: all"),
+    path: Optional[list[str]] = typer.Option(None, "--path", help="repeatable; default: all kinds"),
+) -> None:
+    """Write a procedural dataset: N worlds, each with layout.json and M posed RGB-D + label frames."""
+    import numpy as np
+
+    from .frames import PosedFrames, write_transforms
+    from .procgen.composers import compose
+    from .procgen.dataset import render_sequence
+    from .procgen.paths import PATH_KINDS, PathError, camera_path
+    from .procgen.vocab import SCENE_TYPES
+    from .procgen.world import build_world
+
+    types = scene_type or list(SCENE_TYPES)
+    kinds = path or list(PATH_KINDS)
+    bad = [t for t in types if t not in SCENE_TYPES] + [k for k in kinds if k not in PATH_KINDS]
+    if bad:
+        _fail(f"unknown scene type or path kind: {', '.join(bad)} (scene types: {', '.join(SCENE_TYPES)}; paths: {', '.join(PATH_KINDS)})")
+    for i in range(worlds):
+        rng = np.random.default_rng([seed, i])
+        world_seed = int(rng.integers(2**31))
+        lay, _ = compose(str(rng.choice(types)), world_seed)
+        kind = str(rng.choice(kinds))
+        try:
+            cams = camera_path(lay, kind, frames, width=resolution, height=resolution, seed=world_seed)
+        except PathError:
+            kind = "orbit"
+            cams = camera_path(lay, kind, frames, width=resolution, height=resolution, seed=world_seed)
+        seq = render_sequence(lay, build_world(lay, world_seed), cams)
+        folder = out / f"world_{i:05d}"
+        lay.save(folder / "layout.json")
+        write_transforms(folder, PosedFrames(cams, seq.rgb, [], seq.depth, seq.label),
+                         extra={"caption": lay.caption, "seed": world_seed, "path": kind})
+        typer.echo(f"{folder}: {lay.caption}")
+
+
 def main() -> None:
     try:
         app()

@@ -33,3 +33,15 @@ def atomic_write(path: str | os.PathLike, chunks) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def read_npy_header(f) -> tuple[tuple[int, ...], "np.dtype"]:
+    """(shape, dtype) of an open .npy file, read without loading (or allocating) its data."""
+    import numpy as np
+
+    version = np.lib.format.read_magic(f)
+    read = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+    if read is None:
+        raise ValueError(f"unsupported .npy format version {version}")
+    shape, _, dtype = read(f)
+    return shape, dtype

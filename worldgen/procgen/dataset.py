@@ -1,0 +1,107 @@
+"""Procedural training data: compose a world, render posed RGB-D + label sequences with guides.
+
+`ProcgenStream` is an endless torch `IterableDataset`; each DataLoader worker gets its own
+seed stream (base seed, worker id), so workers never repeat each other and a run is
+reproducible. `render_sequence` is the one function that turns (layout, world, path) into
+arrays; the CLI's dataset writer and the stream both use it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.utils.data import IterableDataset, get_worker_info
+
+from renderer.camera import Camera
+from renderer.guide import GuideRenderer
+from renderer.layout import Layout
+from renderer.raycast import MeshWorld, raycast
+from .composers import compose
+from .paths import PATH_KINDS, FreeSpace, PathError, camera_path
+from .vocab import SCENE_TYPES
+from .world import build_world
+
+
+@dataclass
+class Sequence:
+    """One posed frame sequence: rgb [M, H, W, 3] float32, depth [M, H, W] float32 (metric z),
+    label / instance [M, H, W] int32, K [M, 3, 3], c2w [M, 4, 4] (OpenCV), and the layout's guide
+    render at the same cameras: guide_rgb, guide_depth, guide_label."""
+
+    layout: Layout
+    cameras: list[Camera]
+    rgb: np.ndarray
+    depth: np.ndarray
+    label: np.ndarray
+    instance: np.ndarray
+    guide_rgb: np.ndarray
+    guide_depth: np.ndarray
+    guide_label: np.ndarray
+
+    def to_tensors(self) -> dict:
+        return {
+            "caption": self.layout.caption,
+            "layout": self.layout.to_json(indent=None),
+            "rgb": torch.from_numpy(self.rgb), "depth": torch.from_numpy(self.depth),
+            "label": torch.from_numpy(self.label).long(), "instance": torch.from_numpy(self.instance).long(),
+            "K": torch.stack([c.K for c in self.cameras]), "c2w": torch.stack([c.c2w for c in self.cameras]),
+            "guide_rgb": torch.from_numpy(self.guide_rgb), "guide_depth": torch.from_numpy(self.guide_depth),
+            "guide_label": torch.from_numpy(self.guide_label).long(),
+        }
+
+
+def render_sequence(layout: Layout, world: MeshWorld, cameras: list[Camera], guide: GuideRenderer | None = None,
+                    shadows: bool = True) -> Sequence:
+    guide = guide or GuideRenderer(layout)
+    frames = [raycast(world, c, shadows=shadows) for c in cameras]
+    guides = [guide.render(c) for c in cameras]
+    stack = lambda key, src: np.stack([f[key] for f in src])  # noqa: E731
+    return Sequence(layout, cameras, stack("rgb", frames), stack("depth", frames), stack("label", frames),
+                    stack("instance", frames), stack("rgb", guides), stack("depth", guides), stack("label", guides))
+
+
+class ProcgenStream(IterableDataset):
+    """Endless (layout, caption, posed RGB-D + label sequence, guides) samples.
+
+    Each composed world yields `sequences_per_world` sequences along different paths, so the
+    cost of building a world is shared. `threads` is the ray-casting thread count per worker
+    (1 when there is one worker per core).
+    """
+
+    def __init__(self, resolution: int = 64, frames: int = 8, seed: int = 0, scene_types=None, path_kinds=PATH_KINDS,
+                 sequences_per_world: int = 4, fov_y_deg: float = 70.0, shadows: bool = True, threads: int = 0):
+        if resolution < 8 or frames < 1:
+            raise ValueError(f"resolution must be >= 8 and frames >= 1, got {resolution}, {frames}")
+        self.scene_types = list(scene_types or SCENE_TYPES)
+        unknown = set(self.scene_types) - set(SCENE_TYPES)
+        if unknown:
+            raise ValueError(f"unknown scene types {sorted(unknown)}; choose from {', '.join(SCENE_TYPES)}")
+        self.resolution, self.frames, self.seed = resolution, frames, seed
+        self.path_kinds, self.sequences_per_world = list(path_kinds), sequences_per_world
+        self.fov, self.shadows, self.threads = fov_y_deg, shadows, threads
+
+    def __iter__(self):
+        info = get_worker_info()
+        worker = info.id if info is not None else 0
+        rng = np.random.default_rng([self.seed, worker])
+        while True:
+            world_seed = int(rng.integers(2**31))
+            layout, _ = compose(str(rng.choice(self.scene_types)), world_seed)
+            world = build_world(layout, world_seed)
+            world.threads = self.threads
+            guide = GuideRenderer(layout)
+            guide.world.threads = self.threads
+            free = FreeSpace(layout)
+            for _ in range(self.sequences_per_world):
+                kind = str(rng.choice(self.path_kinds))
+                try:
+                    cams = camera_path(layout, kind, self.frames, width=self.resolution, height=self.resolution,
+                                       fov_y_deg=self.fov, seed=int(rng.integers(2**31)), free=free)
+                except PathError:
+                    continue  # a cramped layout: try another path (or the next world)
+                seq = render_sequence(layout, world, cams, guide, shadows=self.shadows)
+                sample = seq.to_tensors()
+                sample["path"] = kind
+                yield sample

@@ -1,0 +1,228 @@
+"""Rule-based text -> layout: the deterministic fallback the learned language model must beat.
+
+A prompt's scene type, objects, counts (words and digits), colours (names and #hex), sizes
+(small, large, tall, ...) and simple relations (on, next to, in front of, facing, under, in
+the corner, along the wall, in the middle) become placement specs for the composers' placer.
+Every word the rules cannot use is reported back in `ignored`, never silently dropped; an
+empty or over-long prompt still gives a valid (possibly empty) world plus warnings.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from renderer.layout import Layout, Shell
+from .composers import FLOOR_COLORS, GROUND_COLORS, INDOOR, OUTDOOR, WALL_COLORS, Placer, Spec, caption
+from .vocab import (COLOR_ALIASES, COLORS, NOUNS, NUMBER_WORDS, SCENE_SYNONYMS, SCENE_TYPES, SIZES, SYNONYMS)
+
+MAX_PROMPT_CHARS = 2000
+MAX_COUNT = 24
+MAX_IGNORED_LISTED = 100
+STOP_WORDS = {"the", "with", "and", "of", "in", "is", "are", "there", "that", "this", "it", "its", "to", "at", "for",
+              "has", "have", "having", "containing", "contains", "featuring", "plus", "also", "some", "one's", "my",
+              "our", "their", "his", "her", "filled", "full", "furnished", "place", "scene", "world", "view", "which",
+              "where", "inside", "outside", "into", "onto", "from", "by", "be", "as", "lots", "lot", "bunch", "set",
+              "made", "color", "coloured", "colored", "colour", "standing", "sitting", "placed", "stands", "sits",
+              "cozy", "cosy", "nice", "beautiful", "modern", "simple", "small-ish", "each", "both", "other", "another"}
+SIZE_WORDS = {"tiny": (0.6, 0.6, 0.6), "small": (0.75, 0.75, 0.75), "little": (0.75, 0.75, 0.75),
+              "big": (1.3, 1.3, 1.3), "large": (1.3, 1.3, 1.3), "huge": (1.5, 1.5, 1.5), "giant": (1.6, 1.6, 1.6),
+              "tall": (1.0, 1.0, 1.3), "short": (1.0, 1.0, 0.8), "low": (1.0, 1.0, 0.8), "long": (1.3, 1.0, 1.0),
+              "wide": (1.3, 1.0, 1.0), "narrow": (0.8, 1.0, 1.0)}
+# phrase -> (relation, needs a target)
+RELATIONS = {"on top of": ("on", True), "on": ("on", True), "atop": ("on", True), "next to": ("near", True),
+             "beside": ("near", True), "besides": ("near", True), "near": ("near", True), "close to": ("near", True),
+             "alongside": ("near", True), "in front of": ("front", True), "before": ("front", True),
+             "facing": ("facing", True), "opposite": ("facing", True), "across from": ("facing", True),
+             "under": ("under", True), "underneath": ("under", True), "below": ("under", True), "beneath": ("under", True),
+             "in the corner": ("corner", False), "in a corner": ("corner", False), "in the corners": ("corner", False),
+             "in corners": ("corner", False), "along the wall": ("wall", False), "against the wall": ("wall", False),
+             "along the walls": ("wall", False), "against a wall": ("wall", False), "by the wall": ("wall", False),
+             "on the wall": ("wall_mount", False), "on the walls": ("wall_mount", False),
+             "in the middle": ("center", False), "in the center": ("center", False), "in the centre": ("center", False),
+             "in the middle of the room": ("center", False), "in the center of the room": ("center", False)}
+DEFAULT_RULES = {"bed": "wall", "sofa": "wall", "wardrobe": "wall", "bookshelf": "wall", "desk": "wall",
+                 "kitchen_counter": "wall", "tv": "wall", "fridge": "corner", "plant": "corner", "lamp": "corner",
+                 "armchair": "corner", "table": "center", "rug": "center", "chair": "anywhere", "painting": "wall_mount",
+                 "window": "wall_mount", "door": "door", "house": "edge", "fence": "edge"}
+ON_SIZES = {"lamp": (0.25, 0.25, 0.45), "plant": (0.25, 0.25, 0.4), "tv": (0.7, 0.2, 0.45)}
+
+
+@dataclass
+class ObjectRequest:
+    label: str
+    count: int
+    color: str | None = None  # "#rrggbb"
+    scale: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    rule: str | None = None  # a composer rule, "on:desk", "corner", ...
+
+
+@dataclass
+class ParsedPrompt:
+    scene_type: str | None
+    requests: list[ObjectRequest]
+    ignored: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _lexicon() -> dict[tuple[str, ...], tuple[str, object]]:
+    lex: dict[tuple[str, ...], tuple[str, object]] = {}
+
+    def add(phrase: str, kind: str, value) -> None:
+        lex.setdefault(tuple(phrase.split()), (kind, value))
+
+    for phrase, rel in RELATIONS.items():
+        add(phrase, "relation", rel)
+    for key, (name, _) in SCENE_TYPES.items():
+        add(name, "scene", key), add(key.replace("_", " "), "scene", key)
+    for phrase, key in SCENE_SYNONYMS.items():
+        add(phrase, "scene", key)
+    for label, (singular, plural) in NOUNS.items():
+        add(singular, "object", (label, False)), add(plural, "object", (label, True))
+        add(label.replace("_", " "), "object", (label, False))
+    for phrase, label in SYNONYMS.items():
+        add(phrase, "object", (label, phrase.endswith("s") and not phrase.endswith("ss")))
+    for name, hex_color in COLORS.items():
+        add(name, "color", hex_color)
+    for alias, name in COLOR_ALIASES.items():
+        add(alias, "color", COLORS[name])
+    for word, n in NUMBER_WORDS.items():
+        add(word, "number", n)
+    for word, scale in SIZE_WORDS.items():
+        add(word, "size", scale)
+    return lex
+
+
+LEXICON = _lexicon()
+MAX_PHRASE = max(len(k) for k in LEXICON)
+TOKEN = re.compile(r"#[0-9a-f]{6}\b|\d+|[a-z]+(?:'[a-z]+)?")
+
+
+def parse_prompt(text: str) -> ParsedPrompt:
+    if not isinstance(text, str):
+        raise TypeError(f"a prompt must be a string, got {type(text).__name__}")
+    warnings: list[str] = []
+    if len(text) > MAX_PROMPT_CHARS:
+        warnings.append(f"prompt is {len(text)} characters; only the first {MAX_PROMPT_CHARS} were read")
+        text = text[:MAX_PROMPT_CHARS]
+    tokens = TOKEN.findall(text.lower())
+    if not tokens:
+        warnings.append("empty prompt: an empty room")
+    scene, requests, ignored = None, [], []
+    pending: dict = {}
+    relation: str | None = None
+    last: ObjectRequest | None = None
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        match = None
+        for n in range(min(MAX_PHRASE, len(tokens) - i), 0, -1):
+            match = LEXICON.get(tuple(tokens[i : i + n]))
+            if match:
+                i += n
+                break
+        if match is None:
+            i += 1
+            if tok.startswith("#"):
+                pending["color"] = tok
+            elif tok.isdigit():
+                pending["count"] = int(tok[:6])
+            elif tok not in STOP_WORDS and tok != "a" and tok != "an":
+                ignored.append(tok if len(tok) <= 40 else tok[:40] + "...")
+            continue
+        kind, value = match
+        if kind == "number":
+            pending["count"] = value
+        elif kind == "color":
+            pending["color"] = value
+        elif kind == "size":
+            pending["scale"] = tuple(a * b for a, b in zip(pending.get("scale", (1.0, 1.0, 1.0)), value))
+        elif kind == "scene":
+            if scene is None:
+                scene = value
+            elif value != scene:
+                warnings.append(f"several scene types named; using {SCENE_TYPES[scene][0]!r}")
+        elif kind == "relation":
+            rel, needs_target = value
+            if last is None:
+                ignored.extend(tokens[i - 1 : i])  # a relation with nothing before it
+            elif needs_target:
+                relation = rel
+            else:
+                last.rule = rel
+        elif kind == "object":
+            label, plural = value
+            if relation is not None and last is not None and "count" not in pending:
+                target = next((r for r in requests if r.label == label), None)
+                if target is None:
+                    target = ObjectRequest(label, 1, pending.get("color"), pending.get("scale", (1.0, 1.0, 1.0)))
+                    requests.append(target)
+                last.rule = f"{relation}:{label}"
+                relation = None
+            else:
+                count = pending.get("count", 2 if plural else 1)
+                if count > MAX_COUNT:
+                    warnings.append(f"{count} {label}s asked for; at most {MAX_COUNT} are placed")
+                    count = MAX_COUNT
+                last = ObjectRequest(label, count, pending.get("color"), pending.get("scale", (1.0, 1.0, 1.0)))
+                requests.append(last)
+                relation = None
+            pending = {}
+    for key in pending:  # modifiers that never reached a noun
+        warnings.append(f"a {key} word was not followed by an object it could apply to")
+    return ParsedPrompt(scene, requests, ignored, warnings)
+
+
+def _scene_for(parsed: ParsedPrompt) -> str:
+    if parsed.scene_type:
+        return parsed.scene_type
+    outdoor = sum(r.count for r in parsed.requests if r.label in {s.label for v in OUTDOOR.values() for s in v[3]})
+    indoor = sum(r.count for r in parsed.requests) - outdoor
+    return "park" if outdoor > indoor else "living_room"
+
+
+def layout_from_prompt(text: str, seed: int = 0) -> tuple[Layout, ParsedPrompt]:
+    """A validated layout for the prompt (placement failures are reported in `warnings`)."""
+    parsed = parse_prompt(text)
+    scene = _scene_for(parsed)
+    rng = np.random.default_rng(seed)
+    footprint = sum(r.count * np.prod([np.mean(a) * s for a, s in zip(SIZES[r.label][:2], r.scale[:2])])
+                    for r in parsed.requests if r.label not in ("door", "window", "painting"))
+    if scene in INDOOR:
+        (x0, x1), (y0, y1), _ = INDOOR[scene]
+        sx, sy = rng.uniform(x0, x1), rng.uniform(y0, y1)
+        grow = max(1.0, np.sqrt(footprint / (0.3 * sx * sy)))  # keep the floor about a third covered
+        shell = Shell("room", [round(min(sx * grow, 20.0), 2), round(min(sy * grow, 20.0), 2), round(float(rng.uniform(2.6, 3.0)), 2)],
+                      floor_color=str(rng.choice(FLOOR_COLORS)), wall_color=str(rng.choice(WALL_COLORS)))
+        clearance = 0.08
+    else:
+        (x0, x1), (y0, y1), terrain, _ = OUTDOOR[scene]
+        sx, sy = rng.uniform(x0, x1), rng.uniform(y0, y1)
+        grow = max(1.0, np.sqrt(footprint / (0.15 * sx * sy)))
+        shell = Shell("outdoor", [round(min(sx * grow, 60.0), 1), round(min(sy * grow, 60.0), 1)],
+                      ground_color=str(rng.choice(GROUND_COLORS)), terrain=terrain)
+        clearance = 0.4
+    layout = Layout(shell, [], scene)
+    placer = Placer(layout, rng, clearance)
+    # Targets first, so "a lamp on the desk" finds its desk.
+    ordered = sorted(parsed.requests, key=lambda r: r.rule is not None and ":" in r.rule)
+    present = {r.label for r in parsed.requests}
+    for r in ordered:
+        rule = r.rule or DEFAULT_RULES.get(r.label, "anywhere")
+        if rule == "anywhere" and r.label == "chair" and "table" in present:
+            rule = "near:table"
+        if rule == "anywhere" and r.label == "chair" and "desk" in present:
+            rule = "front:desk"
+        size = None
+        if rule.startswith("on:"):
+            target = SIZES[rule[3:]]
+            size = ON_SIZES.get(r.label) or tuple(min(np.mean(a), 0.5 * np.mean(b)) for a, b in zip(SIZES[r.label], target))
+        scaled = None if size is None else tuple(float(v * s) for v, s in zip(size, r.scale))
+        spec = Spec(r.label, (r.count, r.count), rule, color=r.color, size=scaled, scale=r.scale)
+        placed = sum(placer.place(spec) is not None for _ in range(r.count))
+        if placed < r.count:
+            parsed.warnings.append(f"placed {placed} of {r.count} {r.label.replace('_', ' ')}(s) ({rule}): no free spot left")
+    layout.caption = caption(layout, placer.relations)
+    return layout.validate("prompt layout"), parsed
