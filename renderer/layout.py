@@ -404,12 +404,12 @@ def voxel_grid_from_parts(grid: np.ndarray, meta: dict, source: str = "voxels") 
 def layout_to_voxels(layout: Layout, voxel_size: float = 0.1) -> VoxelGrid:
     """Rasterise every box into a grid covering the shell; one table id per (label, colour)."""
     lo, hi = layout.bounds()
-    shape = np.maximum(np.ceil((hi - lo) / voxel_size).astype(int), 1)
+    shape = np.maximum(np.ceil((hi - lo) / voxel_size - 1e-9).astype(int), 1)
     if int(np.prod(shape)) > MAX_VOXELS:
         raise LayoutError(f"layout at {voxel_size} m voxels needs a {tuple(shape)} grid; over {MAX_VOXELS} voxels")
     grid = np.zeros(tuple(shape), dtype=np.int32)
     ids: dict[tuple[str, str], int] = {}
-    centers = [lo + (np.arange(s) + 0.5) * voxel_size for s in shape]
+    centers = [lo[k] + (np.arange(n) + 0.5) * voxel_size for k, n in enumerate(shape)]
     for o in layout.objects:
         key = (o.label, o.color)
         vid = ids.setdefault(key, len(ids) + 1)

@@ -285,7 +285,7 @@ def door(s, c, rng):
     for k in range(2):  # two raised panels
         z0 = 0.15 + k * (sz - 0.25) / 2
         parts.append(Part(_box([-sx / 2 + 0.15, -sy / 2 - 0.02, z0], [sx / 2 - 0.15, -sy / 2, z0 + (sz - 0.25) / 2 - 0.1]), "wood", _shade(c, 1.1)))
-    parts.append(Part(_blob([sx / 2 - 0.12, -sy / 2 - 0.04, sz * 0.47], [0.03] * 3), "metal", METAL))
+    parts.append(Part(_blob([sx / 2 - 0.12, -sy / 2 - 0.015, sz * 0.47], [0.025] * 3), "metal", METAL))
     return parts
 
 
@@ -307,7 +307,7 @@ def painting(s, c, rng):
     n = rng.integers(2, 5)
     for k in range(n):
         z0 = 0.05 + k * (sz - 0.1) / n
-        col = _shade(c, rng.uniform(0.6, 1.3))
+        col = c if k == 0 else _shade(c, rng.uniform(0.6, 1.3))
         parts.append(Part(_box([-sx / 2 + 0.05, -sy / 2 - 0.005, z0], [sx / 2 - 0.05, -sy / 2, z0 + (sz - 0.1) / n]), "paint", col))
     return parts
 
@@ -322,7 +322,7 @@ def pine_tree(s, c, rng):
     for k in range(layers):
         z0 = trunk_h + k * (sz - trunk_h) / (layers + 1) * 0.9
         rr = r * (1.0 - 0.6 * k / layers)
-        parts.append(Part(_cone(0, 0, z0, min(z0 + (sz - trunk_h) * 0.45, sz), rr, 12), "leaf", _shade(c, rng.uniform(0.8, 1.1))))
+        parts.append(Part(_cone(0, 0, z0, min(z0 + (sz - trunk_h) * 0.45, sz), rr, 12), "leaf", c if k == 0 else _shade(c, rng.uniform(0.8, 1.1))))
     return parts
 
 
@@ -458,7 +458,7 @@ def pond(s, c, rng):
         a = 2 * math.pi * k / 10 + rng.uniform(-0.2, 0.2)
         rx, ry = 0.08 + rng.uniform(0, 0.08), 0.08 + rng.uniform(0, 0.08)
         x, y = (sx / 2 - rx) * math.cos(a), (sy / 2 - ry) * math.sin(a)
-        parts.append(Part(_blob([x, y, sz], [rx, ry, 0.06]), "stone", (0.5, 0.5, 0.48)))
+        parts.append(Part(_blob([x, y, sz / 2 + 0.01], [rx, ry, sz / 2 + 0.01]), "stone", (0.5, 0.5, 0.48)))
     return parts
 
 

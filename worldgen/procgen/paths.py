@@ -45,7 +45,17 @@ class FreeSpace:
             dx, dy = X - o.center[0], Y - o.center[1]
             u, v = c * dx + s * dy, -s * dx + c * dy
             free &= ~((np.abs(u) < o.size[0] / 2 + margin) & (np.abs(v) < o.size[1] / 2 + margin))
+        # Keep the largest connected region only, so any two free points are joined by a route.
+        from scipy import ndimage
+
+        regions, n = ndimage.label(free)
+        if n > 1:
+            sizes = ndimage.sum(free, regions, index=np.arange(1, n + 1))
+            free = regions == 1 + int(np.argmax(sizes))
         self.free, self.X, self.Y = free, X, Y
+        # For every cell, the nearest free cell (to pull a wanted position into free space).
+        if free.any():
+            self._nearest = ndimage.distance_transform_edt(~free, return_distances=False, return_indices=True)
 
     def index(self, xy) -> tuple[int, int]:
         ij = np.floor((np.asarray(xy)[:2] - self.lo) / self.cell).astype(int)
@@ -53,6 +63,12 @@ class FreeSpace:
 
     def is_free(self, xy) -> bool:
         return bool(self.free[self.index(xy)])
+
+    def nearest_free(self, xy) -> np.ndarray:
+        if not self.free.any():
+            raise PathError("the layout leaves no free floor for a camera")
+        i, j = self.index(xy)
+        return self.point((self._nearest[0][i, j], self._nearest[1][i, j]))
 
     def point(self, ij) -> np.ndarray:
         return np.array([self.X[ij], self.Y[ij]])
@@ -114,6 +130,15 @@ def _resample(points: np.ndarray, n: int, smooth: int = 5) -> np.ndarray:
     return np.stack([np.interp(t, s, points[:, k]) for k in range(points.shape[1])], 1)
 
 
+def _smooth_route(route: np.ndarray, n: int, free: FreeSpace) -> np.ndarray:
+    """n points along the route, smoothed where smoothing stays in free space."""
+    for smooth in (7, 3, 1):
+        xy = _resample(route, n, smooth)
+        if all(free.is_free(p) for p in xy):
+            return xy
+    return xy
+
+
 def _eye_height(layout: Layout, xy: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     base = layout.shell.ground_height(xy[..., 0], xy[..., 1])
     eye = rng.uniform(1.4, 1.7) if layout.shell.kind == "room" else rng.uniform(1.6, 2.2)
@@ -150,14 +175,14 @@ def camera_path(layout: Layout, kind: str, n_frames: int, *, width: int, height:
         sweep = rng.uniform(0.5, 1.0) * 2 * math.pi * rng.choice([-1, 1])
         angles = phase + sweep * np.arange(n_frames) / max(n_frames, 1)
         ring = np.stack([radii[0] * np.cos(angles), radii[1] * np.sin(angles)], 1)
-        # Pull each point inwards until it is free.
+        # Pull each point inwards until it is free, or else to the nearest free spot.
         for i in range(n_frames):
-            for shrink in np.linspace(1.0, 0.2, 17):
+            for shrink in np.linspace(1.0, 0.3, 15):
                 if free.is_free(ring[i] * shrink):
                     ring[i] *= shrink
                     break
             else:
-                raise PathError("no free ring of camera positions around the content")
+                ring[i] = free.nearest_free(ring[i])
         eyes = np.column_stack([ring, _eye_height(layout, ring, rng)])
         return _cameras(eyes, np.repeat(content[None], n_frames, 0), width, height, fov_y_deg)
     if kind == "look_around":
@@ -178,12 +203,12 @@ def camera_path(layout: Layout, kind: str, n_frames: int, *, width: int, height:
         if np.linalg.norm(a - b) > 0.35 * extent:
             break
     route = free.shortest_path(*best)
-    if kind == "loop":  # A -> B -> A: the way back revisits the way out pose for pose
-        half = n_frames // 2 + 1
-        xy_out = _resample(route, half)
-        xy = np.concatenate([xy_out, xy_out[::-1][1:]])[:n_frames]
+    if kind == "loop":  # A -> B -> A: frame M-1-i revisits frame i's pose exactly
+        half = (n_frames + 1) // 2
+        xy_out = _smooth_route(route, half, free)
+        xy = np.concatenate([xy_out, xy_out[: n_frames - half][::-1]])
     else:
-        xy = _resample(route, n_frames)
+        xy = _smooth_route(route, n_frames, free)
     eye_z = _eye_height(layout, xy, rng)
     eyes = np.column_stack([xy, eye_z])
     heading = np.gradient(xy, axis=0) if n_frames > 1 else (content[:2] - xy)

@@ -206,15 +206,19 @@ def layout_from_prompt(text: str, seed: int = 0) -> tuple[Layout, ParsedPrompt]:
         clearance = 0.4
     layout = Layout(shell, [], scene)
     placer = Placer(layout, rng, clearance)
-    # Targets first, so "a lamp on the desk" finds its desk.
-    ordered = sorted(parsed.requests, key=lambda r: r.rule is not None and ":" in r.rule)
     present = {r.label for r in parsed.requests}
-    for r in ordered:
+
+    def rule_for(r: ObjectRequest) -> str:
         rule = r.rule or DEFAULT_RULES.get(r.label, "anywhere")
         if rule == "anywhere" and r.label == "chair" and "table" in present:
-            rule = "near:table"
+            return "near:table"
         if rule == "anywhere" and r.label == "chair" and "desk" in present:
-            rule = "front:desk"
+            return "front:desk"
+        return rule
+
+    # Targets first, so "a lamp on the desk" finds its desk.
+    for r in sorted(parsed.requests, key=lambda r: ":" in rule_for(r)):
+        rule = rule_for(r)
         size = None
         if rule.startswith("on:"):
             target = SIZES[rule[3:]]
@@ -222,6 +226,13 @@ def layout_from_prompt(text: str, seed: int = 0) -> tuple[Layout, ParsedPrompt]:
         scaled = None if size is None else tuple(float(v * s) for v, s in zip(size, r.scale))
         spec = Spec(r.label, (r.count, r.count), rule, color=r.color, size=scaled, scale=r.scale)
         placed = sum(placer.place(spec) is not None for _ in range(r.count))
+        if placed < r.count and rule not in ("anywhere", "wall_mount", "door"):
+            # The relation has no room left (one chair fits in front of a desk): keep the count.
+            loose = Spec(r.label, (1, 1), "anywhere", color=r.color, size=scaled, scale=r.scale)
+            extra = sum(placer.place(loose) is not None for _ in range(r.count - placed))
+            if extra:
+                parsed.warnings.append(f"{extra} {r.label.replace('_', ' ')}(s) placed freely: no room left {rule.split(':')[0]} the {rule.split(':')[-1]}")
+            placed += extra
         if placed < r.count:
             parsed.warnings.append(f"placed {placed} of {r.count} {r.label.replace('_', ' ')}(s) ({rule}): no free spot left")
     layout.caption = caption(layout, placer.relations)

@@ -1,0 +1,152 @@
+import numpy as np
+import pytest
+import torch
+import trimesh
+
+from renderer import Camera
+from renderer.guide import GuideRenderer
+from renderer.layout import LABEL_IDS, Box, Layout, Shell
+from renderer.raycast import raycast
+from worldgen.procgen.assets import ASSETS, build_asset
+from worldgen.procgen.composers import compose
+from worldgen.procgen.dataset import ProcgenStream
+from worldgen.procgen.paths import PATH_KINDS, FreeSpace, camera_path
+from worldgen.procgen.text_rules import layout_from_prompt, parse_prompt
+from worldgen.procgen.vocab import SCENE_TYPES, SIZES
+from worldgen.procgen.world import build_world
+
+
+@pytest.mark.parametrize("label", sorted(ASSETS))
+def test_every_asset_fills_its_box(label):
+    rng = np.random.default_rng(0)
+    size = [float(np.mean(r)) for r in SIZES[label]]
+    box = Box(label, "#3366cc", [1.0, -2.0, size[2] / 2], size, 30.0)
+    parts = build_asset(box, rng)
+    assert len(parts) >= 1 and sum(len(p.mesh.faces) for p in parts) >= 12
+    v = np.concatenate([p.mesh.vertices for p in parts])
+    # In the box frame every vertex lies inside the box (a little slack for handles and knobs).
+    c, s = np.cos(np.radians(-30)), np.sin(np.radians(-30))
+    local = (v[:, :2] - [1.0, -2.0]) @ np.array([[c, s], [-s, c]])
+    assert (np.abs(local) <= np.array(size[:2]) / 2 + 0.05).all()
+    assert v[:, 2].min() >= -1e-6 and v[:, 2].max() <= size[2] + 0.05
+    # ... and the layout colour is used for some part.
+    assert any(np.allclose(p.rgb, box.rgb, atol=0.02) for p in parts)
+
+
+@pytest.mark.parametrize("scene_type", sorted(SCENE_TYPES))
+def test_composers_make_valid_captioned_layouts(scene_type):
+    lay, _ = compose(scene_type, seed=3)
+    assert len(lay.objects) >= 4
+    Layout.from_dict(lay.to_dict())  # valid by the schema's own checks
+    assert lay.caption.startswith(("a ", "an ")) and SCENE_TYPES[scene_type][0] in lay.caption
+    again, _ = compose(scene_type, seed=3)
+    assert again.to_json() == lay.to_json()
+
+
+def test_text_rules_counts_colours_sizes_relations():
+    lay, parsed = layout_from_prompt("A bedroom with 2 blue beds, three #ff8800 chairs, a big wooden wardrobe "
+                                     "and a white lamp on the desk, plus glittering unicorns", seed=1)
+    counts = lay.counts()
+    assert lay.scene_type == "bedroom"
+    assert counts["bed"] == 2 and counts["chair"] == 3 and counts["wardrobe"] == 1 and counts["desk"] == 1 and counts["lamp"] == 1
+    assert all(o.color == "#2e6fd1" for o in lay.objects if o.label == "bed")
+    assert all(o.color == "#ff8800" for o in lay.objects if o.label == "chair")
+    desk = next(o for o in lay.objects if o.label == "desk")
+    lamp = next(o for o in lay.objects if o.label == "lamp")
+    assert lamp.z_range[0] == pytest.approx(desk.z_range[1]) and lamp.color == "#f2f2ee"
+    wardrobe = next(o for o in lay.objects if o.label == "wardrobe")
+    assert wardrobe.size[2] > SIZES["wardrobe"][2][1]  # "big"
+    assert parsed.ignored == ["glittering", "unicorns"]
+
+
+def test_text_rules_synonyms_and_outdoor_default():
+    lay, parsed = layout_from_prompt("four oaks, a couple of boulders and a lamppost", seed=0)
+    assert lay.shell.kind == "outdoor" and parsed.ignored == []
+    assert lay.counts() == {"broadleaf_tree": 4, "rock": 2, "street_lamp": 1}
+
+
+def test_text_rules_bad_prompts_never_hang():
+    lay, parsed = layout_from_prompt("", seed=0)
+    assert lay.objects == [] and any("empty" in w for w in parsed.warnings)
+    lay, parsed = layout_from_prompt("chair " * 500_000, seed=0)  # about 3 MB
+    assert any("only the first 2000" in w for w in parsed.warnings)
+    lay, parsed = layout_from_prompt("a room with 99999999 chairs", seed=0)
+    assert len(lay.objects) <= 24 and any("at most 24" in w for w in parsed.warnings)
+    assert parse_prompt("on the table").ignored == ["on"]
+
+
+def small_room() -> Layout:
+    return Layout.from_dict({"version": 1, "scene_type": "bedroom", "shell": {"kind": "room", "size": [4.0, 3.5, 2.7]},
+                             "objects": [{"label": "bed", "color": "#2e6fd1", "center": [-0.8, 0.7, 0.5], "size": [1.6, 2.0, 1.0]},
+                                         {"label": "wardrobe", "color": "#9a6b3f", "center": [1.4, -1.4, 1.0], "size": [1.0, 0.6, 2.0], "yaw": 180}]})
+
+
+def test_ray_cast_depth_matches_trimesh_intersection():
+    lay = small_room()
+    world = build_world(lay, seed=0)
+    cam = Camera.look_at([1.2, 1.0, 1.6], [-0.5, -0.5, 0.5], width=64, height=48)
+    out = raycast(world, cam)
+    mesh = trimesh.Trimesh(world.vertices, world.faces, process=False)
+    rng = np.random.default_rng(0)
+    ys, xs = rng.integers(0, 48, 300), rng.integers(0, 64, 300)
+    K = cam.K.numpy().astype(np.float64)
+    d_cam = np.stack([(xs + 0.5 - K[0, 2]) / K[0, 0], (ys + 0.5 - K[1, 2]) / K[1, 1], np.ones(300)], 1)
+    R, t = cam.c2w[:3, :3].double().numpy(), cam.c2w[:3, 3].double().numpy()
+    dirs = d_cam @ R.T
+    locs, ray_idx, _ = trimesh.ray.ray_triangle.RayMeshIntersector(mesh).intersects_location(
+        np.repeat(t[None], 300, 0), dirs / np.linalg.norm(dirs, axis=1, keepdims=True), multiple_hits=False)
+    depth_ref = np.full(300, np.inf)
+    depth_ref[ray_idx] = (locs - t) @ R[:, 2]  # metric z along the optical axis
+    assert np.isfinite(depth_ref).all()
+    assert np.abs(out["depth"][ys, xs] - depth_ref).max() < 1e-4
+
+
+def test_ray_cast_labels_instances_and_determinism():
+    lay = small_room()
+    cam = Camera.look_at([1.0, -0.5, 1.5], [-0.8, 0.7, 0.5], width=32, height=32)
+    a = raycast(build_world(lay, seed=4), cam)
+    b = raycast(build_world(lay, seed=4), cam)
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert a["label"][16, 16] == LABEL_IDS["bed"] and a["instance"][16, 16] == 1
+    assert set(np.unique(a["label"])) <= {LABEL_IDS[k] for k in ("floor", "wall", "ceiling", "bed", "wardrobe")}
+    assert a["rgb"].dtype == np.float32 and 0 <= a["rgb"].min() and a["rgb"].max() <= 1
+
+
+def test_guide_render_shows_the_boxes():
+    lay = small_room()
+    cam = Camera.look_at([1.0, -0.5, 1.5], [-0.8, 0.7, 0.5], width=32, height=32)
+    g = GuideRenderer(lay).render(cam)
+    assert g["label"][16, 16] == LABEL_IDS["bed"]
+    assert np.allclose(g["rgb"][16, 16], lay.objects[0].rgb, atol=1e-6)  # flat layout colour
+    assert 0 < g["depth"][16, 16] < 3
+
+
+@pytest.mark.parametrize("kind", PATH_KINDS)
+@pytest.mark.parametrize("scene_type", ["bedroom", "kitchen", "park", "forest_clearing"])
+def test_camera_paths_are_collision_free(kind, scene_type):
+    lay, _ = compose(scene_type, seed=2)
+    free = FreeSpace(lay)
+    cams = camera_path(lay, kind, 12, width=32, height=32, seed=5, free=free)
+    assert len(cams) == 12
+    lo, hi = lay.bounds()
+    for c in cams:
+        p = c.position.numpy()
+        assert free.is_free(p) and (p[:2] > lo[:2]).all() and (p[:2] < hi[:2]).all()
+        assert p[2] > lay.shell.ground_height(p[0], p[1]) + 1.0
+        if lay.shell.kind == "room":
+            assert p[2] < hi[2]
+    if kind == "loop":  # A -> B -> A revisits the outbound poses
+        for i in range(5):
+            assert torch.allclose(cams[i].c2w, cams[len(cams) - 1 - i].c2w, atol=1e-5)
+
+
+def test_stream_workers_differ_and_repeat_with_the_seed():
+    ds = ProcgenStream(resolution=16, frames=3, seed=7, scene_types=["bedroom", "park"], sequences_per_world=2)
+    loader = torch.utils.data.DataLoader(ds, batch_size=None, num_workers=2)
+    it = iter(loader)
+    samples = [next(it) for _ in range(4)]
+    assert samples[0]["rgb"].shape == (3, 16, 16, 3) and samples[0]["c2w"].shape == (3, 4, 4)
+    assert samples[0]["guide_label"].shape == (3, 16, 16) and isinstance(samples[0]["caption"], str)
+    assert not torch.equal(samples[0]["rgb"], samples[1]["rgb"])  # worker 0 and worker 1
+    again = next(iter(ProcgenStream(resolution=16, frames=3, seed=7, scene_types=["bedroom", "park"], sequences_per_world=2)))
+    assert torch.equal(again["rgb"], samples[0]["rgb"]) and again["caption"] == samples[0]["caption"]
