@@ -52,3 +52,22 @@ def test_bad_inputs_get_clear_errors(tmp_path):
     r = run("render", str(tmp_path / "s.ply"), "--out", str(tmp_path / "x.png"), "--distance", "-1")
     assert r.returncode == 2 and "--distance" in r.stderr
     assert not (tmp_path / "x.png").exists() and not (tmp_path / "x.gif").exists()
+
+
+def test_layout_procgen_and_render_layout(tmp_path):
+    r = run("layout", "a bedroom with two green beds and a lamp on the desk, plus dragons", "--json")
+    assert r.returncode == 0, r.stderr
+    layout = json.loads(r.stdout)
+    assert layout["version"] == 1 and sorted(o["label"] for o in layout["objects"]) == ["bed", "bed", "desk", "lamp"]
+    assert "ignored words: dragons" in r.stderr
+    (tmp_path / "l.json").write_text(r.stdout)
+    r = run("render-layout", str(tmp_path / "l.json"), "--out", str(tmp_path / "draft"), "--frames", "3", "--resolution", "24")
+    assert r.returncode == 0, r.stderr
+    meta = json.loads((tmp_path / "draft" / "transforms.json").read_text())
+    assert len(meta["frames"]) == 3 and (tmp_path / "draft" / "depth" / "00002.npy").exists()
+    r = run("procgen", "--out", str(tmp_path / "ds"), "--worlds", "2", "--frames", "2", "--resolution", "16", "--seed", "3")
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in (tmp_path / "ds").iterdir()) == ["world_00000", "world_00001"]
+    (tmp_path / "bad.json").write_text('{"version": 2}')
+    r = run("render-layout", str(tmp_path / "bad.json"), "--out", str(tmp_path / "x"))
+    assert r.returncode == 2 and "bad.json: layout schema version 2" in r.stderr and not (tmp_path / "x").exists()
