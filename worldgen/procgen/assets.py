@@ -9,6 +9,7 @@ the layout, so a "blue sofa" is blue.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Callable
@@ -24,34 +25,62 @@ MATERIAL_IDS = {m: i for i, m in enumerate(MATERIALS)}
 
 
 @dataclass
+class Geom:
+    """A triangle soup: vertices [V, 3] float64, faces [F, 3] int64. Cheaper than a trimesh.Trimesh
+    for the thousands of small parts a world has; `to_trimesh` gives the real thing for export."""
+
+    vertices: np.ndarray
+    faces: np.ndarray
+
+    def apply_transform(self, matrix: np.ndarray) -> "Geom":
+        self.vertices = self.vertices @ matrix[:3, :3].T + matrix[:3, 3]
+        return self
+
+    def to_trimesh(self) -> trimesh.Trimesh:
+        return trimesh.Trimesh(self.vertices, self.faces, process=False)
+
+
+@dataclass
 class Part:
-    mesh: trimesh.Trimesh
+    mesh: Geom
     material: str
     rgb: tuple[float, float, float]
 
 
-def _box(lo, hi) -> trimesh.Trimesh:
+# Unit primitives are made once by trimesh and then scaled and moved as plain arrays.
+@functools.lru_cache(maxsize=None)
+def _unit(kind: str, detail: int) -> tuple[np.ndarray, np.ndarray]:
+    if kind == "box":
+        m = trimesh.creation.box(extents=(1.0, 1.0, 1.0))
+    elif kind == "cylinder":  # radius 1, z in [-0.5, 0.5]
+        m = trimesh.creation.cylinder(radius=1.0, height=1.0, sections=detail)
+    elif kind == "cone":  # radius 1 at z = 0, apex at z = 1
+        m = trimesh.creation.cone(radius=1.0, height=1.0, sections=detail)
+    else:
+        m = trimesh.creation.icosphere(subdivisions=detail, radius=1.0)
+    return np.asarray(m.vertices, np.float64), np.asarray(m.faces, np.int64)
+
+
+def _prim(kind: str, detail: int, scale, offset) -> Geom:
+    v, f = _unit(kind, detail)
+    return Geom(v * np.asarray(scale, float) + np.asarray(offset, float), f)
+
+
+def _box(lo, hi) -> Geom:
     lo, hi = np.asarray(lo, float), np.asarray(hi, float)
-    return trimesh.creation.box(extents=np.maximum(hi - lo, 1e-4), transform=trimesh.transformations.translation_matrix((lo + hi) / 2))
+    return _prim("box", 0, np.maximum(hi - lo, 1e-4), (lo + hi) / 2)
 
 
-def _cyl(x, y, z0, z1, r, sections=12) -> trimesh.Trimesh:
-    m = trimesh.creation.cylinder(radius=r, height=max(z1 - z0, 1e-4), sections=sections)
-    m.apply_translation([x, y, (z0 + z1) / 2])
-    return m
+def _cyl(x, y, z0, z1, r, sections=12) -> Geom:
+    return _prim("cylinder", sections, (r, r, max(z1 - z0, 1e-4)), (x, y, (z0 + z1) / 2))
 
 
-def _cone(x, y, z0, z1, r, sections=12) -> trimesh.Trimesh:
-    m = trimesh.creation.cone(radius=r, height=max(z1 - z0, 1e-4), sections=sections)
-    m.apply_translation([x, y, z0])
-    return m
+def _cone(x, y, z0, z1, r, sections=12) -> Geom:
+    return _prim("cone", sections, (r, r, max(z1 - z0, 1e-4)), (x, y, z0))
 
 
-def _blob(center, radii, subdivisions=1) -> trimesh.Trimesh:
-    m = trimesh.creation.icosphere(subdivisions=subdivisions, radius=1.0)
-    m.apply_scale(radii)
-    m.apply_translation(center)
-    return m
+def _blob(center, radii, subdivisions=1) -> Geom:
+    return _prim("sphere", subdivisions, radii, center)
 
 
 def _shade(rgb, f: float) -> tuple[float, float, float]:
@@ -64,7 +93,7 @@ METAL = (0.62, 0.63, 0.65)
 BLACK = (0.08, 0.08, 0.09)
 
 
-def _legs(sx, sy, h, r, inset, rng) -> list[trimesh.Trimesh]:
+def _legs(sx, sy, h, r, inset, rng) -> list[Geom]:
     square = rng.random() < 0.5
     out = []
     for x in (-sx / 2 + inset, sx / 2 - inset):
@@ -169,9 +198,7 @@ def lamp(s, c, rng):
     r = min(sx, sy) / 2
     parts = [Part(_cyl(0, 0, 0, 0.03, r * 0.6), "metal", METAL),
              Part(_cyl(0, 0, 0.03, sz * 0.72, 0.015, 8), "metal", METAL)]
-    cone_shade = trimesh.creation.cylinder(radius=r * 0.95, height=sz * 0.28, sections=16)
-    cone_shade.apply_translation([0, 0, sz * 0.86])
-    parts.append(Part(cone_shade, "fabric", c))
+    parts.append(Part(_cyl(0, 0, sz * 0.72, sz, r * 0.95, 16), "fabric", c))
     parts.append(Part(_blob([0, 0, sz * 0.76], [r * 0.25] * 3), "light", (1.0, 0.95, 0.8)))
     return parts
 
@@ -355,11 +382,10 @@ def bush(s, c, rng):
 
 def rock(s, c, rng):
     sx, sy, sz = s
-    m = trimesh.creation.icosphere(subdivisions=2, radius=1.0)
-    m.vertices *= 1.0 + rng.uniform(-0.18, 0.18, (len(m.vertices), 1))  # lumpy
-    m.vertices -= m.vertices.min(0)
-    m.vertices /= m.vertices.max(0)
-    m.vertices = m.vertices * [sx, sy, sz] - [sx / 2, sy / 2, 0]
+    m = _blob([0, 0, 0], [1, 1, 1], subdivisions=2)
+    v = m.vertices * (1.0 + rng.uniform(-0.18, 0.18, (len(m.vertices), 1)))  # lumpy
+    v = (v - v.min(0)) / (v.max(0) - v.min(0))
+    m.vertices = v * [sx, sy, sz] - [sx / 2, sy / 2, 0]
     return [Part(m, "stone", c)]
 
 
@@ -367,10 +393,9 @@ def house(s, c, rng):
     sx, sy, sz = s
     wall_h = sz * rng.uniform(0.55, 0.65)
     parts = [Part(_box([-sx / 2 + 0.1, -sy / 2 + 0.1, 0], [sx / 2 - 0.1, sy / 2 - 0.1, wall_h]), "brick" if rng.random() < 0.5 else "paint", c)]
-    roof = trimesh.Trimesh(vertices=[[-sx / 2, -sy / 2, wall_h], [sx / 2, -sy / 2, wall_h], [sx / 2, sy / 2, wall_h],
-                                     [-sx / 2, sy / 2, wall_h], [-sx / 2, 0, sz], [sx / 2, 0, sz]],
-                           faces=[[0, 1, 5], [0, 5, 4], [2, 3, 4], [2, 4, 5], [0, 4, 3], [1, 2, 5], [0, 3, 2], [0, 2, 1]])
-    roof.fix_normals()
+    roof = Geom(np.array([[-sx / 2, -sy / 2, wall_h], [sx / 2, -sy / 2, wall_h], [sx / 2, sy / 2, wall_h],
+                          [-sx / 2, sy / 2, wall_h], [-sx / 2, 0, sz], [sx / 2, 0, sz]]),
+                np.array([[0, 1, 5], [0, 5, 4], [2, 3, 4], [2, 4, 5], [0, 4, 3], [1, 2, 5], [0, 3, 2], [0, 2, 1]]))
     parts.append(Part(roof, "stone", _shade((0.55, 0.22, 0.18), rng.uniform(0.7, 1.2))))
     parts.append(Part(_box([-0.45, -sy / 2 + 0.08, 0], [0.45, -sy / 2 + 0.1, min(2.1, wall_h - 0.2)]), "wood", DARK_WOOD))
     for x in (-sx / 4 - 0.2, sx / 4 + 0.2):
@@ -424,10 +449,9 @@ def car(s, c, rng):
     r = sz * 0.2
     for x in (-sx * 0.32, sx * 0.32):
         for y in (-sy / 2 + 0.12, sy / 2 - 0.12):
-            w = trimesh.creation.cylinder(radius=r, height=0.2, sections=14)
-            w.apply_transform(trimesh.transformations.rotation_matrix(math.pi / 2, [1, 0, 0]))
-            w.apply_translation([x, y, r])
-            parts.append(Part(w, "plastic", BLACK))
+            v, f = _unit("cylinder", 14)
+            # Axis along y: swapping two axes mirrors the mesh, so the winding flips too.
+            parts.append(Part(Geom(v[:, [0, 2, 1]] * (r, 0.2, r) + (x, y, r), f[:, ::-1]), "plastic", BLACK))
     for y in (-sy / 2 + 0.2, sy / 2 - 0.2):
         parts.append(Part(_box([sx / 2 - 0.02, y - 0.12, body_h - 0.15], [sx / 2 + 0.01, y + 0.12, body_h - 0.07]), "light", (1.0, 1.0, 0.9)))
     return parts
@@ -450,10 +474,7 @@ def path(s, c, rng):
 
 def pond(s, c, rng):
     sx, sy, sz = s
-    water = trimesh.creation.cylinder(radius=1.0, height=sz, sections=32)
-    water.apply_scale([sx / 2, sy / 2, 1.0])
-    water.apply_translation([0, 0, sz / 2])
-    parts = [Part(water, "water", c)]
+    parts = [Part(_prim("cylinder", 32, (sx / 2, sy / 2, sz), (0, 0, sz / 2)), "water", c)]
     for k in range(int(rng.integers(6, 12))):
         a = 2 * math.pi * k / 10 + rng.uniform(-0.2, 0.2)
         rx, ry = 0.08 + rng.uniform(0, 0.08), 0.08 + rng.uniform(0, 0.08)

@@ -8,7 +8,6 @@ through it) and are smoothed; cameras look along the walk, biased towards the sc
 
 from __future__ import annotations
 
-import heapq
 import math
 
 import numpy as np
@@ -53,6 +52,7 @@ class FreeSpace:
             sizes = ndimage.sum(free, regions, index=np.arange(1, n + 1))
             free = regions == 1 + int(np.argmax(sizes))
         self.free, self.X, self.Y = free, X, Y
+        self._graph = None  # the free cells' neighbour graph, built on first use
         # For every cell, the nearest free cell (to pull a wanted position into free space).
         if free.any():
             self._nearest = ndimage.distance_transform_edt(~free, return_distances=False, return_indices=True)
@@ -85,33 +85,33 @@ class FreeSpace:
         return self.point(tuple(cand[rng.integers(len(cand))]))
 
     def shortest_path(self, a, b) -> np.ndarray:
-        """Dijkstra on the 8-connected free grid from a to b; [K, 2] points (a and b included)."""
+        """Shortest 8-connected route over free cells from a to b; [K, 2] points (ends included)."""
+        from scipy.sparse import coo_matrix
+        from scipy.sparse.csgraph import dijkstra
+
         start, goal = self.index(a), self.index(b)
         if not (self.free[start] and self.free[goal]):
             raise PathError("path end points are not in free space")
-        dist = np.full(self.shape, np.inf)
-        prev = -np.ones(self.shape + (2,), int)
-        dist[start] = 0.0
-        heap = [(0.0, start)]
-        steps = [(di, dj, math.hypot(di, dj)) for di in (-1, 0, 1) for dj in (-1, 0, 1) if di or dj]
-        while heap:
-            d, (i, j) = heapq.heappop(heap)
-            if (i, j) == goal:
-                break
-            if d > dist[i, j]:
-                continue
-            for di, dj, w in steps:
-                ni, nj = i + di, j + dj
-                if 0 <= ni < self.shape[0] and 0 <= nj < self.shape[1] and self.free[ni, nj] and d + w < dist[ni, nj]:
-                    dist[ni, nj] = d + w
-                    prev[ni, nj] = (i, j)
-                    heapq.heappush(heap, (d + w, (ni, nj)))
-        if not np.isfinite(dist[goal]):
+        if self._graph is None:
+            nx, ny = self.shape
+            ids = np.arange(nx * ny).reshape(nx, ny)
+            rows, cols, weights = [], [], []
+            for di, dj in ((1, 0), (0, 1), (1, 1), (1, -1)):  # each undirected neighbour pair once
+                src = ids[: nx - di, max(0, -dj) : ny - max(0, dj)]
+                dst = ids[di:, max(0, dj) : ny - max(0, -dj)]
+                ok = self.free.ravel()[src] & self.free.ravel()[dst]
+                rows.append(src[ok]), cols.append(dst[ok]), weights.append(np.full(ok.sum(), math.hypot(di, dj)))
+            r, c, w = (np.concatenate(x) for x in (rows, cols, weights))
+            self._graph = coo_matrix((w, (r, c)), shape=(nx * ny, nx * ny)).tocsr()
+        s_id, g_id = start[0] * self.shape[1] + start[1], goal[0] * self.shape[1] + goal[1]
+        dist, pred = dijkstra(self._graph, directed=False, indices=s_id, return_predecessors=True)
+        if not np.isfinite(dist[g_id]):
             raise PathError("no collision-free route between the path's end points")
-        cells = [goal]
-        while cells[-1] != start:
-            cells.append(tuple(prev[cells[-1]]))
-        return np.array([self.point(c) for c in reversed(cells)])
+        cells = [g_id]
+        while cells[-1] != s_id:
+            cells.append(pred[cells[-1]])
+        cells = np.array(cells[::-1])
+        return np.stack([self.X.ravel()[cells], self.Y.ravel()[cells]], 1)
 
 
 def _resample(points: np.ndarray, n: int, smooth: int = 5) -> np.ndarray:
