@@ -9,7 +9,7 @@ All three composite by gsplat's rules, so they agree to float precision.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import torch
@@ -33,6 +33,9 @@ class RenderOutput:
     depth: Tensor
     alpha: Tensor
     label: Tensor
+    # Screen-space quantities for densification (gsplat's names): "means2d" [C, N, 2] pixels,
+    # with its gradient retained after backward; "radii" [C, N, 2] (0 = not drawn).
+    meta: dict = field(default_factory=dict)
 
 
 def _render_cpu(composite: str):
@@ -56,7 +59,8 @@ def _render_cpu(composite: str):
                                             feats, li, len(values), width, height))
         feat = torch.stack([o[0] for o in outs])
         lw = torch.stack([o[2] for o in outs]) if with_labels else None
-        return feat[..., :3], feat[..., 3], torch.stack([o[1] for o in outs]), lw, values
+        meta = {"means2d": proj.means2d, "radii": proj.radii}
+        return feat[..., :3], feat[..., 3], torch.stack([o[1] for o in outs]), lw, values, meta
 
     return run
 
@@ -113,14 +117,14 @@ def render(
         zeros = torch.zeros(c, height, width, dtype=scene.means.dtype, device=scene.device)
         return RenderOutput(bg.expand(c, height, width, 3).clone(), zeros, zeros.clone(),
                             torch.full((c, height, width), -1, dtype=torch.int64, device=scene.device))
-    rgb, depth_acc, alpha, lw, values = BACKENDS[backend](
+    rgb, depth_acc, alpha, lw, values, meta = BACKENDS[backend](
         scene, Ks, viewmats, width, height, sh_degree=sh_degree, eps2d=eps2d, near_plane=near_plane,
         far_plane=far_plane, antialiased=antialiased, with_labels=with_labels, tile_size=tile_size,
         chunk_elems=chunk_elems,
     )
     feats = torch.cat([rgb, depth_acc[..., None]], dim=-1)
     rgb, depth, alpha, label = finish(feats, alpha, lw, values, bg)
-    return RenderOutput(rgb, depth, alpha, label)
+    return RenderOutput(rgb, depth, alpha, label, meta)
 
 
 __all__ = ["render", "RenderOutput", "BACKENDS"]

@@ -60,10 +60,23 @@ def project(
     dtype = scene.means.dtype
     Ks, viewmats = Ks.to(scene.means), viewmats.to(scene.means)
     covars, _ = _quat_scale_to_covar_preci(scene.quats, scene.log_scales.exp(), compute_preci=False)
-    radii, means2d, depths, conics, comp = _fully_fused_projection(
-        scene.means, covars, viewmats, Ks, width, height,
-        eps2d=eps2d, near_plane=near_plane, far_plane=far_plane, calc_compensations=antialiased,
-    )
+    parts = []
+    for c in range(Ks.shape[0]):
+        # Gaussians at or behind the near plane are culled, but autograd would still multiply
+        # their zero gradient by the projection's infinite Jacobian (0 * inf = NaN). Project a
+        # harmless point in front of the camera in their place, then cull them explicitly.
+        with torch.no_grad():
+            z = scene.means.detach() @ viewmats[c, 2, :3] + viewmats[c, 2, 3]
+            front = (z > near_plane) & (z < far_plane)
+            safe = torch.linalg.inv(viewmats[c])[:3] @ torch.tensor([0.0, 0.0, 1.0, 1.0], dtype=dtype, device=Ks.device)
+        means = torch.where(front[:, None], scene.means, safe)
+        r, m2d, dep, con, comp = _fully_fused_projection(
+            means, covars, viewmats[c : c + 1], Ks[c : c + 1], width, height,
+            eps2d=eps2d, near_plane=near_plane, far_plane=far_plane, calc_compensations=antialiased,
+        )
+        parts.append((r * front[None, :, None], m2d, dep, con, comp))
+    radii, means2d, depths, conics = (torch.cat([p[k] for p in parts]) for k in range(4))
+    comp = torch.cat([p[4] for p in parts]) if antialiased else None
     opacities = torch.sigmoid(scene.opacity_logits)[None].expand(Ks.shape[0], -1)
     if antialiased:
         opacities = opacities * comp

@@ -25,7 +25,8 @@ def render_gsplat(
     antialiased: bool,
     with_labels: bool,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor | None, Tensor]:
-    """Returns rgb (no background) [C,H,W,3], depth*alpha [C,H,W], alpha [C,H,W], label weights, label values."""
+    """Returns rgb (no background) [C,H,W,3], depth*alpha [C,H,W], alpha [C,H,W], label weights,
+    label values, and gsplat's meta (means2d, radii; unpacked) for densification."""
     from gsplat import rasterization
 
     degree = scene.sh_degree if sh_degree is None else min(sh_degree, scene.sh_degree)
@@ -43,7 +44,7 @@ def render_gsplat(
         eps2d=eps2d,
         rasterize_mode="antialiased" if antialiased else "classic",
     )
-    out, alpha, _ = rasterization(colors=scene.sh, sh_degree=degree, render_mode="RGB+D", **common)
+    out, alpha, info = rasterization(colors=scene.sh, sh_degree=degree, render_mode="RGB+D", packed=False, **common)
     rgb, depth_acc, alpha = out[..., :3], out[..., 3], alpha[..., 0]
     label_index, values = compact_labels(scene.labels)
     lw = None
@@ -56,4 +57,4 @@ def render_gsplat(
                 part, _, _ = rasterization(colors=onehot, sh_degree=None, render_mode="RGB", **common)
                 passes.append(part)
         lw = torch.cat(passes, dim=-1)
-    return rgb, depth_acc, alpha, lw, values
+    return rgb, depth_acc, alpha, lw, values, {"means2d": info["means2d"], "radii": info["radii"]}

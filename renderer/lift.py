@@ -1,0 +1,231 @@
+"""Lifting posed frames into Gaussian splats.
+
+Initialise one Gaussian per sampled pixel, backprojected with its depth (or, without depth,
+from random points inside the cameras' shared view), carrying the pixel's colour and label;
+then optimise against the frames with the differentiable rasteriser: L1 + D-SSIM on colour,
+L1 on depth where it is given, Adam with gsplat's per-parameter learning rates (means decaying
+exponentially), an SH degree schedule, and gsplat's `DefaultStrategy` for densification and
+pruning (its ops are plain torch, so the same strategy object runs on CPU and CUDA). Stops on
+an iteration count, a time budget or a PSNR target. Deterministic for a seed.
+
+The scene keeps the world frame of the input poses.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .camera import Camera
+from .gaussians import GaussianScene, rgb_to_sh0
+from .raster import render
+
+
+@dataclass
+class LiftConfig:
+    iterations: int = 3000
+    time_budget_s: float | None = None  # stop after this many seconds of optimisation
+    target_psnr: float | None = None  # stop once the running training PSNR reaches this
+    init_points: int = 40_000  # Gaussians to start from (sampled pixels)
+    max_sh_degree: int = 1
+    sh_degree_every: int = 500  # raise the SH degree every this many steps
+    lambda_dssim: float = 0.2
+    lambda_depth: float = 0.1
+    lr_means: float = 1.6e-4  # times the scene scale, decaying to 1% by the last iteration
+    lr_scales: float = 5e-3
+    lr_quats: float = 1e-3
+    lr_opacities: float = 5e-2
+    lr_sh0: float = 2.5e-3
+    lr_shN: float = 2.5e-3 / 20
+    densify: bool = True
+    refine_start: int = 200
+    refine_stop_fraction: float = 0.6
+    refine_every: int = 100
+    grow_grad2d: float = 2e-4
+    background: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    seed: int = 0
+
+
+@dataclass
+class LiftResult:
+    scene: GaussianScene
+    history: list[dict] = field(default_factory=list)  # {"step", "seconds", "loss", "psnr", "gaussians"}
+    steps: int = 0
+    seconds: float = 0.0
+    stopped_by: str = "iterations"
+
+
+def _knn_scale(points: np.ndarray, k: int = 4) -> np.ndarray:
+    from scipy.spatial import cKDTree
+
+    d, _ = cKDTree(points).query(points, k=k + 1)
+    return np.sqrt((d[:, 1:] ** 2).mean(1)).clip(1e-4, None)
+
+
+def initial_scene(cameras: list[Camera], images: Tensor, depths: Tensor | None, labels: Tensor | None,
+                  n_points: int, generator: torch.Generator) -> GaussianScene:
+    """images [M, H, W, 3], depths [M, H, W] (0 or non-finite = unknown), labels [M, H, W]."""
+    m, h, w, _ = images.shape
+    if depths is not None:
+        valid = torch.isfinite(depths) & (depths > 0)
+        idx = valid.reshape(-1).nonzero().squeeze(1)
+        if len(idx) == 0:
+            raise ValueError("no valid depth in any frame")
+        pick = idx[torch.randperm(len(idx), generator=generator)[:n_points]]
+        f, rem = pick // (h * w), pick % (h * w)
+        y, x = rem // w, rem % w
+        pts = torch.empty(len(pick), 3)
+        for i in range(m):  # backproject frame by frame: z * K^-1 [u, v, 1], then to the world
+            sel = f == i
+            if not sel.any():
+                continue
+            cam = cameras[i]
+            pix = torch.stack([x[sel] + 0.5, y[sel] + 0.5, torch.ones(int(sel.sum()))], 1)
+            z = depths[i, y[sel], x[sel]]
+            p_cam = (pix @ torch.linalg.inv(cam.K).T) * z[:, None]
+            pts[sel] = p_cam @ cam.c2w[:3, :3].T + cam.c2w[:3, 3]
+    else:  # no depth: random points in front of the cameras, within the cameras' spread
+        centers = torch.stack([c.position for c in cameras])
+        reach = max(float((centers - centers.mean(0)).norm(dim=1).max()), 1.0)
+        f = torch.randint(0, m, (n_points,), generator=generator)
+        y = torch.randint(0, h, (n_points,), generator=generator)
+        x = torch.randint(0, w, (n_points,), generator=generator)
+        z = reach * (0.3 + 1.7 * torch.rand(n_points, generator=generator))
+        pts = torch.empty(n_points, 3)
+        for i in range(m):
+            sel = f == i
+            cam = cameras[i]
+            pix = torch.stack([x[sel] + 0.5, y[sel] + 0.5, torch.ones(int(sel.sum()))], 1)
+            pts[sel] = ((pix @ torch.linalg.inv(cam.K).T) * z[sel, None]) @ cam.c2w[:3, :3].T + cam.c2w[:3, 3]
+    rgb = images[f, y, x]
+    lab = labels[f, y, x].long() if labels is not None else torch.full((len(f),), -1, dtype=torch.int64)
+    scale = torch.from_numpy(_knn_scale(pts.numpy().astype(np.float64))).float()
+    return GaussianScene.from_points(pts, rgb, scale=scale, opacity=0.5, labels=lab)
+
+
+def _psnr(pred: Tensor, gt: Tensor) -> float:
+    mse = F.mse_loss(pred, gt).item()
+    return 10 * math.log10(1.0 / max(mse, 1e-10))
+
+
+def lift(cameras: list[Camera], images: Tensor, depths: Tensor | None = None, labels: Tensor | None = None,
+         config: LiftConfig | None = None, progress: bool = False, init: GaussianScene | None = None) -> LiftResult:
+    """Optimise Gaussians to reproduce `images` [M, H, W, 3] seen from `cameras`."""
+    from gsplat.strategy import DefaultStrategy
+    from torchmetrics.functional.image import structural_similarity_index_measure as ssim
+
+    cfg = config or LiftConfig()
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    images = torch.as_tensor(images, dtype=torch.float32)
+    depths = None if depths is None else torch.as_tensor(depths, dtype=torch.float32)
+    labels = None if labels is None else torch.as_tensor(labels)
+    m = len(cameras)
+    if images.shape[0] != m:
+        raise ValueError(f"{m} cameras but {images.shape[0]} images")
+    scene = init if init is not None else initial_scene(cameras, images, depths, labels, cfg.init_points, gen)
+    centers = torch.stack([c.position for c in cameras])
+    scene_scale = float((centers - centers.mean(0)).norm(dim=1).max()) * 1.1 or 1.0
+
+    k = (cfg.max_sh_degree + 1) ** 2
+    sh = scene.with_sh_degree(cfg.max_sh_degree).sh
+    params = torch.nn.ParameterDict({
+        "means": torch.nn.Parameter(scene.means.clone()),
+        "scales": torch.nn.Parameter(scene.log_scales.clone()),
+        "quats": torch.nn.Parameter(scene.quats.clone()),
+        "opacities": torch.nn.Parameter(scene.opacity_logits.clone()),
+        "sh0": torch.nn.Parameter(sh[:, :1].clone()),
+        "shN": torch.nn.Parameter(sh[:, 1:].clone()),
+        # Not optimised, but carried through every split, clone and prune by the strategy.
+        "labels": torch.nn.Parameter(scene.labels.clone(), requires_grad=False),
+    })
+    lrs = {"means": cfg.lr_means * scene_scale, "scales": cfg.lr_scales, "quats": cfg.lr_quats,
+           "opacities": cfg.lr_opacities, "sh0": cfg.lr_sh0, "shN": cfg.lr_shN}
+    optimizers = {n: torch.optim.Adam([{"params": params[n], "lr": lr, "name": n}], eps=1e-15) for n, lr in lrs.items()}
+    strategy = None
+    if cfg.densify:
+        strategy = DefaultStrategy(refine_start_iter=cfg.refine_start, refine_stop_iter=int(cfg.iterations * cfg.refine_stop_fraction),
+                                   refine_every=cfg.refine_every, reset_every=10**9, grow_grad2d=cfg.grow_grad2d,
+                                   verbose=False)
+        strategy.check_sanity(params, optimizers)
+        state = strategy.initialize_state(scene_scale=scene_scale)
+    decay = 0.01 ** (1.0 / max(cfg.iterations, 1))
+    result = LiftResult(scene)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=cfg.iterations, desc="lift", unit="step", dynamic_ncols=True)
+    order = torch.randperm(m, generator=gen)
+    t0 = time.perf_counter()
+    running_psnr = None
+    step = 0
+    for step in range(cfg.iterations):
+        i = int(order[step % m])
+        if step % m == m - 1:
+            order = torch.randperm(m, generator=gen)
+        cur = GaussianScene(params["means"], params["quats"], params["scales"], params["opacities"],
+                            torch.cat([params["sh0"], params["shN"]], 1), params["labels"].detach())
+        degree = min(cfg.max_sh_degree, step // cfg.sh_degree_every)
+        out = render(cur, cameras[i], sh_degree=degree, background=cfg.background, with_labels=False)
+        info = {"means2d": out.meta["means2d"], "radii": out.meta["radii"], "width": cameras[i].width,
+                "height": cameras[i].height, "n_cameras": 1, "gaussian_ids": None}
+        if strategy is not None:
+            strategy.step_pre_backward(params, optimizers, state, step, info)
+        pred, gt = out.rgb[0], images[i]
+        l1 = (pred - gt).abs().mean()
+        d_ssim = 1.0 - ssim(pred.permute(2, 0, 1)[None], gt.permute(2, 0, 1)[None], data_range=1.0)
+        loss = (1 - cfg.lambda_dssim) * l1 + cfg.lambda_dssim * d_ssim
+        if depths is not None and cfg.lambda_depth > 0:
+            d = depths[i]
+            known = torch.isfinite(d) & (d > 0) & (out.alpha[0].detach() > 0.5)
+            if known.any():
+                loss = loss + cfg.lambda_depth * ((out.depth[0] - torch.nan_to_num(d))[known].abs() / scene_scale).mean()
+        loss.backward()
+        for opt in optimizers.values():
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+        for group in optimizers["means"].param_groups:
+            group["lr"] *= decay
+        if strategy is not None:
+            strategy.step_post_backward(params, optimizers, state, step, info, packed=False)
+        psnr = _psnr(pred.detach(), gt)
+        running_psnr = psnr if running_psnr is None else 0.9 * running_psnr + 0.1 * psnr
+        elapsed = time.perf_counter() - t0
+        if step % 25 == 0 or step == cfg.iterations - 1:
+            result.history.append({"step": step, "seconds": round(elapsed, 3), "loss": float(loss), "psnr": round(running_psnr, 3),
+                                   "gaussians": len(params["means"])})
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{float(loss):.4f}", psnr=f"{running_psnr:.2f}", n=len(params["means"]))
+        if cfg.time_budget_s is not None and elapsed >= cfg.time_budget_s:
+            result.stopped_by = "time"
+            break
+        if cfg.target_psnr is not None and step > m and running_psnr >= cfg.target_psnr:
+            result.stopped_by = "psnr"
+            break
+    if bar is not None:
+        bar.close()
+    result.steps, result.seconds = step + 1, time.perf_counter() - t0
+    result.scene = GaussianScene(params["means"].detach().clone(), params["quats"].detach().clone(),
+                                 params["scales"].detach().clone(), params["opacities"].detach().clone(),
+                                 torch.cat([params["sh0"], params["shN"]], 1).detach().clone(), params["labels"].detach().clone())
+    return result
+
+
+def evaluate(scene: GaussianScene, cameras: list[Camera], images: Tensor, background=(0.0, 0.0, 0.0)) -> dict[str, float]:
+    """PSNR (dB) and SSIM of renders against images [M, H, W, 3], with torchmetrics."""
+    from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
+
+    with torch.no_grad():
+        pred = torch.cat([render(scene, c, background=background, with_labels=False).rgb for c in cameras]).clamp(0, 1)
+    gt = torch.as_tensor(images, dtype=torch.float32)
+    p, g = pred.permute(0, 3, 1, 2), gt.permute(0, 3, 1, 2)
+    return {"psnr": float(peak_signal_noise_ratio(p, g, data_range=1.0)),
+            "ssim": float(structural_similarity_index_measure(p, g, data_range=1.0))}
