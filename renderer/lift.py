@@ -199,11 +199,11 @@ def lift(cameras: list[Camera], images: Tensor, depths: Tensor | None = None, la
         running_psnr = psnr if running_psnr is None else 0.9 * running_psnr + 0.1 * psnr
         elapsed = time.perf_counter() - t0
         if step % 25 == 0 or step == cfg.iterations - 1:
-            result.history.append({"step": step, "seconds": round(elapsed, 3), "loss": float(loss), "psnr": round(running_psnr, 3),
+            result.history.append({"step": step, "seconds": round(elapsed, 3), "loss": float(loss.detach()), "psnr": round(running_psnr, 3),
                                    "gaussians": len(params["means"])})
         if bar is not None:
             bar.update(1)
-            bar.set_postfix(loss=f"{float(loss):.4f}", psnr=f"{running_psnr:.2f}", n=len(params["means"]))
+            bar.set_postfix(loss=f"{float(loss.detach()):.4f}", psnr=f"{running_psnr:.2f}", n=len(params["means"]))
         if cfg.time_budget_s is not None and elapsed >= cfg.time_budget_s:
             result.stopped_by = "time"
             break

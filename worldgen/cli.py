@@ -228,6 +228,99 @@ def procgen(
         typer.echo(f"{folder}: {lay.caption}")
 
 
+@app.command()
+def generate(
+    prompt: str = typer.Argument(..., help="a description of the world"),
+    out: Path = typer.Option(..., "--out", help="world folder to write"),
+    seed: int = typer.Option(0),
+    frames: int = typer.Option(40, min=8, max=2000, help="procedural frames to lift"),
+    resolution: int = typer.Option(128, min=32, max=2048),
+    time_budget: float = typer.Option(28.0, "--time-budget", min=1.0, help="seconds of splat optimisation"),
+    overwrite: bool = typer.Option(False, help="replace an existing world folder"),
+) -> None:
+    """Prompt -> world (draft): rule-based layout, procedural frames, lifted into splats + mesh + video."""
+    from .pipeline import generate_draft
+    from .world import WorldError
+
+    try:
+        path, ignored, warnings = generate_draft(prompt, out, seed=seed, frames=frames, resolution=resolution,
+                                                 time_budget_s=time_budget, overwrite=overwrite)
+    except WorldError as e:
+        _fail(str(e))
+    for w in warnings:
+        typer.echo(f"warning: {w}", err=True)
+    if ignored:
+        typer.echo("ignored words: " + " ".join(ignored[:100]), err=True)
+    _print_world(path)
+
+
+def _print_world(path: Path) -> None:
+    from .world import load_world
+
+    world = load_world(path)
+    m = world.manifest
+    metrics = ", ".join(f"{k} {v}" for k, v in m.get("metrics", {}).items())
+    timings = ", ".join(f"{k} {v:.1f}s" for k, v in m.get("timings_s", {}).items())
+    typer.echo(f"wrote {path}: {', '.join(sorted(m['files'].values()))}")
+    if metrics:
+        typer.echo(f"  metrics: {metrics}")
+    typer.echo(f"  timings: {timings}")
+
+
+@app.command("lift")
+def lift_cmd(
+    frames_dir: Path = typer.Argument(..., help="a transforms.json folder, or a COLMAP folder (sparse/0 + images)"),
+    out: Path = typer.Option(..., "--out", help="world folder to write"),
+    time_budget: float = typer.Option(120.0, "--time-budget", min=1.0, help="seconds of optimisation"),
+    iterations: int = typer.Option(30_000, min=1),
+    seed: int = typer.Option(0),
+    size: Optional[int] = typer.Option(None, help="downscale so the longer image side is at most this"),
+    overwrite: bool = typer.Option(False),
+) -> None:
+    """Lift posed frames (RGB, depth and labels when present) into a world folder."""
+    from renderer.lift import LiftConfig
+
+    from .frames import FramesError, read_colmap, read_transforms
+    from .pipeline import lift_to_world
+    from .world import WorldError
+
+    try:
+        if (frames_dir / "transforms.json").exists():
+            posed = read_transforms(frames_dir, size=size)
+        else:
+            model = next((p for p in (frames_dir / "sparse" / "0", frames_dir / "sparse", frames_dir) if (p / "cameras.txt").exists()), None)
+            if model is None:
+                _fail(f"{frames_dir}: no transforms.json and no COLMAP text model (cameras.txt, images.txt)")
+            posed = read_colmap(model, frames_dir / "images", size=size)
+        path = lift_to_world(posed, out, config=LiftConfig(iterations=iterations, time_budget_s=time_budget, seed=seed),
+                             overwrite=overwrite)
+    except (FramesError, WorldError) as e:
+        _fail(str(e))
+    _print_world(path)
+
+
+@app.command("export")
+def export_cmd(
+    world_dir: Path = typer.Argument(..., help="a world folder"),
+    fmt: str = typer.Option(..., "--format", help="ply, splat, glb or mp4"),
+    out: Path = typer.Option(..., "--out"),
+    axes: str = typer.Option("opengl", help="opengl (+Y up), opencv (-Y up) or world (+Z up)"),
+) -> None:
+    """Export a world's splats (ply, splat), mesh (glb) or a flythrough (mp4)."""
+    from .pipeline import export_world
+    from .world import WorldError, load_world
+
+    if fmt not in ("ply", "splat", "glb", "mp4"):
+        _fail(f"--format must be ply, splat, glb or mp4, got {fmt!r}")
+    if axes not in ("opengl", "opencv", "world"):
+        _fail(f"--axes must be opengl, opencv or world, got {axes!r}")
+    try:
+        path = export_world(load_world(world_dir), fmt, out, axes=axes)
+    except (WorldError, ValueError) as e:
+        _fail(str(e))
+    typer.echo(f"wrote {path}")
+
+
 def main() -> None:
     try:
         app()

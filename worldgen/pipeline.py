@@ -1,0 +1,168 @@
+"""Thin orchestration: frames -> world (lift, mesh, flythrough, metrics), prompt -> world (draft),
+and exports. Each stage's seconds go into world.json."""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from renderer import Camera, GaussianScene, render, save_scene
+from renderer.axes import world_to_axes
+from renderer.lift import LiftConfig, evaluate, lift
+from renderer.mesh import save_glb, simplify, tsdf_mesh
+from renderer.view import frame_orbit_camera
+from .frames import PosedFrames, write_transforms
+from .world import World, WorldWriter
+
+HOLDOUT_EVERY = 8
+
+
+def split_holdout(n: int, every: int = HOLDOUT_EVERY) -> tuple[list[int], list[int]]:
+    """Every `every`-th frame (starting at every // 2) is held out for metrics."""
+    test = list(range(every // 2, n, every)) if n >= every else []
+    train = [i for i in range(n) if i not in set(test)]
+    return train, test
+
+
+def flythrough_frames(scene: GaussianScene, n_frames: int = 36, size: int = 160, background=(0.0, 0.0, 0.0)) -> np.ndarray:
+    """A smooth orbit around the scene's centre, rendered from the splats: uint8 [T, H, W, 3]."""
+    frames = []
+    with torch.no_grad():
+        for t in range(n_frames):
+            cam = frame_orbit_camera(scene, 360.0 * t / n_frames, 25.0 + 10.0 * math.sin(2 * math.pi * t / n_frames), size, size)
+            frames.append((render(scene, cam, background=background, with_labels=False).rgb[0].clamp(0, 1) * 255).byte().numpy())
+    return np.stack(frames)
+
+
+def video_bytes(frames: np.ndarray, fmt: str = "mp4", fps: int = 24) -> bytes:
+    """Encode uint8 frames [T, H, W, 3] as mp4 (imageio-ffmpeg, H.264) or GIF."""
+    import imageio.v3 as iio
+
+    if fmt == "mp4":
+        return iio.imwrite("<bytes>", frames, extension=".mp4", fps=fps, codec="libx264", macro_block_size=1)
+    return iio.imwrite("<bytes>", frames, extension=".gif", duration=1000 / fps, loop=0)
+
+
+def write_video(frames: np.ndarray, path: str | os.PathLike, fps: int = 24) -> Path:
+    """mp4 when ffmpeg works, else a GIF beside it; returns the path written."""
+    from renderer.formats.base import atomic_write
+
+    path = Path(path)
+    try:
+        atomic_write(path, [video_bytes(frames, "mp4", fps)])
+        return path
+    except Exception:  # noqa: BLE001 - no ffmpeg binary or codec here: fall back to GIF
+        gif = path.with_suffix(".gif")
+        atomic_write(gif, [video_bytes(frames, "gif", fps)])
+        return gif
+
+
+def lift_to_world(frames: PosedFrames, out: str | os.PathLike, *, config: LiftConfig, writer: WorldWriter | None = None,
+                  overwrite: bool = False, progress: bool = True, mesh_voxel: float | None = None,
+                  flythrough: bool = True) -> Path:
+    """Lift posed frames into a world folder: scene.ply, mesh.glb, collider.glb, flythrough, metrics.
+    With a `writer` (a larger pipeline's), the files join its world and the caller commits."""
+    own = writer is None
+    writer = writer or WorldWriter(out, overwrite=overwrite)
+    try:
+        train, test = split_holdout(len(frames))
+        images = torch.from_numpy(frames.images)
+        depths = None if frames.depths is None else torch.from_numpy(frames.depths)
+        labels = None if frames.labels is None else torch.from_numpy(frames.labels)
+        cams = frames.cameras
+        result = lift([cams[i] for i in train], images[train], None if depths is None else depths[train],
+                      None if labels is None else labels[train], config, progress=progress)
+        scene = result.scene
+        writer.timed("lift")
+        save_scene(scene, writer.add("scene", "scene.ply"))
+        if test:
+            metrics = evaluate(scene, [cams[i] for i in test], images[test])
+            writer.manifest["metrics"] = {"psnr_heldout": round(metrics["psnr"], 3), "ssim_heldout": round(metrics["ssim"], 4),
+                                          "heldout_frames": len(test)}
+        writer.manifest["lift"] = {"steps": result.steps, "seconds": round(result.seconds, 2), "stopped_by": result.stopped_by,
+                                   "gaussians": len(scene), "config": asdict(config)}
+        writer.timed("metrics")
+        # The mesh: TSDF of the given depth where there is some, else of depth rendered from the splats.
+        if depths is not None:
+            d, c = frames.depths, frames.images
+        else:
+            with torch.no_grad():
+                outs = [render(scene, cam, with_labels=False) for cam in cams]
+            d = np.stack([np.where(o.alpha[0].numpy() > 0.5, o.depth[0].numpy(), 0) for o in outs])
+            c = np.stack([o.rgb[0].clamp(0, 1).numpy() for o in outs])
+        lo, hi = np.percentile(scene.means.numpy(), [1, 99], axis=0)
+        voxel = mesh_voxel or float(np.clip(np.linalg.norm(hi - lo) / 160, 0.01, 0.2))
+        mesh = tsdf_mesh(cams, d, c, voxel_size=voxel)
+        if len(mesh.faces):
+            save_glb(mesh, writer.add("mesh", "mesh.glb"))
+            save_glb(simplify(mesh), writer.add("collider", "collider.glb"))
+        writer.manifest["mesh"] = {"voxel_size_m": voxel, "triangles": int(len(mesh.faces))}
+        writer.timed("mesh")
+        if flythrough:
+            video = write_video(flythrough_frames(scene), writer.path("flythrough.mp4"))
+            writer.add("flythrough", video.name)
+            writer.timed("flythrough")
+        writer.manifest["cameras"] = [c.to_dict() for c in cams]
+        return writer.commit() if own else writer.out
+    except BaseException:
+        if own:
+            writer.abort()
+        raise
+
+
+def generate_draft(prompt: str, out: str | os.PathLike, *, seed: int = 0, frames: int = 40, resolution: int = 128,
+                   time_budget_s: float = 28.0, overwrite: bool = False, progress: bool = True) -> tuple[Path, list[str], list[str]]:
+    """The draft world for a prompt: rule-based layout, procedural frames along an orbit, lifted.
+    Returns (world folder, ignored words, warnings)."""
+    from .procgen.dataset import render_sequence
+    from .procgen.paths import camera_path
+    from .procgen.text_rules import layout_from_prompt
+    from .procgen.world import build_world
+
+    with WorldWriter(out, overwrite=overwrite) as writer:
+        layout, parsed = layout_from_prompt(prompt, seed=seed)
+        layout.save(writer.add("layout", "layout.json"))
+        writer.manifest.update({"inputs": {"prompt": prompt}, "seed": seed, "caption": layout.caption,
+                                "models": {"layout": "rules", "frames": "procedural ray casting (draft)"},
+                                "ignored_words": parsed.ignored, "warnings": parsed.warnings})
+        writer.timed("layout")
+        cams = camera_path(layout, "orbit", frames, width=resolution, height=resolution, seed=seed)
+        seq = render_sequence(layout, build_world(layout, seed), cams)
+        posed = PosedFrames(cams, seq.rgb, [f"{i:05d}" for i in range(frames)], seq.depth, seq.label)
+        write_transforms(writer.path("frames"), posed, extra={"caption": layout.caption})
+        writer.manifest["files"]["frames"] = "frames/transforms.json"
+        writer.timed("frames")
+        config = LiftConfig(iterations=100_000, time_budget_s=time_budget_s, seed=seed)
+        lift_to_world(posed, out, config=config, writer=writer, progress=progress)
+        return writer.commit(), parsed.ignored, parsed.warnings
+
+
+def export_world(world: World, fmt: str, out: str | os.PathLike, axes: str = "opengl") -> Path:
+    """ply | splat (the splats), glb (the mesh), mp4 (a flythrough), in the chosen axis convention."""
+    from renderer.formats.base import atomic_write
+
+    out = Path(out)
+    rot = torch.from_numpy(world_to_axes(axes)).float()
+    if fmt in ("ply", "splat"):
+        scene = world.scene.transform(rot)
+        save_scene(scene, out.with_suffix(f".{fmt}") if out.suffix != f".{fmt}" else out)
+        return out
+    if fmt == "glb":
+        import trimesh
+
+        src = world.file("mesh")
+        if src is None:
+            raise ValueError(f"{world.path}: this world has no mesh")
+        mesh = trimesh.load(src, force="mesh")  # stored in the OpenGL convention (+Y up)
+        mesh.apply_transform(np.linalg.inv(world_to_axes("opengl")))
+        save_glb(mesh, out, axes=axes)
+        return out
+    if fmt == "mp4":
+        return write_video(flythrough_frames(world.scene), out)
+    raise ValueError(f"unknown export format {fmt!r}; choose from ply, splat, glb, mp4")

@@ -1,0 +1,114 @@
+"""A world on disk (shared/DESIGN.md): world.json, layout.json, frames/, scene.ply, mesh.glb,
+collider.glb, flythrough.mp4. Worlds are built in a temporary sibling folder and renamed into
+place, so a failed step never leaves a half-written world that looks complete."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from renderer import GaussianScene, load_scene
+from renderer.formats.base import atomic_write, current_umask
+from renderer.layout import Layout
+
+WORLD_VERSION = 1
+
+
+class WorldError(ValueError):
+    """A world folder that cannot be read or written."""
+
+
+@dataclass
+class World:
+    path: Path
+    manifest: dict
+    _scene: GaussianScene | None = field(default=None, repr=False)
+
+    @property
+    def scene(self) -> GaussianScene:
+        if self._scene is None:
+            self._scene = load_scene(self.path / self.manifest["files"]["scene"])
+        return self._scene
+
+    @property
+    def layout(self) -> Layout | None:
+        name = self.manifest["files"].get("layout")
+        return Layout.load(self.path / name) if name else None
+
+    def file(self, key: str) -> Path | None:
+        name = self.manifest["files"].get(key)
+        return None if name is None else self.path / name
+
+
+def manifest_json(manifest: dict) -> bytes:
+    """Canonical form: sorted keys, fixed indentation, so save -> load -> save is byte-stable."""
+    return (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
+
+
+def load_world(path: str | os.PathLike) -> World:
+    path = Path(path)
+    try:
+        manifest = json.loads((path / "world.json").read_text())
+    except OSError as e:
+        raise WorldError(f"{path}: not a world folder (world.json: {e.strerror or e})") from None
+    except json.JSONDecodeError as e:
+        raise WorldError(f"{path / 'world.json'}: not valid JSON: {e}") from None
+    if not isinstance(manifest, dict) or manifest.get("version") != WORLD_VERSION or "files" not in manifest:
+        raise WorldError(f"{path / 'world.json'}: not a version {WORLD_VERSION} world manifest")
+    for key, name in manifest["files"].items():
+        p = (path / name).resolve()
+        if not p.is_relative_to(path.resolve()):
+            raise WorldError(f"{path / 'world.json'}: file {key} {name!r} points outside the world folder")
+        if not p.exists():
+            raise WorldError(f"{path}: {key} file {name} is missing")
+    return World(path, manifest)
+
+
+class WorldWriter:
+    """Collects a world's files in a temporary folder beside `out`; `commit` renames it into place."""
+
+    def __init__(self, out: str | os.PathLike, overwrite: bool = False):
+        self.out = Path(out)
+        if self.out.exists() and any(self.out.iterdir()) and not overwrite:
+            raise WorldError(f"{self.out}: exists and is not empty (pass overwrite to replace it)")
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.", dir=self.out.parent))
+        self.manifest: dict = {"version": WORLD_VERSION, "files": {}, "timings_s": {}, "metrics": {}}
+        self._clock = time.perf_counter()
+
+    def path(self, name: str) -> Path:
+        return self.tmp / name
+
+    def add(self, key: str, name: str) -> Path:
+        self.manifest["files"][key] = name
+        return self.tmp / name
+
+    def timed(self, stage: str) -> None:
+        """Record the seconds since the previous stage ended under `stage`."""
+        now = time.perf_counter()
+        self.manifest["timings_s"][stage] = round(now - self._clock, 3)
+        self._clock = now
+
+    def commit(self) -> Path:
+        self.manifest["created"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        atomic_write(self.tmp / "world.json", [manifest_json(self.manifest)])
+        if self.out.exists():
+            shutil.rmtree(self.out)
+        os.replace(self.tmp, self.out)
+        os.chmod(self.out, 0o777 & ~current_umask())  # mkdtemp makes 0700
+        return self.out
+
+    def abort(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self) -> "WorldWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self.abort()
