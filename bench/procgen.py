@@ -18,7 +18,6 @@ import hashlib
 import json
 import multiprocessing as mp
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -28,6 +27,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from machine import describe  # noqa: E402  (bench/machine.py)
+
 from renderer.raycast import camera_rays, raycast  # noqa: E402
 from worldgen.procgen.composers import compose  # noqa: E402
 from worldgen.procgen.dataset import ProcgenStream  # noqa: E402
@@ -35,12 +36,6 @@ from worldgen.procgen.paths import camera_path  # noqa: E402
 from worldgen.procgen.world import build_world  # noqa: E402
 
 
-def machine() -> str:
-    try:
-        cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
-    except (OSError, StopIteration):
-        cpu = platform.processor() or "cpu"
-    return f"{cpu}, {os.cpu_count()} cores"
 
 
 def room(size: int, frames: int):
@@ -70,7 +65,7 @@ def digest(arrays) -> str:
 
 def main() -> None:
     size, frames = 256, 60
-    print(f"machine: {machine()}, torch {torch.__version__}")
+    print(f"machine: {describe()}")
     layout, world, cams = room(size, frames)
     print(f"scene: {layout.caption}; {world.num_triangles} triangles; {frames}-frame walk at {size}x{size}")
 
@@ -131,7 +126,7 @@ def main() -> None:
     deterministic = digest(a) == digest(b) and torch.equal(s1["rgb"], s2["rgb"]) and s1["layout"] == s2["layout"]
     print(f"same seed, same frames: {deterministic}")
     print(json.dumps({
-        "machine": machine(),
+        "machine": describe(),
         "raycast_256_fps_1proc": round(fps_single, 1),
         "raycast_256_fps_2proc": round(fps_dual, 1),
         "trimesh_256_fps": round(fps_ref, 2),

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
 import subprocess
 import sys
@@ -27,6 +25,8 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from machine import describe  # noqa: E402  (bench/machine.py)
 
 
 def cameras(scene, n: int, size: int):
@@ -89,13 +89,6 @@ def measure(backend: str, gaussians: int, size: int, cams: int, use: int, grad: 
     return result
 
 
-def machine() -> str:
-    cpu = platform.processor() or "cpu"
-    try:
-        cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads)"
 
 
 def main() -> None:
@@ -119,7 +112,7 @@ def main() -> None:
 
     g, size, n_cams, k = args.gaussians, args.size, args.cameras, min(args.dense_cameras, args.cameras)
     ts = args.tile_size
-    print(f"machine: {machine()}")
+    print(f"machine: {describe()}")
     print(f"scene: demo_scene({g}), {size}x{size}, {n_cams} orbit cameras; dense reference on {k} of them; tile {ts}")
     with tempfile.TemporaryDirectory() as tmp:
         fast = measure("torch", g, size, n_cams, n_cams, False, ts, 3, f"{tmp}/fast.pt")
@@ -128,7 +121,7 @@ def main() -> None:
         diff = max((a[key][:k] - b[key]).abs().max().item() for key in ("rgb", "depth", "alpha"))
         fast_g = measure("torch", g, size, n_cams, n_cams, True, ts, 2, f"{tmp}/fast_g.pt")
         dense_g = measure("dense", g, size, n_cams, 1, True, ts, 1, f"{tmp}/dense_g.pt")
-        fast_1 = measure("torch", g, size, n_cams, 1, True, ts, 1, f"{tmp}/fast_g1.pt")  # same camera as dense_g
+        measure("torch", g, size, n_cams, 1, True, ts, 1, f"{tmp}/fast_g1.pt")  # same camera as dense_g
         ga, gb = torch.load(f"{tmp}/fast_g1.pt"), torch.load(f"{tmp}/dense_g.pt")
         grad_rel = max(((ga[key] - gb[key]).norm() / gb[key].norm().clamp(min=1e-12)).item()
                        for key in ga if key.startswith("grad_"))
@@ -145,7 +138,7 @@ def main() -> None:
     big = measure("torch", args.big, size, 1, 1, False, ts, 3)
     print(f"{args.big} Gaussians, {size}x{size}, forward: {big['seconds']:.3f} s (peak RSS {big['peak_rss_mb']:.0f} MB)")
     figures = {
-        "machine": machine(),
+        "machine": describe(),
         "forward_speedup_vs_dense": round(fwd_ratio, 1),
         "fwd_bwd_speedup_vs_dense": round(bwd_ratio, 1),
         "max_abs_diff_vs_dense": diff,

@@ -3,7 +3,7 @@
 Initialise one Gaussian per sampled pixel, backprojected with its depth (or, without depth,
 from random points inside the cameras' shared view), carrying the pixel's colour and label;
 then optimise against the frames with the differentiable rasteriser: L1 + D-SSIM on colour,
-L1 on depth where it is given, Adam with gsplat's per-parameter learning rates (means decaying
+L1 on depth where it is given, optional opacity and scale regularisers, Adam with gsplat's per-parameter learning rates (means decaying
 exponentially), an SH degree schedule, and gsplat's `DefaultStrategy` for densification and
 pruning (its ops are plain torch, so the same strategy object runs on CPU and CUDA). Stops on
 an iteration count, a time budget or a PSNR target. Deterministic for a seed.
@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .camera import Camera
-from .gaussians import GaussianScene, rgb_to_sh0
+from .gaussians import GaussianScene
 from .raster import render
 
 
@@ -34,9 +34,11 @@ class LiftConfig:
     target_psnr: float | None = None  # stop once the running training PSNR reaches this
     init_points: int = 40_000  # Gaussians to start from (sampled pixels)
     max_sh_degree: int = 1
-    sh_degree_every: int = 500  # raise the SH degree every this many steps
+    sh_degree_every: int = 500  # raise the SH degree every this many steps (scaled with a time budget)
     lambda_dssim: float = 0.2
     lambda_depth: float = 0.1
+    lambda_opacity: float = 0.0  # opacity regulariser: mean sigmoid(opacity) (gsplat's opacity_reg)
+    lambda_scale: float = 0.0  # scale regulariser: mean exp(log scale) (gsplat's scale_reg)
     lr_means: float = 1.6e-4  # times the scene scale, decaying to 1% by the last iteration
     lr_scales: float = 5e-3
     lr_quats: float = 1e-3
@@ -48,6 +50,7 @@ class LiftConfig:
     refine_stop_fraction: float = 0.6
     refine_every: int = 100
     grow_grad2d: float = 2e-4
+    min_steps_to_densify: int = 600  # under a time budget allowing fewer steps, densification only hurts
     background: tuple[float, float, float] = (0.0, 0.0, 0.0)
     seed: int = 0
 
@@ -117,10 +120,20 @@ def _psnr(pred: Tensor, gt: Tensor) -> float:
 def lift(cameras: list[Camera], images: Tensor, depths: Tensor | None = None, labels: Tensor | None = None,
          config: LiftConfig | None = None, progress: bool = False, init: GaussianScene | None = None) -> LiftResult:
     """Optimise Gaussians to reproduce `images` [M, H, W, 3] seen from `cameras`."""
+    cfg = config or LiftConfig()
+    # Multi-threaded CPU reductions are otherwise free to change the summation order run to run.
+    previous = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True)
+    try:
+        return _lift(cameras, images, depths, labels, cfg, progress, init)
+    finally:
+        torch.use_deterministic_algorithms(previous)
+
+
+def _lift(cameras, images, depths, labels, cfg: LiftConfig, progress: bool, init: GaussianScene | None) -> LiftResult:
     from gsplat.strategy import DefaultStrategy
     from torchmetrics.functional.image import structural_similarity_index_measure as ssim
 
-    cfg = config or LiftConfig()
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     images = torch.as_tensor(images, dtype=torch.float32)
@@ -133,7 +146,6 @@ def lift(cameras: list[Camera], images: Tensor, depths: Tensor | None = None, la
     centers = torch.stack([c.position for c in cameras])
     scene_scale = float((centers - centers.mean(0)).norm(dim=1).max()) * 1.1 or 1.0
 
-    k = (cfg.max_sh_degree + 1) ** 2
     sh = scene.with_sh_degree(cfg.max_sh_degree).sh
     params = torch.nn.ParameterDict({
         "means": torch.nn.Parameter(scene.means.clone()),
@@ -155,7 +167,9 @@ def lift(cameras: list[Camera], images: Tensor, depths: Tensor | None = None, la
                                    verbose=False)
         strategy.check_sanity(params, optimizers)
         state = strategy.initialize_state(scene_scale=scene_scale)
-    decay = 0.01 ** (1.0 / max(cfg.iterations, 1))
+    planned = cfg.iterations  # with a time budget, re-estimated from the first steps' speed
+    decay = 0.01 ** (1.0 / max(planned, 1))
+    sh_every = cfg.sh_degree_every
     result = LiftResult(scene)
     bar = None
     if progress:
@@ -172,7 +186,20 @@ def lift(cameras: list[Camera], images: Tensor, depths: Tensor | None = None, la
             order = torch.randperm(m, generator=gen)
         cur = GaussianScene(params["means"], params["quats"], params["scales"], params["opacities"],
                             torch.cat([params["sh0"], params["shN"]], 1), params["labels"].detach())
-        degree = min(cfg.max_sh_degree, step // cfg.sh_degree_every)
+        if cfg.time_budget_s is not None and step == 5:
+            # Fit the schedules (densification window, means decay, SH degrees) to the steps the
+            # budget allows, so a short budget still densifies and anneals.
+            per_step = (time.perf_counter() - t0) / 5
+            planned = max(10, min(cfg.iterations, int(cfg.time_budget_s / per_step)))
+            decay = 0.01 ** (1.0 / planned)
+            sh_every = max(1, int(cfg.sh_degree_every * planned / cfg.iterations)) if planned < cfg.iterations else sh_every
+            if strategy is not None and planned < cfg.min_steps_to_densify:
+                strategy.refine_stop_iter = 0  # too few steps for new Gaussians to settle: keep the initial cloud
+            elif strategy is not None and planned < cfg.iterations:
+                strategy.refine_every = max(10, planned // 12)
+                strategy.refine_start_iter = max(6, min(cfg.refine_start, planned // 8))
+                strategy.refine_stop_iter = int(planned * cfg.refine_stop_fraction)
+        degree = min(cfg.max_sh_degree, step // sh_every)
         out = render(cur, cameras[i], sh_degree=degree, background=cfg.background, with_labels=False)
         info = {"means2d": out.meta["means2d"], "radii": out.meta["radii"], "width": cameras[i].width,
                 "height": cameras[i].height, "n_cameras": 1, "gaussian_ids": None}
@@ -187,6 +214,10 @@ def lift(cameras: list[Camera], images: Tensor, depths: Tensor | None = None, la
             known = torch.isfinite(d) & (d > 0) & (out.alpha[0].detach() > 0.5)
             if known.any():
                 loss = loss + cfg.lambda_depth * ((out.depth[0] - torch.nan_to_num(d))[known].abs() / scene_scale).mean()
+        if cfg.lambda_opacity > 0:
+            loss = loss + cfg.lambda_opacity * torch.sigmoid(params["opacities"]).mean()
+        if cfg.lambda_scale > 0:
+            loss = loss + cfg.lambda_scale * torch.exp(params["scales"]).mean()
         loss.backward()
         for opt in optimizers.values():
             opt.step()

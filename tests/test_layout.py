@@ -1,10 +1,9 @@
 import json
-import math
 
 import numpy as np
 import pytest
 
-from renderer.layout import (MAX_OBJECTS, MAX_VOXELS, Box, Layout, LayoutError, Shell, VoxelGrid, layout_to_voxels,
+from renderer.layout import (MAX_OBJECTS, MAX_VOXELS, Layout, LayoutError, Shell, VoxelGrid, layout_to_voxels,
                              voxel_grid_from_parts, voxels_to_layout)
 
 

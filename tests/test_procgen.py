@@ -5,7 +5,7 @@ import trimesh
 
 from renderer import Camera
 from renderer.guide import GuideRenderer
-from renderer.layout import LABEL_IDS, Box, Layout, Shell
+from renderer.layout import LABEL_IDS, Box, Layout
 from renderer.raycast import raycast
 from worldgen.procgen.assets import ASSETS, build_asset
 from worldgen.procgen.composers import compose

@@ -3,7 +3,6 @@ and exports. Each stage's seconds go into world.json."""
 
 from __future__ import annotations
 
-import io
 import math
 import os
 from dataclasses import asdict
@@ -30,13 +29,41 @@ def split_holdout(n: int, every: int = HOLDOUT_EVERY) -> tuple[list[int], list[i
     return train, test
 
 
-def flythrough_frames(scene: GaussianScene, n_frames: int = 36, size: int = 160, background=(0.0, 0.0, 0.0)) -> np.ndarray:
-    """A smooth orbit around the scene's centre, rendered from the splats: uint8 [T, H, W, 3]."""
-    frames = []
+def smooth_path(cameras: list[Camera], n_frames: int, size: int) -> list[Camera]:
+    """n_frames cameras gliding through the given poses in order (positions interpolated,
+    rotations slerped), at `size` pixels on the longer side."""
+    from scipy.spatial.transform import Rotation, Slerp
+
+    c2w = np.stack([c.c2w.double().numpy() for c in cameras])
+    t_key = np.linspace(0, 1, len(cameras))
+    t = np.linspace(0, 1, n_frames)
+    pos = np.stack([np.interp(t, t_key, c2w[:, k, 3]) for k in range(3)], 1)
+    rots = Slerp(t_key, Rotation.from_matrix(c2w[:, :3, :3]))(t).as_matrix() if len(cameras) > 1 else np.repeat(c2w[:1, :3, :3], n_frames, 0)
+    ref = cameras[0]
+    scale = size / max(ref.width, ref.height)
+    K = ref.K.clone()
+    K[:2] *= scale
+    w, h = max(1, round(ref.width * scale)), max(1, round(ref.height * scale))
+    out = []
+    for p, r in zip(pos, rots):
+        m = np.eye(4)
+        m[:3, :3], m[:3, 3] = r, p
+        out.append(Camera(K, torch.from_numpy(m).float(), w, h))
+    return out
+
+
+def flythrough_frames(scene: GaussianScene, cameras: list[Camera] | None = None, n_frames: int = 36, size: int = 160,
+                      background=(0.0, 0.0, 0.0)) -> np.ndarray:
+    """The splats rendered along the capture's own camera path (smoothed), or an orbit around the
+    scene when there is none: uint8 [T, H, W, 3]."""
+    if cameras:
+        path = smooth_path(cameras, n_frames, size)
+    else:
+        path = [frame_orbit_camera(scene, 360.0 * t / n_frames, 25.0 + 10.0 * math.sin(2 * math.pi * t / n_frames), size, size)
+                for t in range(n_frames)]
     with torch.no_grad():
-        for t in range(n_frames):
-            cam = frame_orbit_camera(scene, 360.0 * t / n_frames, 25.0 + 10.0 * math.sin(2 * math.pi * t / n_frames), size, size)
-            frames.append((render(scene, cam, background=background, with_labels=False).rgb[0].clamp(0, 1) * 255).byte().numpy())
+        frames = [(render(scene, cam, background=background, with_labels=False).rgb[0].clamp(0, 1) * 255).byte().numpy()
+                  for cam in path]
     return np.stack(frames)
 
 
@@ -105,7 +132,7 @@ def lift_to_world(frames: PosedFrames, out: str | os.PathLike, *, config: LiftCo
         writer.manifest["mesh"] = {"voxel_size_m": voxel, "triangles": int(len(mesh.faces))}
         writer.timed("mesh")
         if flythrough:
-            video = write_video(flythrough_frames(scene), writer.path("flythrough.mp4"))
+            video = write_video(flythrough_frames(scene, cams), writer.path("flythrough.mp4"))
             writer.add("flythrough", video.name)
             writer.timed("flythrough")
         writer.manifest["cameras"] = [c.to_dict() for c in cams]
@@ -145,7 +172,6 @@ def generate_draft(prompt: str, out: str | os.PathLike, *, seed: int = 0, frames
 
 def export_world(world: World, fmt: str, out: str | os.PathLike, axes: str = "opengl") -> Path:
     """ply | splat (the splats), glb (the mesh), mp4 (a flythrough), in the chosen axis convention."""
-    from renderer.formats.base import atomic_write
 
     out = Path(out)
     rot = torch.from_numpy(world_to_axes(axes)).float()
@@ -164,5 +190,6 @@ def export_world(world: World, fmt: str, out: str | os.PathLike, axes: str = "op
         save_glb(mesh, out, axes=axes)
         return out
     if fmt == "mp4":
-        return write_video(flythrough_frames(world.scene), out)
+        cams = [Camera.from_dict(c) for c in world.manifest.get("cameras", [])]
+        return write_video(flythrough_frames(world.scene, cams), out)
     raise ValueError(f"unknown export format {fmt!r}; choose from ply, splat, glb, mp4")

@@ -35,7 +35,7 @@ def atomic_write(path: str | os.PathLike, chunks) -> None:
         raise
 
 
-def read_npy_header(f) -> tuple[tuple[int, ...], "np.dtype"]:
+def read_npy_header(f) -> tuple[tuple[int, ...], object]:
     """(shape, dtype) of an open .npy file, read without loading (or allocating) its data."""
     import numpy as np
 

@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 import trimesh
 
-from renderer.layout import Box, hex_to_rgb
+from renderer.layout import Box
 
 MATERIALS = ["paint", "wood", "fabric", "metal", "plastic", "glass", "screen", "leaf", "bark", "stone", "brick",
              "grass", "water", "ceramic", "paper", "light"]
