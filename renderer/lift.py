@@ -39,12 +39,14 @@ class LiftConfig:
     lambda_depth: float = 0.1
     lambda_opacity: float = 0.0  # opacity regulariser: mean sigmoid(opacity) (gsplat's opacity_reg)
     lambda_scale: float = 0.0  # scale regulariser: mean exp(log scale) (gsplat's scale_reg)
-    lr_means: float = 1.6e-4  # times the scene scale, decaying to 1% by the last iteration
-    lr_scales: float = 5e-3
-    lr_quats: float = 1e-3
-    lr_opacities: float = 5e-2
-    lr_sh0: float = 2.5e-3
-    lr_shN: float = 2.5e-3 / 20
+    # Learning rates of the "draft" preset: a few hundred CPU steps want larger steps than the
+    # 3DGS defaults (the "full" preset), which are tuned for tens of thousands of GPU steps.
+    lr_means: float = 6e-4  # times the scene scale, decaying to 1% by the last iteration
+    lr_scales: float = 2e-2
+    lr_quats: float = 2e-3
+    lr_opacities: float = 0.1
+    lr_sh0: float = 2e-2
+    lr_shN: float = 1e-3
     densify: bool = True
     refine_start: int = 200
     refine_stop_fraction: float = 0.6
@@ -52,7 +54,24 @@ class LiftConfig:
     grow_grad2d: float = 2e-4
     min_steps_to_densify: int = 600  # under a time budget allowing fewer steps, densification only hurts
     background: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    tile_size: int = 8  # CPU rasteriser tiles
     seed: int = 0
+
+
+    @classmethod
+    def preset(cls, name: str, **overrides) -> "LiftConfig":
+        """"draft": short CPU budgets (the defaults); "full": 3DGS's schedule for long GPU runs."""
+        if name not in LIFT_PRESETS:
+            raise ValueError(f"unknown lift preset {name!r}; choose from {', '.join(LIFT_PRESETS)}")
+        return cls(**{**LIFT_PRESETS[name], **overrides})
+
+
+LIFT_PRESETS = {
+    "draft": {},
+    "full": dict(iterations=30_000, lr_means=1.6e-4, lr_scales=5e-3, lr_quats=1e-3, lr_opacities=5e-2, lr_sh0=2.5e-3,
+                 lr_shN=2.5e-3 / 20, max_sh_degree=3, sh_degree_every=1000, refine_start=500, refine_stop_fraction=0.5,
+                 init_points=100_000),
+}
 
 
 @dataclass
@@ -200,7 +219,7 @@ def _lift(cameras, images, depths, labels, cfg: LiftConfig, progress: bool, init
                 strategy.refine_start_iter = max(6, min(cfg.refine_start, planned // 8))
                 strategy.refine_stop_iter = int(planned * cfg.refine_stop_fraction)
         degree = min(cfg.max_sh_degree, step // sh_every)
-        out = render(cur, cameras[i], sh_degree=degree, background=cfg.background, with_labels=False)
+        out = render(cur, cameras[i], sh_degree=degree, background=cfg.background, with_labels=False, tile_size=cfg.tile_size)
         info = {"means2d": out.meta["means2d"], "radii": out.meta["radii"], "width": cameras[i].width,
                 "height": cameras[i].height, "n_cameras": 1, "gaussian_ids": None}
         if strategy is not None:

@@ -44,7 +44,7 @@ def test_initialisation_backprojects_depth(room_frames):
 def test_lift_improves_and_is_deterministic(room_frames):
     _, _, cams, seq = room_frames
     imgs, deps, labs = torch.from_numpy(seq.rgb), torch.from_numpy(seq.depth), torch.from_numpy(seq.label)
-    cfg = LiftConfig(iterations=120, init_points=3000, refine_start=40, refine_every=40, seed=3)
+    cfg = LiftConfig(iterations=120, init_points=3000, refine_start=20, refine_every=20, seed=3)
     a = lift(cams, imgs, deps, labs, cfg)
     b = lift(cams, imgs, deps, labs, cfg)
     assert torch.equal(a.scene.means, b.scene.means) and torch.equal(a.scene.labels, b.scene.labels)

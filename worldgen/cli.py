@@ -275,6 +275,7 @@ def lift_cmd(
     iterations: int = typer.Option(30_000, min=1),
     seed: int = typer.Option(0),
     size: Optional[int] = typer.Option(None, help="downscale so the longer image side is at most this"),
+    preset: str = typer.Option("draft", help="draft (short CPU budgets) or full (3DGS schedule, for GPUs)"),
     overwrite: bool = typer.Option(False),
 ) -> None:
     """Lift posed frames (RGB, depth and labels when present) into a world folder."""
@@ -292,9 +293,9 @@ def lift_cmd(
             if model is None:
                 _fail(f"{frames_dir}: no transforms.json and no COLMAP text model (cameras.txt, images.txt)")
             posed = read_colmap(model, frames_dir / "images", size=size)
-        path = lift_to_world(posed, out, config=LiftConfig(iterations=iterations, time_budget_s=time_budget, seed=seed),
-                             overwrite=overwrite)
-    except (FramesError, WorldError) as e:
+        config = LiftConfig.preset(preset, iterations=iterations, time_budget_s=time_budget, seed=seed)
+        path = lift_to_world(posed, out, config=config, overwrite=overwrite)
+    except (FramesError, WorldError, ValueError) as e:
         _fail(str(e))
     _print_world(path)
 
