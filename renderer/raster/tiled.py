@@ -4,7 +4,9 @@ Gaussians are binned to square screen tiles by their bounding boxes and sorted f
 within each tile. Compositing then walks depth in chunks: each step takes the next B Gaussians
 of every still-active tile and evaluates them against the tile's pixels as one
 [tiles, B, pixels] tensor, carrying each pixel's transmittance to the next step. Tiles whose
-pixels are all saturated, or whose lists are exhausted, drop out. Autograd differentiates it.
+pixels are all saturated, or whose lists are exhausted, drop out. The backward pass is written
+by hand (`_Composite`): it replays the same chunks, so nothing of size intersections x pixels
+outlives the forward pass.
 
 Work is proportional to the tile area each Gaussian touches, not to N x H x W, and memory per
 step is bounded by `chunk_elems`.

@@ -1,0 +1,114 @@
+import math
+
+import pytest
+import torch
+
+from rtfm.language import Grok, GrokConfig
+
+TINY = dict(vocab_size=50, d_model=16, n_layers=2, n_heads=4, n_kv_heads=2, n_experts=3, top_k=2, ffn_dim=24, max_seq_len=32)
+
+
+def reference_logits(model: Grok, ids: list[int]) -> torch.Tensor:
+    """Grok-1's forward pass written out token by token, head by head, expert by expert, in float64,
+    from the model's weights only (no code shared with the model)."""
+    cfg = model.cfg
+    W = {k: v.double() for k, v in model.state_dict().items()}
+    d, hd, nh, nkv = cfg.d_model, cfg.head_dim, cfg.n_heads, cfg.n_kv_heads
+
+    def rms(x, scale):
+        return x / math.sqrt(float((x * x).mean()) + cfg.norm_eps) * scale
+
+    def rope(x, pos):
+        out = x.clone()
+        half = hd // 2
+        for i in range(half):
+            theta = pos * cfg.rope_base ** (-2 * i / hd)
+            a, b = x[i], x[i + half]
+            out[i], out[i + half] = a * math.cos(theta) - b * math.sin(theta), b * math.cos(theta) + a * math.sin(theta)
+        return out
+
+    def gelu_tanh(x):
+        return 0.5 * x * (1 + torch.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))
+
+    hs = [W["embed.weight"][t] * math.sqrt(d) for t in ids]
+    for layer in range(cfg.n_layers):
+        p = f"blocks.{layer}."
+        normed = [rms(h, W[p + "pre_attn.scale"]) for h in hs]
+        qs = [[rope((W[p + "attn.q.weight"] @ x)[h * hd:(h + 1) * hd], t) for h in range(nh)] for t, x in enumerate(normed)]
+        ks = [[rope((W[p + "attn.k.weight"] @ x)[g * hd:(g + 1) * hd], t) for g in range(nkv)] for t, x in enumerate(normed)]
+        vs = [[(W[p + "attn.v.weight"] @ x)[g * hd:(g + 1) * hd] for g in range(nkv)] for x in normed]
+        new = []
+        for t in range(len(hs)):
+            heads = []
+            for h in range(nh):
+                g = h // (nh // nkv)
+                scores = torch.tensor([30 * math.tanh(float(qs[t][h] @ ks[s][g]) / math.sqrt(hd) / 30) for s in range(t + 1)],
+                                      dtype=torch.float64)
+                w = torch.softmax(scores, 0)
+                heads.append(sum(w[s] * vs[s][g] for s in range(t + 1)))
+            attn = W[p + "attn.o.weight"] @ torch.cat(heads)
+            h1 = hs[t] + rms(attn, W[p + "post_attn.scale"])
+            x = rms(h1, W[p + "pre_moe.scale"])
+            probs = torch.softmax(W[p + "moe.router.weight"] @ x, 0)
+            top = sorted(range(cfg.n_experts), key=lambda e: -float(probs[e]))[: cfg.top_k]
+            moe = torch.zeros(d, dtype=torch.float64)
+            for e in top:  # gates are the raw softmax probabilities (not renormalised)
+                q = f"{p}moe.experts.{e}."
+                moe += probs[e] * (W[q + "w1.weight"] @ (gelu_tanh(W[q + "w.weight"] @ x) * (W[q + "v.weight"] @ x)))
+            new.append(h1 + rms(moe, W[p + "post_moe.scale"]))
+        hs = new
+    return torch.stack([(rms(h, W["norm.scale"]) @ W["embed.weight"].T) / math.sqrt(3) for h in hs])
+
+
+def test_parity_with_an_explicit_reference():
+    torch.manual_seed(0)
+    model = Grok(GrokConfig(**TINY)).double()
+    for p in model.parameters():  # non-trivial norm scales, so every norm is exercised
+        if p.ndim == 1:
+            p.data.uniform_(0.5, 1.5)
+    ids = [3, 17, 42, 8, 8, 21]
+    logits, _ = model(torch.tensor([ids]))
+    assert torch.allclose(logits[0].double(), reference_logits(model, ids), atol=1e-5)
+
+
+def test_kv_cached_decoding_matches_the_full_pass():
+    torch.manual_seed(1)
+    model = Grok(GrokConfig(**TINY)).eval()
+    ids = torch.randint(0, 50, (2, 9))
+    full, _ = model(ids)
+    caches = [dict() for _ in model.blocks]
+    part, _ = model(ids[:, :5], 0, caches)
+    steps = [part] + [model(ids[:, t : t + 1], t, caches)[0] for t in range(5, 9)]
+    assert torch.allclose(torch.cat(steps, 1), full, atol=1e-5)
+    out = model.generate(ids[:, :4], 6)
+    assert out.shape == (2, 10) and torch.equal(out[:, :4], ids[:, :4])
+
+
+def test_balance_loss_is_one_when_routing_is_uniform_and_grows_when_skewed():
+    torch.manual_seed(2)
+    model = Grok(GrokConfig(**TINY))
+    moe = model.blocks[0].moe
+    torch.nn.init.zeros_(moe.router.weight)
+    _, uniform = moe(torch.randn(1, 64, 16))
+    assert uniform.item() == pytest.approx(1.0, abs=1e-6)
+    moe.router.weight.data[0] += 5.0
+    _, skewed = moe(torch.randn(1, 64, 16).abs())
+    assert skewed.item() > 1.2
+
+
+def test_grok_1_preset_has_grok_1s_size():
+    with torch.device("meta"):
+        model = Grok(GrokConfig.preset("grok-1"))
+    assert 314e9 < model.num_parameters() < 318e9  # xai-org/grok-1: about 316B
+    tiny = Grok(GrokConfig.preset("tiny"))
+    assert 1e6 < tiny.num_parameters() < 10e6
+
+
+def test_bad_configs_and_overlong_input():
+    with pytest.raises(ValueError, match="multiple of n_kv_heads"):
+        GrokConfig(n_heads=6, n_kv_heads=4)
+    with pytest.raises(ValueError, match="unknown preset"):
+        GrokConfig.preset("grok-9")
+    model = Grok(GrokConfig(**TINY))
+    with pytest.raises(ValueError, match="exceeds max_seq_len"):
+        model(torch.zeros(1, 40, dtype=torch.long))
