@@ -2,6 +2,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from rtfm.language import Grok, GrokConfig
 
@@ -112,3 +113,51 @@ def test_bad_configs_and_overlong_input():
     model = Grok(GrokConfig(**TINY))
     with pytest.raises(ValueError, match="exceeds max_seq_len"):
         model(torch.zeros(1, 40, dtype=torch.long))
+
+
+def test_engram_is_causal_position_free_and_gated():
+    from rtfm.language.engram import Engram
+
+    torch.manual_seed(3)
+    model = Grok(GrokConfig(**TINY, engram_layers=(0, 1)))
+    ids = torch.randint(0, 50, (1, 12))
+    changed = ids.clone()
+    changed[0, 8] = (ids[0, 8] + 1) % 50
+    a, _ = model(ids)
+    b, _ = model(changed)
+    assert torch.allclose(a[0, :8], b[0, :8], atol=1e-6) and not torch.allclose(a[0, 8:], b[0, 8:])
+    eng = Engram(16, heads=3, dim=4)
+    mem = eng.memory(torch.tensor([[5, 6, 7, 1, 5, 6, 7]]))
+    assert torch.equal(mem[0, 2], mem[0, 6])  # the same 3-gram (5, 6, 7) at two places: the same memory
+    assert not torch.equal(mem[0, 2], mem[0, 3])
+    gate = eng.gate(torch.randn(1, 7, 16), mem)
+    assert ((gate > 0) & (gate < 1)).all()
+
+
+def test_mhc_residual_mixing_is_doubly_stochastic():
+    from rtfm.language.mhc import HyperConnection, sinkhorn
+
+    torch.manual_seed(5)
+    m = sinkhorn(torch.randn(5, 4, 4))  # 20 iterations, as in mHC: columns exact, rows close
+    assert torch.allclose(m.sum(-2), torch.ones(5, 4), atol=1e-5) and torch.allclose(m.sum(-1), torch.ones(5, 4), atol=1e-3)
+    m = sinkhorn(torch.randn(5, 4, 4) * 3, iters=200)  # and it converges on harder inputs
+    assert torch.allclose(m.sum(-1), torch.ones(5, 4), atol=1e-3)
+    hc = HyperConnection(16, 4)
+    pre, post, res = hc.maps(torch.randn(2, 3, 4, 16))
+    assert torch.allclose(res.sum(-1), torch.ones(2, 3, 4), atol=1e-4) and torch.allclose(res.sum(-2), torch.ones(2, 3, 4), atol=1e-4)
+    assert (res.diagonal(dim1=-2, dim2=-1) > 0.99).all()  # starts as the identity
+    assert ((pre > 0) & (pre < 1)).all() and ((post > 0) & (post < 2)).all()
+
+
+def test_options_together_decode_like_the_full_pass_and_train():
+    torch.manual_seed(4)
+    model = Grok(GrokConfig(**TINY, engram_layers=(1,), mhc_streams=3)).eval()
+    ids = torch.randint(0, 50, (2, 10))
+    full, _ = model(ids)
+    caches = [dict() for _ in model.blocks]
+    steps = [model(ids[:, :4], 0, caches)[0]] + [model(ids[:, t : t + 1], t, caches)[0] for t in range(4, 10)]
+    assert torch.allclose(torch.cat(steps, 1), full, atol=1e-5)
+    logits, balance = model.train()(ids)
+    (F.cross_entropy(logits[:, :-1].reshape(-1, 50), ids[:, 1:].reshape(-1)) + 0.01 * balance).backward()
+    grads = [p.grad for p in model.parameters() if p.requires_grad]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)

@@ -8,7 +8,8 @@ logits scaled by 1/sqrt(head_dim) and then soft-capped as 30 tanh(x / 30) in flo
 biases. MoE: a float32 softmax router over all experts, top-2, gates not renormalised, experts
 are gated GELU (tanh) FFNs out = W1(gelu(W x) * V x); a Switch-style load-balancing loss is
 returned for training. Embeddings are tied and scaled by sqrt(d) on the way in; logits are
-multiplied by 1/sqrt(3) on the way out. `generate` decodes with a KV cache.
+multiplied by 1/sqrt(3) on the way out. `generate` decodes with a KV cache. Optional, off by
+default: an Engram hashed n-gram memory in chosen blocks, and mHC hyper-connected streams.
 
 Soft-capping rules out fused SDPA kernels, so attention is computed explicitly.
 """
@@ -16,12 +17,15 @@ Soft-capping rules out fused SDPA kernels, so attention is computed explicitly.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
+
+from .engram import Engram
+from .mhc import HyperConnection
 
 
 @dataclass
@@ -41,7 +45,11 @@ class GrokConfig:
     norm_eps: float = 1e-5
     embedding_multiplier: float | None = None  # default sqrt(d_model)
     output_multiplier: float = 1 / math.sqrt(3)
-    extra: dict = field(default_factory=dict)
+    # Options, off by default (rtfm/language/engram.py, mhc.py):
+    engram_layers: tuple[int, ...] = ()  # blocks that get a hashed n-gram memory before attention
+    engram_heads: int = 4
+    engram_dim: int = 32
+    mhc_streams: int = 0  # > 1: that many hyper-connected residual streams
 
     def __post_init__(self) -> None:
         if self.head_dim is None:
@@ -54,6 +62,10 @@ class GrokConfig:
             raise ValueError(f"n_heads ({self.n_heads}) must be a multiple of n_kv_heads ({self.n_kv_heads})")
         if not 1 <= self.top_k <= self.n_experts:
             raise ValueError(f"top_k must be in 1..n_experts, got {self.top_k} of {self.n_experts}")
+        self.engram_layers = tuple(self.engram_layers)
+        bad = [i for i in self.engram_layers if not 0 <= i < self.n_layers]
+        if bad:
+            raise ValueError(f"engram_layers {bad} are not blocks of a {self.n_layers}-layer model")
 
     @classmethod
     def preset(cls, name: str, **overrides) -> "GrokConfig":
@@ -169,18 +181,33 @@ class MoE(nn.Module):
 
 
 class Block(nn.Module):
-    def __init__(self, cfg: GrokConfig):
+    def __init__(self, cfg: GrokConfig, index: int):
         super().__init__()
         eps = cfg.norm_eps
         self.pre_attn, self.post_attn = RMSNorm(cfg.d_model, eps), RMSNorm(cfg.d_model, eps)
         self.pre_moe, self.post_moe = RMSNorm(cfg.d_model, eps), RMSNorm(cfg.d_model, eps)
         self.attn = Attention(cfg)
         self.moe = MoE(cfg)
+        self.engram = Engram(cfg.d_model, heads=cfg.engram_heads, dim=cfg.engram_dim, eps=eps) if index in cfg.engram_layers else None
+        self.hc = None
+        if cfg.mhc_streams > 1:
+            names = (["engram"] if self.engram is not None else []) + ["attn", "moe"]
+            self.hc = nn.ModuleDict({n: HyperConnection(cfg.d_model, cfg.mhc_streams, eps) for n in names})
 
-    def forward(self, h: Tensor, cos, sin, mask, cache) -> tuple[Tensor, Tensor]:
-        h = h + self.post_attn(self.attn(self.pre_attn(h), cos, sin, mask, cache))
-        moe_out, balance = self.moe(self.pre_moe(h))
-        return h + self.post_moe(moe_out), balance
+    def forward(self, h: Tensor, ids: Tensor, cos, sin, mask, cache) -> tuple[Tensor, Tensor]:
+        """h [B, T, d], or [B, T, n, d] with n hyper-connected streams."""
+        balance = []
+
+        def moe(x: Tensor) -> Tensor:
+            out, bal = self.moe(self.pre_moe(x))
+            balance.append(bal)
+            return self.post_moe(out)
+
+        subs = ([("engram", lambda x: self.engram(x, ids, cache))] if self.engram is not None else []) + [
+            ("attn", lambda x: self.post_attn(self.attn(self.pre_attn(x), cos, sin, mask, cache))), ("moe", moe)]
+        for name, sub in subs:
+            h = h + sub(h) if self.hc is None else self.hc[name](h, sub)
+        return h, balance[0]
 
 
 class Grok(nn.Module):
@@ -188,7 +215,7 @@ class Grok(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model)
-        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
+        self.blocks = nn.ModuleList(Block(cfg, i) for i in range(cfg.n_layers))
         self.norm = RMSNorm(cfg.d_model, cfg.norm_eps)
         self.apply(self._init)
 
@@ -215,10 +242,14 @@ class Grok(nn.Module):
         cos, sin = rope_tables(self.cfg.head_dim, torch.arange(start, start + t, device=ids.device), self.cfg.rope_base)
         if mask is None:
             mask = torch.ones(t, start + t, dtype=torch.bool, device=ids.device).tril(diagonal=start)
+        if self.cfg.mhc_streams > 1:  # every stream starts as the embedding; they are averaged at the end
+            h = h[:, :, None, :].expand(-1, -1, self.cfg.mhc_streams, -1).contiguous()
         balance = h.new_zeros((), dtype=torch.float32)
         for i, block in enumerate(self.blocks):
-            h, bal = block(h, cos, sin, mask, None if caches is None else caches[i])
+            h, bal = block(h, ids, cos, sin, mask, None if caches is None else caches[i])
             balance = balance + bal
+        if self.cfg.mhc_streams > 1:
+            h = h.mean(-2)
         return self.norm(h), balance
 
     def forward(self, ids: Tensor, start: int = 0, caches: list[dict] | None = None) -> tuple[Tensor, Tensor]:
