@@ -161,3 +161,28 @@ def test_options_together_decode_like_the_full_pass_and_train():
     (F.cross_entropy(logits[:, :-1].reshape(-1, 50), ids[:, 1:].reshape(-1)) + 0.01 * balance).backward()
     grads = [p.grad for p in model.parameters() if p.requires_grad]
     assert all(g is not None and torch.isfinite(g).all() for g in grads)
+
+
+def test_checkpoint_round_trip_and_refusals(tmp_path):
+    from rtfm.language import CheckpointError, from_pretrained, save_pretrained
+
+    torch.manual_seed(6)
+    model = Grok(GrokConfig(**TINY, engram_layers=(0,), mhc_streams=2))
+    save_pretrained(model, tmp_path / "ck")
+    back = from_pretrained(tmp_path / "ck")
+    ids = torch.randint(0, 50, (1, 7))
+    assert torch.equal(model(ids)[0], back(ids)[0]) and back.cfg == model.cfg
+    torch.save(model.state_dict(), tmp_path / "evil.pt")
+    with pytest.raises(CheckpointError, match="pickle checkpoints are refused"):
+        from_pretrained(tmp_path / "evil.pt")
+    (tmp_path / "pk").mkdir()
+    torch.save({}, tmp_path / "pk" / "pytorch_model.bin")
+    with pytest.raises(CheckpointError, match="pickle checkpoints are refused"):
+        from_pretrained(tmp_path / "pk")
+    (tmp_path / "ck" / "model.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{garbage}")
+    with pytest.raises(CheckpointError, match="model.safetensors: cannot read"):
+        from_pretrained(tmp_path / "ck")
+    save_pretrained(Grok(GrokConfig(**{**TINY, "d_model": 32})), tmp_path / "other")
+    (tmp_path / "ck" / "model.safetensors").write_bytes((tmp_path / "other" / "model.safetensors").read_bytes())
+    with pytest.raises(CheckpointError, match="does not match config.json"):
+        from_pretrained(tmp_path / "ck")
