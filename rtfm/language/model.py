@@ -259,13 +259,15 @@ class Grok(nn.Module):
         return logits, balance
 
     @torch.no_grad()
-    def generate(self, ids: Tensor, max_new_tokens: int, temperature: float = 0.0,
-                 logits_filter=None, generator: torch.Generator | None = None) -> Tensor:
-        """Extend ids [B, T]. temperature 0 is greedy. `logits_filter(tokens_so_far, logits)` may mask
-        logits (a grammar); it returns the filtered logits [B, vocab]."""
+    def generate(self, ids: Tensor, max_new_tokens: int, temperature: float = 0.0, logits_filter=None,
+                 stop_token: int | None = None, generator: torch.Generator | None = None) -> Tensor:
+        """Extend ids [B, T] by at most max_new_tokens (and never past max_seq_len). temperature 0 is
+        greedy. `logits_filter(tokens_so_far, logits)` may mask logits (a grammar). Rows that emit
+        `stop_token` are finished and padded with it; decoding ends when all rows are."""
         caches = [dict() for _ in self.blocks]
         logits, _ = self(ids, 0, caches)
         out = ids
+        done = torch.zeros(ids.shape[0], dtype=torch.bool, device=ids.device)
         for _ in range(max_new_tokens):
             step = logits[:, -1]
             if logits_filter is not None:
@@ -274,8 +276,11 @@ class Grok(nn.Module):
                 nxt = torch.multinomial(torch.softmax(step / temperature, -1), 1, generator=generator)
             else:
                 nxt = step.argmax(-1, keepdim=True)
+            if stop_token is not None:
+                nxt = torch.where(done[:, None], torch.full_like(nxt, stop_token), nxt)
+                done |= nxt[:, 0] == stop_token
             out = torch.cat([out, nxt], dim=1)
-            if out.shape[1] >= self.cfg.max_seq_len:
+            if done.all() or out.shape[1] >= self.cfg.max_seq_len:
                 break
             logits, _ = self(nxt, out.shape[1] - 1, caches)
         return out

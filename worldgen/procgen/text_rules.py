@@ -176,20 +176,29 @@ def parse_prompt(text: str) -> ParsedPrompt:
 
 
 def _scene_for(parsed: ParsedPrompt) -> str:
-    if parsed.scene_type:
-        return parsed.scene_type
-    outdoor = sum(r.count for r in parsed.requests if r.label in {s.label for v in OUTDOOR.values() for s in v[3]})
-    indoor = sum(r.count for r in parsed.requests) - outdoor
+    return parsed.scene_type or default_scene(parsed.requests)
+
+
+def default_scene(requests: list[ObjectRequest]) -> str:
+    """A park when most requested things are outdoor things, else a living room."""
+    outdoor = sum(r.count for r in requests if r.label in {s.label for v in OUTDOOR.values() for s in v[3]})
+    indoor = sum(r.count for r in requests) - outdoor
     return "park" if outdoor > indoor else "living_room"
 
 
 def layout_from_prompt(text: str, seed: int = 0) -> tuple[Layout, ParsedPrompt]:
     """A validated layout for the prompt (placement failures are reported in `warnings`)."""
     parsed = parse_prompt(text)
-    scene = _scene_for(parsed)
+    layout = layout_from_requests(_scene_for(parsed), parsed.requests, parsed.warnings, seed)
+    return layout, parsed
+
+
+def layout_from_requests(scene: str, requests: list[ObjectRequest], warnings: list[str], seed: int = 0) -> Layout:
+    """Place the requested objects in a shell sized for them; what cannot be placed is appended to
+    `warnings`. Shared by the rule-based parser and decoded layout programs."""
     rng = np.random.default_rng(seed)
     footprint = sum(r.count * np.prod([np.mean(a) * s for a, s in zip(SIZES[r.label][:2], r.scale[:2])])
-                    for r in parsed.requests if r.label not in ("door", "window", "painting"))
+                    for r in requests if r.label not in ("door", "window", "painting"))
     if scene in INDOOR:
         (x0, x1), (y0, y1), _ = INDOOR[scene]
         sx, sy = rng.uniform(x0, x1), rng.uniform(y0, y1)
@@ -206,7 +215,7 @@ def layout_from_prompt(text: str, seed: int = 0) -> tuple[Layout, ParsedPrompt]:
         clearance = 0.4
     layout = Layout(shell, [], scene)
     placer = Placer(layout, rng, clearance)
-    present = {r.label for r in parsed.requests}
+    present = {r.label for r in requests}
 
     def rule_for(r: ObjectRequest) -> str:
         rule = r.rule or DEFAULT_RULES.get(r.label, "anywhere")
@@ -217,7 +226,7 @@ def layout_from_prompt(text: str, seed: int = 0) -> tuple[Layout, ParsedPrompt]:
         return rule
 
     # Targets first, so "a lamp on the desk" finds its desk.
-    for r in sorted(parsed.requests, key=lambda r: ":" in rule_for(r)):
+    for r in sorted(requests, key=lambda r: ":" in rule_for(r)):
         rule = rule_for(r)
         size = None
         if rule.startswith("on:"):
@@ -231,9 +240,9 @@ def layout_from_prompt(text: str, seed: int = 0) -> tuple[Layout, ParsedPrompt]:
             loose = Spec(r.label, (1, 1), "anywhere", color=r.color, size=scaled, scale=r.scale)
             extra = sum(placer.place(loose) is not None for _ in range(r.count - placed))
             if extra:
-                parsed.warnings.append(f"{extra} {r.label.replace('_', ' ')}(s) placed freely: no room left {rule.split(':')[0]} the {rule.split(':')[-1]}")
+                warnings.append(f"{extra} {r.label.replace('_', ' ')}(s) placed freely: no room left {rule.split(':')[0]} the {rule.split(':')[-1]}")
             placed += extra
         if placed < r.count:
-            parsed.warnings.append(f"placed {placed} of {r.count} {r.label.replace('_', ' ')}(s) ({rule}): no free spot left")
+            warnings.append(f"placed {placed} of {r.count} {r.label.replace('_', ' ')}(s) ({rule}): no free spot left")
     layout.caption = caption(layout, placer.relations)
-    return layout.validate("prompt layout"), parsed
+    return layout.validate("prompt layout")

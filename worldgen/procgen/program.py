@@ -1,0 +1,174 @@
+"""Layout programs: the compact text the language model decodes, one line per object group.
+
+    scene bedroom
+    bed navy 1
+    table wooden 2 near bed
+    lamp white 1 small on table
+    end
+
+A line is `LABEL COLOR COUNT [SIZE] [RELATION [TARGET]]`: COLOR a colour name (spaces as
+underscores), `#rrggbb` or `any`; COUNT 1..24; SIZE one of the size words; RELATION on, near,
+front, facing, under (with a TARGET label) or corner, wall, center. `LayoutGrammar.allows`
+answers whether a text can still grow into a valid program, which is what a constrained
+sampler needs; `parse_program` turns a finished one into placement requests.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from renderer.layout import Layout
+from .text_rules import MAX_COUNT, SIZE_WORDS, ObjectRequest, layout_from_requests
+from .vocab import COLORS, SCENE_TYPES, nearest_color_name
+
+TARGET_RELATIONS = ("on", "near", "front", "facing", "under")
+PLACE_RELATIONS = ("corner", "wall", "center")
+COLOR_WORDS = tuple(name.replace(" ", "_") for name in COLORS) + ("any",)
+_HEX = re.compile(r"#[0-9a-f]{0,6}")
+
+
+class ProgramError(ValueError):
+    """A layout program that does not parse; the message names the line."""
+
+
+@dataclass
+class Program:
+    scene: str
+    requests: list[ObjectRequest] = field(default_factory=list)
+
+
+def _labels() -> tuple[str, ...]:
+    from renderer.layout import OBJECT_LABELS
+
+    return tuple(OBJECT_LABELS)
+
+
+def _slot_words(previous: list[str], labels: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The words allowed in the next slot of an object line after `previous` words (None: a hex colour)."""
+    n = len(previous)
+    if n == 0:
+        return labels + ("end",)
+    if n == 1:
+        return COLOR_WORDS  # or #hex, handled by the caller
+    if n == 2:
+        return tuple(str(i) for i in range(1, MAX_COUNT + 1))
+    rest = previous[3:]
+    if not rest:
+        return tuple(SIZE_WORDS) + TARGET_RELATIONS + PLACE_RELATIONS
+    if rest[-1] in TARGET_RELATIONS:
+        return labels
+    if rest[-1] in SIZE_WORDS and len(rest) == 1:
+        return TARGET_RELATIONS + PLACE_RELATIONS
+    return ()
+
+
+class LayoutGrammar:
+    """Prefix test for layout programs, for grammar-constrained decoding."""
+
+    def __init__(self, max_objects: int = 24):
+        self.labels = _labels()
+        self.scenes = tuple(SCENE_TYPES)
+        self.max_objects = max_objects
+
+    def _word_ok(self, word: str, allowed: tuple[str, ...], slot_index: int, complete: bool) -> bool:
+        if slot_index == 1 and word.startswith("#"):
+            return (len(word) == 7 if complete else True) and bool(_HEX.fullmatch(word))
+        if complete:
+            return word in allowed
+        return any(a.startswith(word) for a in allowed)
+
+    def allows(self, text: str) -> bool:
+        """Whether `text` is a prefix of (or is) a valid program."""
+        lines = text.split("\n")
+        head = lines[0]
+        if len(lines) == 1:  # still on the scene line
+            words = head.split(" ")
+            if len(words) == 1:
+                return "scene".startswith(words[0])
+            return words[0] == "scene" and len(words) == 2 and any(s.startswith(words[1]) for s in self.scenes)
+        if not (head.startswith("scene ") and head[6:] in self.scenes):
+            return False
+        body = lines[1:]
+        if len(body) - 1 > self.max_objects:
+            return False
+        if len(body) - 1 == self.max_objects and not "end".startswith(body[-1]):
+            return False  # the object budget is spent: only "end" may follow
+        for i, line in enumerate(body):
+            last = i == len(body) - 1
+            if line == "end":
+                return last  # nothing may follow "end"
+            if not self._line_ok(line, complete=not last):
+                return False
+        return True
+
+    def _line_ok(self, line: str, complete: bool) -> bool:
+        words = line.split(" ")
+        for k, word in enumerate(words):
+            word_complete = complete or k < len(words) - 1
+            allowed = _slot_words(words[:k], self.labels)
+            if word == "" and not word_complete:
+                return allowed is None or len(allowed) > 0  # just after a space: some word must fit here
+            if allowed is None or not self._word_ok(word, allowed, k, word_complete):
+                return False
+            if k == 0 and word == "end":
+                return len(words) == 1 and not complete
+        if complete:  # a finished object line needs at least label, colour and count, and no dangling relation
+            return len(words) >= 3 and words[-1] not in TARGET_RELATIONS
+        return True
+
+    def is_complete(self, text: str) -> bool:
+        return text.endswith("\nend") and self.allows(text)
+
+
+def parse_program(text: str) -> Program:
+    text = text.strip()
+    grammar = LayoutGrammar()
+    if not grammar.is_complete(text):
+        bad = _first_bad_line(text, grammar)
+        raise ProgramError(f"layout program does not parse at line {bad + 1}: {text.splitlines()[bad] if text else ''!r}"[:300])
+    lines = text.split("\n")
+    program = Program(lines[0][6:])
+    for line in lines[1:-1]:
+        w = line.split(" ")
+        color = None if w[1] == "any" else (w[1] if w[1].startswith("#") else COLORS[w[1].replace("_", " ")])
+        scale, rule = (1.0, 1.0, 1.0), None
+        rest = w[3:]
+        if rest and rest[0] in SIZE_WORDS:
+            scale, rest = SIZE_WORDS[rest[0]], rest[1:]
+        if rest:
+            rule = rest[0] if rest[0] in PLACE_RELATIONS else f"{rest[0]}:{rest[1]}"
+        program.requests.append(ObjectRequest(w[0], int(w[2]), color, scale, rule))
+    return program
+
+
+def _first_bad_line(text: str, grammar: LayoutGrammar) -> int:
+    lines = text.split("\n")
+    for i in range(len(lines)):
+        if not grammar.allows("\n".join(lines[: i + 1]) + ("\n" if i < len(lines) - 1 else "")):
+            return i
+    return len(lines) - 1
+
+
+def layout_from_program(text: str, seed: int = 0) -> tuple[Layout, list[str]]:
+    """A validated layout from a finished program, and the placement warnings."""
+    program = parse_program(text)
+    warnings: list[str] = []
+    return layout_from_requests(program.scene, program.requests, warnings, seed), warnings
+
+
+def program_from_layout(layout: Layout, relations=()) -> str:
+    """The program a layout answers: objects grouped by (label, colour name, relation)."""
+    related = {i: (rel, target) for i, rel, target in relations}
+    groups: dict[tuple, int] = {}
+    for i, o in enumerate(layout.objects):
+        rel = related.get(i)
+        key = (o.label, nearest_color_name(o.color).replace(" ", "_"), (rel[0], layout.objects[rel[1]].label) if rel else None)
+        groups[key] = groups.get(key, 0) + 1
+    lines = [f"scene {layout.scene_type}"]
+    for (label, color, rel), count in groups.items():
+        line = f"{label} {color} {min(count, MAX_COUNT)}"
+        if rel is not None:
+            line += f" {rel[0]} {rel[1]}"
+        lines.append(line)
+    return "\n".join(lines + ["end"])
