@@ -7,7 +7,6 @@ import json
 import os
 from pathlib import Path
 
-import torch
 
 from .model import Grok, GrokConfig
 
