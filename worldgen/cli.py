@@ -322,6 +322,35 @@ def export_cmd(
     typer.echo(f"wrote {path}")
 
 
+train_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Train worldgen's models on procedural data.")
+app.add_typer(train_app, name="train")
+
+
+@train_app.command("lm")
+def train_lm(
+    out: Path = typer.Option(..., "--out", help="checkpoint folder (config.json, model.safetensors, tokenizer.json)"),
+    preset: str = typer.Option("tiny", help="tiny, small, base (grok-1 is the full shape)"),
+    layouts: int = typer.Option(3000, min=10, help="composed layouts to describe"),
+    variants: int = typer.Option(4, min=1, help="paraphrases per layout"),
+    steps: int = typer.Option(2000, min=1),
+    batch_size: int = typer.Option(32, min=1),
+    lr: float = typer.Option(3e-3),
+    time_budget: Optional[float] = typer.Option(None, "--time-budget", help="stop after this many seconds"),
+    seed: int = typer.Option(0),
+) -> None:
+    """Train the Grok-style text -> layout model on the procedural engine's (caption, program) pairs."""
+    from rtfm.language.train import TrainConfig
+
+    from .lm import train_layout_lm
+
+    cfg = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, time_budget_s=time_budget, seed=seed)
+    try:
+        train_layout_lm(out, preset, layouts, variants, cfg, seed=seed, log=typer.echo)
+    except ValueError as e:
+        _fail(str(e))
+    typer.echo(f"wrote {out}")
+
+
 def main() -> None:
     try:
         app()

@@ -157,18 +157,25 @@ def layout_from_program(text: str, seed: int = 0) -> tuple[Layout, list[str]]:
     return layout_from_requests(program.scene, program.requests, warnings, seed), warnings
 
 
-def program_from_layout(layout: Layout, relations=()) -> str:
-    """The program a layout answers: objects grouped by (label, colour name, relation)."""
+def groups(layout: Layout, relations=()) -> list[tuple[str, str, int, tuple | None]]:
+    """(label, colour name, count, (relation, target label) or None), in order of first appearance."""
     related = {i: (rel, target) for i, rel, target in relations}
-    groups: dict[tuple, int] = {}
+    out: dict[tuple, int] = {}
     for i, o in enumerate(layout.objects):
         rel = related.get(i)
-        key = (o.label, nearest_color_name(o.color).replace(" ", "_"), (rel[0], layout.objects[rel[1]].label) if rel else None)
-        groups[key] = groups.get(key, 0) + 1
-    lines = [f"scene {layout.scene_type}"]
-    for (label, color, rel), count in groups.items():
-        line = f"{label} {color} {min(count, MAX_COUNT)}"
-        if rel is not None:
-            line += f" {rel[0]} {rel[1]}"
-        lines.append(line)
-    return "\n".join(lines + ["end"])
+        key = (o.label, nearest_color_name(o.color), (rel[0], layout.objects[rel[1]].label) if rel else None)
+        out[key] = out.get(key, 0) + 1
+    return [(label, color, n, rel) for (label, color, rel), n in out.items()]
+
+
+def program_lines(scene: str, object_groups) -> list[str]:
+    lines = [f"scene {scene}"]
+    for label, color, n, rel in object_groups:
+        line = f"{label} {color.replace(' ', '_')} {min(n, MAX_COUNT)}"
+        lines.append(line + (f" {rel[0]} {rel[1]}" if rel is not None else ""))
+    return lines + ["end"]
+
+
+def program_from_layout(layout: Layout, relations=()) -> str:
+    """The program a layout answers: objects grouped by (label, colour name, relation)."""
+    return "\n".join(program_lines(layout.scene_type, groups(layout, relations)))
