@@ -71,3 +71,12 @@ def test_layout_procgen_and_render_layout(tmp_path):
     (tmp_path / "bad.json").write_text('{"version": 2}')
     r = run("render-layout", str(tmp_path / "bad.json"), "--out", str(tmp_path / "x"))
     assert r.returncode == 2 and "bad.json: layout schema version 2" in r.stderr and not (tmp_path / "x").exists()
+
+
+def test_layout_with_the_shipped_language_model():
+    r = run("layout", "a bedroom with two blue beds and a white lamp on the table", "--engine", "lm", "--json")
+    assert r.returncode == 0, r.stderr
+    layout = json.loads(r.stdout)
+    assert layout["version"] == 1 and len(layout["objects"]) >= 1
+    r = run("layout", "x", "--engine", "lm", "--checkpoint", "/nonexistent")
+    assert r.returncode == 2 and "config.json: cannot read" in r.stderr

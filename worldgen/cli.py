@@ -123,17 +123,34 @@ def layout(
     as_json: bool = typer.Option(False, "--json", help="print the layout JSON (ignored words and warnings go to stderr)"),
     seed: int = typer.Option(0),
     out: Optional[Path] = typer.Option(None, "--out", help="also save the layout here"),
+    engine: str = typer.Option("rules", help="rules (deterministic parser) or lm (the trained language model)"),
+    checkpoint: Path = typer.Option(Path(__file__).resolve().parents[1] / "assets" / "lm-tiny", help="lm checkpoint folder"),
 ) -> None:
-    """Turn a prompt into a coarse layout with the rule-based parser."""
+    """Turn a prompt into a coarse layout (rule-based parser, or the language model)."""
     from .procgen.text_rules import layout_from_prompt
 
-    result, parsed = layout_from_prompt(prompt, seed=seed)
+    if engine == "rules":
+        result, parsed = layout_from_prompt(prompt, seed=seed)
+        warnings, ignored = parsed.warnings, parsed.ignored
+    elif engine == "lm":
+        from rtfm.language import CheckpointError
+
+        from .lm import LayoutLM
+        from .procgen.program import ProgramError
+
+        try:
+            result, warnings = LayoutLM.load(checkpoint).layout(prompt, seed=seed)
+        except (CheckpointError, ProgramError, ValueError) as e:
+            _fail(str(e))
+        ignored = []
+    else:
+        _fail(f"--engine must be rules or lm, got {engine!r}")
     if out is not None:
         result.save(out)
-    notes = [f"warning: {w}" for w in parsed.warnings]
-    if parsed.ignored:
-        shown = parsed.ignored[:100]
-        more = f" (and {len(parsed.ignored) - 100} more)" if len(parsed.ignored) > 100 else ""
+    notes = [f"warning: {w}" for w in warnings]
+    if ignored:
+        shown = ignored[:100]
+        more = f" (and {len(ignored) - 100} more)" if len(ignored) > 100 else ""
         notes.append("ignored words: " + " ".join(shown) + more)
     if as_json:
         typer.echo(result.to_json())

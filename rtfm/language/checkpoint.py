@@ -18,17 +18,17 @@ class CheckpointError(ValueError):
 
 
 def save_pretrained(model: Grok, folder: str | os.PathLike) -> Path:
-    from safetensors.torch import save_file
+    from safetensors.torch import save
+
+    from renderer.formats.base import atomic_write
 
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     config = dataclasses.asdict(model.cfg)
     config["engram_layers"] = list(config["engram_layers"])
-    tmp = folder / ".model.safetensors.tmp"
-    save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}, str(tmp),
-              metadata={"format": "pt", "architecture": "grok"})
-    os.replace(tmp, folder / "model.safetensors")
-    (folder / "config.json").write_text(json.dumps({"architecture": "grok", **config}, indent=2, sort_keys=True))
+    weights = save({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()},
+                   metadata={"format": "pt", "architecture": "grok"})
+    atomic_write(folder / "model.safetensors", [weights])
+    atomic_write(folder / "config.json", [json.dumps({"architecture": "grok", **config}, indent=2, sort_keys=True).encode()])
     return folder
 
 
