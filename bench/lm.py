@@ -26,7 +26,8 @@ from machine import describe as machine  # noqa: E402  (bench/machine.py)
 from worldgen.lm import LayoutLM  # noqa: E402
 from worldgen.procgen.composers import compose  # noqa: E402
 from worldgen.procgen.paraphrase import describe  # noqa: E402
-from worldgen.procgen.program import ProgramError, groups, parse_program  # noqa: E402
+from worldgen.procgen.composers import groups  # noqa: E402
+from worldgen.procgen.program import ProgramError, parse_program  # noqa: E402
 from worldgen.procgen.text_rules import parse_prompt  # noqa: E402
 from worldgen.procgen.vocab import SCENE_TYPES, nearest_color_name  # noqa: E402
 

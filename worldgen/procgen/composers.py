@@ -282,17 +282,23 @@ def _noun_phrase(label: str, count: int, color_name: str) -> str:
     return f"{count_word} {color_name} {noun}"
 
 
-def caption(layout: Layout, relations: list[tuple[int, str, int]] = ()) -> str:
-    """'a bedroom with a blue bed, two white lamps on the table and a wooden wardrobe'."""
-    scene_name = SCENE_TYPES.get(layout.scene_type, (layout.scene_type.replace("_", " ") or "room",))[0]
+def groups(layout: Layout, relations=()) -> list[tuple[str, str, int, tuple | None]]:
+    """(label, colour name, count, (relation, target label) or None), in order of first appearance."""
     related = {i: (rel, target) for i, rel, target in relations}
-    groups: dict[tuple, int] = {}
+    out: dict[tuple, int] = {}
     for i, o in enumerate(layout.objects):
         rel = related.get(i)
         key = (o.label, nearest_color_name(o.color), (rel[0], layout.objects[rel[1]].label) if rel else None)
-        groups[key] = groups.get(key, 0) + 1
+        out[key] = out.get(key, 0) + 1
+    return [(label, color, n, rel) for (label, color, rel), n in out.items()]
+
+
+
+def caption(layout: Layout, relations: list[tuple[int, str, int]] = ()) -> str:
+    """'a bedroom with a blue bed, two white lamps on the table and a wooden wardrobe'."""
+    scene_name = SCENE_TYPES.get(layout.scene_type, (layout.scene_type.replace("_", " ") or "room",))[0]
     phrases = []
-    for (label, color_name, rel), count in groups.items():
+    for label, color_name, count, rel in groups(layout, relations):
         phrase = _noun_phrase(label, count, color_name)
         if rel is not None:
             phrase += f" {RELATION_WORDS[rel[0]]} the {NOUNS[rel[1]][0]}"

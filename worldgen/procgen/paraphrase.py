@@ -12,7 +12,8 @@ import numpy as np
 
 from renderer.layout import Layout
 from .composers import RELATION_WORDS, compose
-from .program import groups, program_lines
+from .composers import groups
+from .program import program_lines
 from .vocab import COLOR_ALIASES, COUNT_WORDS, NOUNS, SCENE_SYNONYMS, SCENE_TYPES, SYNONYMS
 
 NOUN_SYNONYMS: dict[str, list[str]] = {}

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 
 from renderer.layout import Layout
 from .text_rules import MAX_COUNT, SIZE_WORDS, ObjectRequest, layout_from_requests
-from .vocab import COLORS, SCENE_TYPES, nearest_color_name
+from .composers import groups
+from .vocab import COLORS, SCENE_TYPES
 
 TARGET_RELATIONS = ("on", "near", "front", "facing", "under")
 PLACE_RELATIONS = ("corner", "wall", "center")
@@ -155,17 +156,6 @@ def layout_from_program(text: str, seed: int = 0) -> tuple[Layout, list[str]]:
     program = parse_program(text)
     warnings: list[str] = []
     return layout_from_requests(program.scene, program.requests, warnings, seed), warnings
-
-
-def groups(layout: Layout, relations=()) -> list[tuple[str, str, int, tuple | None]]:
-    """(label, colour name, count, (relation, target label) or None), in order of first appearance."""
-    related = {i: (rel, target) for i, rel, target in relations}
-    out: dict[tuple, int] = {}
-    for i, o in enumerate(layout.objects):
-        rel = related.get(i)
-        key = (o.label, nearest_color_name(o.color), (rel[0], layout.objects[rel[1]].label) if rel else None)
-        out[key] = out.get(key, 0) + 1
-    return [(label, color, n, rel) for (label, color, rel), n in out.items()]
 
 
 def program_lines(scene: str, object_groups) -> list[str]:
