@@ -11,8 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from renderer.layout import Layout
-from .composers import RELATION_WORDS, compose
-from .composers import groups
+from .composers import RELATION_WORDS, compose, groups
 from .program import program_lines
 from .vocab import COLOR_ALIASES, COUNT_WORDS, NOUNS, SCENE_SYNONYMS, SCENE_TYPES, SYNONYMS
 
