@@ -142,15 +142,10 @@ class Layout:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Layout":
+        from .formats.base import read_json
+
         path = Path(path)
-        try:
-            if path.stat().st_size > 64 << 20:
-                raise LayoutError(f"{path}: layout file is over 64 MB")
-            d = json.loads(path.read_text(encoding="utf-8"))
-        except OSError as e:
-            raise LayoutError(f"{path}: cannot read: {e.strerror or e}") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise LayoutError(f"{path}: not valid JSON: {e}") from None
+        d = read_json(path, LayoutError)
         return cls.from_dict(d, str(path))
 
     def save(self, path: str | os.PathLike) -> None:

@@ -94,7 +94,7 @@ def initial_scene(cameras: list[Camera], images: Tensor, depths: Tensor | None, 
                   n_points: int, generator: torch.Generator) -> GaussianScene:
     """images [M, H, W, 3], depths [M, H, W] (0 or non-finite = unknown), labels [M, H, W]."""
     m, h, w, _ = images.shape
-    if depths is not None:
+    if depths is not None:  # sampled pixels with known depth
         valid = torch.isfinite(depths) & (depths > 0)
         idx = valid.reshape(-1).nonzero().squeeze(1)
         if len(idx) == 0:
@@ -102,29 +102,22 @@ def initial_scene(cameras: list[Camera], images: Tensor, depths: Tensor | None, 
         pick = idx[torch.randperm(len(idx), generator=generator)[:n_points]]
         f, rem = pick // (h * w), pick % (h * w)
         y, x = rem // w, rem % w
-        pts = torch.empty(len(pick), 3)
-        for i in range(m):  # backproject frame by frame: z * K^-1 [u, v, 1], then to the world
-            sel = f == i
-            if not sel.any():
-                continue
-            cam = cameras[i]
-            pix = torch.stack([x[sel] + 0.5, y[sel] + 0.5, torch.ones(int(sel.sum()))], 1)
-            z = depths[i, y[sel], x[sel]]
-            p_cam = (pix @ torch.linalg.inv(cam.K).T) * z[:, None]
-            pts[sel] = p_cam @ cam.c2w[:3, :3].T + cam.c2w[:3, 3]
-    else:  # no depth: random points in front of the cameras, within the cameras' spread
+        z = depths[f, y, x]
+    else:  # no depth: random pixels at random depths within the cameras' spread
         centers = torch.stack([c.position for c in cameras])
         reach = max(float((centers - centers.mean(0)).norm(dim=1).max()), 1.0)
         f = torch.randint(0, m, (n_points,), generator=generator)
         y = torch.randint(0, h, (n_points,), generator=generator)
         x = torch.randint(0, w, (n_points,), generator=generator)
         z = reach * (0.3 + 1.7 * torch.rand(n_points, generator=generator))
-        pts = torch.empty(n_points, 3)
-        for i in range(m):
-            sel = f == i
-            cam = cameras[i]
-            pix = torch.stack([x[sel] + 0.5, y[sel] + 0.5, torch.ones(int(sel.sum()))], 1)
-            pts[sel] = ((pix @ torch.linalg.inv(cam.K).T) * z[sel, None]) @ cam.c2w[:3, :3].T + cam.c2w[:3, 3]
+    pts = torch.empty(len(f), 3)
+    for i in range(m):  # backproject frame by frame: z * K^-1 [u, v, 1], then to the world
+        sel = f == i
+        if not sel.any():
+            continue
+        cam = cameras[i]
+        pix = torch.stack([x[sel] + 0.5, y[sel] + 0.5, torch.ones(int(sel.sum()))], 1)
+        pts[sel] = ((pix @ torch.linalg.inv(cam.K).T) * z[sel, None]) @ cam.c2w[:3, :3].T + cam.c2w[:3, 3]
     rgb = images[f, y, x]
     lab = labels[f, y, x].long() if labels is not None else torch.full((len(f),), -1, dtype=torch.int64)
     scale = torch.from_numpy(_knn_scale(pts.numpy().astype(np.float64))).float()

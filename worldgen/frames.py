@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 
 from renderer.camera import Camera, CameraError
-from renderer.formats.base import atomic_write, read_npy_header
+from renderer.formats.base import atomic_write, read_json, read_npy_header
 
 OPENGL_FROM_OPENCV = np.diag([1.0, -1.0, -1.0, 1.0])  # nerfstudio's transform_matrix is OpenGL-style
 MAX_FRAMES = 100_000
@@ -161,14 +161,7 @@ def read_transforms(folder: str | os.PathLike, size: int | None = None) -> Posed
     """Read a nerfstudio-style folder. `size`: downscale so the longer image side is at most this."""
     folder = Path(folder)
     meta_path = folder / "transforms.json"
-    try:
-        if meta_path.stat().st_size > 256 << 20:
-            raise FramesError(f"{meta_path}: over 256 MB")
-        meta = json.loads(meta_path.read_text())
-    except OSError as e:
-        raise FramesError(f"{meta_path}: cannot read: {e.strerror or e}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise FramesError(f"{meta_path}: not valid JSON: {e}") from None
+    meta = read_json(meta_path, FramesError, max_bytes=256 << 20)
     if not isinstance(meta, dict) or not isinstance(meta.get("frames"), list):
         raise FramesError(f"{meta_path}: needs a 'frames' list")
     frames = meta["frames"]

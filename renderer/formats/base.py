@@ -45,3 +45,18 @@ def read_npy_header(f) -> tuple[tuple[int, ...], object]:
         raise ValueError(f"unsupported .npy format version {version}")
     shape, _, dtype = read(f)
     return shape, dtype
+
+
+def read_json(path: str | os.PathLike, error: type[Exception], max_bytes: int = 64 << 20):
+    """Parse a JSON file a user handed us; any problem raises `error` naming the file."""
+    import json
+
+    path = Path(path)
+    try:
+        if path.stat().st_size > max_bytes:
+            raise error(f"{path}: over {max_bytes >> 20} MB")
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise error(f"{path}: cannot read: {e.strerror or e}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise error(f"{path}: not valid JSON: {e}") from None

@@ -37,16 +37,13 @@ def from_pretrained(folder: str | os.PathLike, map_location: str = "cpu") -> Gro
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
+    from renderer.formats.base import read_json
+
     folder = Path(folder)
     if folder.suffix in PICKLE_SUFFIXES or (folder.is_dir() and not (folder / "model.safetensors").exists()
                                             and any(folder.glob("*" + s) for s in PICKLE_SUFFIXES)):
         raise CheckpointError(f"{folder}: pickle checkpoints are refused (they can run code); save as safetensors")
-    try:
-        raw = json.loads((folder / "config.json").read_text())
-    except OSError as e:
-        raise CheckpointError(f"{folder / 'config.json'}: cannot read: {e.strerror or e}") from None
-    except json.JSONDecodeError as e:
-        raise CheckpointError(f"{folder / 'config.json'}: not valid JSON: {e}") from None
+    raw = read_json(folder / "config.json", CheckpointError)
     if raw.pop("architecture", "grok") != "grok":
         raise CheckpointError(f"{folder / 'config.json'}: not a grok checkpoint")
     fields = {f.name for f in dataclasses.fields(GrokConfig)}
