@@ -2,10 +2,15 @@
 
     .venv/bin/python bench/lm.py --checkpoint assets/lm-tiny [--prompts 500]
 
-Held-out prompts come from layouts composed with seeds the training never used: the engine's
-own captions ("plain") and paraphrases (shuffled order, synonyms, digits, other templates).
-Object-level F1 counts (label, count, colour) groups: a predicted group matches a true one when
-all three agree. Also: decoding time per layout and tokens/s on this machine.
+Held-out prompts come from layouts composed with seeds the training never used, three kinds per
+layout: the engine's own captions ("plain"), paraphrased captions (shuffled order, synonyms,
+digits, other templates) and user-style requests (a few of the objects, colours often left out,
+size words, relation and placement phrases; worldgen.procgen.paraphrase.request). Object-level
+F1 counts (label, count, colour) groups, the colour `any` where none is asked for: a predicted
+group matches a true one when all three agree. Truth is the target program, read by the same
+code as the model's output. A fourth set, bench/data/handwritten_prompts.jsonl, holds prompts
+written by hand (not by the engine) with the programs they mean. Also: decoding time per layout
+and tokens/s on this machine.
 The last line is one JSON object with every figure.
 """
 
@@ -25,17 +30,12 @@ sys.path.insert(0, str(ROOT))
 from machine import describe as machine  # noqa: E402  (bench/machine.py)
 from worldgen.lm import LayoutLM  # noqa: E402
 from worldgen.procgen.composers import compose  # noqa: E402
-from worldgen.procgen.paraphrase import describe  # noqa: E402
-from worldgen.procgen.composers import groups  # noqa: E402
-from worldgen.procgen.program import ProgramError, parse_program  # noqa: E402
+from worldgen.procgen.paraphrase import describe, request  # noqa: E402
+from worldgen.procgen.program import ProgramError, parse_program, program_lines  # noqa: E402
 from worldgen.procgen.text_rules import parse_prompt  # noqa: E402
 from worldgen.procgen.vocab import SCENE_TYPES, nearest_color_name  # noqa: E402
 
 HELD_OUT_SEED = 10_000_019  # training uses other seeds (worldgen.procgen.paraphrase.training_pairs)
-
-
-def truth(layout, relations) -> set:
-    return {(label, color, n) for label, color, n, _ in groups(layout, relations)}
 
 
 def predicted_from_requests(requests) -> set:
@@ -53,46 +53,73 @@ def f1(pred: set, true: set) -> float:
     return 0.0 if hit == 0 else 2 * hit / (len(pred) + len(true))
 
 
+KINDS = ("plain", "paraphrased", "requests")
+HANDWRITTEN = ROOT / "bench" / "data" / "handwritten_prompts.jsonl"
+
+
+def held_out_prompts(n_layouts: int, seed: int = HELD_OUT_SEED):
+    """(kind, prompt, target program) for each kind and each of n_layouts unseen layouts."""
+    rng = np.random.default_rng(seed)
+    types = list(SCENE_TYPES)
+    for i in range(n_layouts):
+        layout, relations = compose(types[i % len(types)], int(rng.integers(2**31)))
+        for kind in KINDS:
+            if kind == "requests":
+                yield (kind, *request(layout, relations, rng))
+            else:
+                text, gs = describe(layout, relations, rng, plain=kind == "plain")
+                yield kind, text, "\n".join(program_lines(layout.scene_type, gs))
+
+
+def handwritten_prompts():
+    for line in HANDWRITTEN.read_text().splitlines():
+        d = json.loads(line)
+        yield "handwritten", d["prompt"], d["program"]
+
+
+def score(lm: LayoutLM, n_layouts: int, seed: int = HELD_OUT_SEED, handwritten: bool = True) -> dict:
+    """Mean F1 per kind for the model and the rules, decode times, tokens, token-cap hits."""
+    kinds = KINDS + (("handwritten",) if handwritten else ())
+    scores = {k: {"lm": [], "rules": []} for k in kinds}
+    decode_s, tokens, failures = [], 0, 0
+    prompts = list(held_out_prompts(n_layouts, seed)) + (list(handwritten_prompts()) if handwritten else [])
+    for kind, text, target in prompts:
+        true = predicted_from_requests(parse_program(target).requests)
+        scores[kind]["rules"].append(f1(predicted_from_requests(parse_prompt(text).requests), true))
+        t0 = time.perf_counter()
+        try:
+            program = lm.program(text)
+            pred = predicted_from_requests(parse_program(program).requests)
+            tokens += len(lm.tokenizer.encode(program).ids) + 1
+        except ProgramError:
+            pred, failures = set(), failures + 1
+        decode_s.append(time.perf_counter() - t0)
+        scores[kind]["lm"].append(f1(pred, true))
+    return {"f1": {k: {m: float(np.mean(v)) for m, v in d.items()} for k, d in scores.items()},
+            "count": {k: len(d["lm"]) for k, d in scores.items()}, "decode_s": decode_s, "tokens": tokens, "failures": failures}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--checkpoint", default=str(ROOT / "assets" / "lm-tiny"))
-    ap.add_argument("--prompts", type=int, default=500)
+    ap.add_argument("--prompts", type=int, default=500, help="held-out layouts; each gives one prompt of every kind")
     args = ap.parse_args()
     lm = LayoutLM.load(args.checkpoint)
     print(f"machine: {machine()}")
     print(f"checkpoint: {args.checkpoint} ({lm.model.num_parameters() / 1e6:.2f}M parameters)")
-    rng = np.random.default_rng(HELD_OUT_SEED)
-    types = list(SCENE_TYPES)
-    scores = {"plain": {"lm": [], "rules": []}, "paraphrased": {"lm": [], "rules": []}}
-    decode_s, tokens, failures = [], 0, 0
-    for i in range(args.prompts):
-        layout, relations = compose(types[i % len(types)], int(rng.integers(2**31)))
-        true = truth(layout, relations)
-        for kind in scores:
-            text, _ = describe(layout, relations, rng, plain=kind == "plain")
-            rules = predicted_from_requests(parse_prompt(text).requests)
-            t0 = time.perf_counter()
-            try:
-                program = lm.program(text)
-                pred = predicted_from_requests(parse_program(program).requests)
-                tokens += len(lm.tokenizer.encode(program).ids) + 1
-            except ProgramError:
-                pred, failures = set(), failures + 1
-            decode_s.append(time.perf_counter() - t0)
-            scores[kind]["lm"].append(f1(pred, true))
-            scores[kind]["rules"].append(f1(rules, true))
-    res = {k: {m: float(np.mean(v)) for m, v in d.items()} for k, d in scores.items()}
+    r = score(lm, args.prompts)
+    res, decode_s, tokens = r["f1"], r["decode_s"], r["tokens"]
     for kind, d in res.items():
-        print(f"{kind:12s} object F1 (label, count, colour): model {d['lm']:.3f}   rules {d['rules']:.3f}")
-    print(f"decoding: {np.mean(decode_s):.2f} s per layout (max {np.max(decode_s):.2f}), {tokens / sum(decode_s):.0f} tokens/s, "
-          f"{failures} hit the token cap")
-    print(json.dumps({
-        "machine": machine(), "prompts": args.prompts,
-        "f1_plain_model": round(res["plain"]["lm"], 4), "f1_plain_rules": round(res["plain"]["rules"], 4),
-        "f1_paraphrased_model": round(res["paraphrased"]["lm"], 4), "f1_paraphrased_rules": round(res["paraphrased"]["rules"], 4),
-        "decode_s_per_layout_mean": round(float(np.mean(decode_s)), 3), "decode_s_per_layout_max": round(float(np.max(decode_s)), 3),
-        "decode_tokens_per_s": round(tokens / sum(decode_s), 1), "token_cap_hits": failures,
-    }))
+        print(f"{kind:12s} object F1 (label, count, colour) over {r['count'][kind]} prompts: model {d['lm']:.3f}   rules {d['rules']:.3f}")
+    print(f"decoding: {np.mean(decode_s):.3f} s per layout (max {np.max(decode_s):.2f}), {tokens / sum(decode_s):.0f} tokens/s, "
+          f"{r['failures']} hit the token cap")
+    figures = {"machine": machine(), "prompts": r["count"]}
+    for kind, d in res.items():
+        figures[f"f1_{kind}_model"], figures[f"f1_{kind}_rules"] = round(d["lm"], 4), round(d["rules"], 4)
+    figures.update({"decode_s_per_layout_mean": round(float(np.mean(decode_s)), 3),
+                    "decode_s_per_layout_max": round(float(np.max(decode_s)), 3),
+                    "decode_tokens_per_s": round(tokens / sum(decode_s), 1), "token_cap_hits": r["failures"]})
+    print(json.dumps(figures))
 
 
 if __name__ == "__main__":

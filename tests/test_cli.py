@@ -55,7 +55,7 @@ def test_bad_inputs_get_clear_errors(tmp_path):
 
 
 def test_layout_procgen_and_render_layout(tmp_path):
-    r = run("layout", "a bedroom with two green beds and a lamp on the desk, plus dragons", "--json")
+    r = run("layout", "a bedroom with two green beds and a lamp on the desk, plus dragons", "--json", "--engine", "rules")
     assert r.returncode == 0, r.stderr
     layout = json.loads(r.stdout)
     assert layout["version"] == 1 and sorted(o["label"] for o in layout["objects"]) == ["bed", "bed", "desk", "lamp"]
@@ -74,9 +74,12 @@ def test_layout_procgen_and_render_layout(tmp_path):
 
 
 def test_layout_with_the_shipped_language_model():
-    r = run("layout", "a bedroom with two blue beds and a white lamp on the table", "--engine", "lm", "--json")
+    r = run("layout", "a bedroom with two blue beds and a white lamp on the table", "--json", "--engine", "lm")
     assert r.returncode == 0, r.stderr
     layout = json.loads(r.stdout)
-    assert layout["version"] == 1 and len(layout["objects"]) >= 1
+    assert layout["version"] == 1 and layout["scene_type"] == "bedroom"
+    assert sorted(o["label"] for o in layout["objects"]) == ["bed", "bed", "lamp", "table"]
+    r = run("layout", "x", "--engine", "gpt")
+    assert r.returncode == 2 and "engine must be one of lm, rules" in r.stderr
     r = run("layout", "x", "--engine", "lm", "--checkpoint", "/nonexistent")
     assert r.returncode == 2 and "config.json: cannot read" in r.stderr

@@ -114,6 +114,7 @@ def test_generate_and_lift_commands(tmp_path):
     assert r.returncode == 0, r.stderr
     world = load_world(tmp_path / "g")
     assert world.manifest["inputs"]["prompt"].startswith("a kitchen") and world.layout.counts()["fridge"] == 1
+    assert world.manifest["models"]["layout"] == "rules"
     assert {"layout", "frames", "lift", "mesh", "flythrough"} <= set(world.manifest["timings_s"])
     r = run("lift", str(tmp_path / "g" / "frames"), "--out", str(tmp_path / "l"), "--time-budget", "2", "--iterations", "20")
     assert r.returncode == 0, r.stderr

@@ -62,3 +62,26 @@ def test_no_dead_ends_after_a_complete_slot():
     g = LayoutGrammar()
     assert not g.allows("scene bedroom\nbed navy 1 wall ")  # nothing can follow a place relation
     assert g.allows("scene bedroom\nbed navy 1 wall\n")
+
+
+def test_trie_walk_allows_exactly_what_testing_every_token_allows():
+    texts = [PROGRAM] + [program_from_layout(*compose(t, s)) for t in ("office", "street") for s in range(2)]
+    tok = train_tokenizer(texts, vocab_size=300)
+    strings = [tok.decode([i]) for i in range(tok.get_vocab_size())]
+    grammar = LayoutGrammar()
+    constraint = GrammarConstraint(strings, grammar.allows, grammar.is_complete, eos_id=2, prompt_length=0)
+    program = PROGRAM + "\nchair #a0b1c2 3 small corner"
+    program = program.replace("\nend", "") + "\nend"
+    for k in range(len(program) + 1):
+        text = program[:k]
+        brute = [i for i, s in enumerate(strings) if s and i != 2 and grammar.allows(text + s)]
+        brute += [2] if grammar.is_complete(text) else []
+        assert constraint.allowed(text) == sorted(brute), text
+
+
+def test_hex_colours_only_from_the_prompt():
+    g = LayoutGrammar(hex_colors=("#AA3300",))
+    assert g.is_complete(PROGRAM) and g.allows("scene bedroom\nrug #aa3")
+    assert not g.allows("scene bedroom\nrug #ab") and not g.allows("scene bedroom\nrug #aa33001")
+    assert not LayoutGrammar(hex_colors=()).allows("scene bedroom\nrug #")
+    assert LayoutGrammar().allows("scene bedroom\nrug #12345")  # parsing a written program: any hex

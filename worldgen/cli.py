@@ -124,27 +124,18 @@ def layout(
     seed: int = typer.Option(0),
     out: Optional[Path] = typer.Option(None, "--out", help="also save the layout here"),
     engine: str = typer.Option("rules", help="rules (deterministic parser) or lm (the trained language model)"),
-    checkpoint: Path = typer.Option(Path(__file__).resolve().parents[1] / "assets" / "lm-tiny", help="lm checkpoint folder"),
+    checkpoint: Optional[Path] = typer.Option(None, help="lm checkpoint folder (default: assets/lm-tiny)"),
 ) -> None:
-    """Turn a prompt into a coarse layout (rule-based parser, or the language model)."""
-    from .procgen.text_rules import layout_from_prompt
+    """Turn a prompt into a coarse layout (the rule-based parser, or the language model)."""
+    from rtfm.language import CheckpointError
 
-    if engine == "rules":
-        result, parsed = layout_from_prompt(prompt, seed=seed)
-        warnings, ignored = parsed.warnings, parsed.ignored
-    elif engine == "lm":
-        from rtfm.language import CheckpointError
+    from .lm import layout_for_prompt
 
-        from .lm import LayoutLM
-        from .procgen.program import ProgramError
-
-        try:
-            result, warnings = LayoutLM.load(checkpoint).layout(prompt, seed=seed)
-        except (CheckpointError, ProgramError, ValueError) as e:
-            _fail(str(e))
-        ignored = []
-    else:
-        _fail(f"--engine must be rules or lm, got {engine!r}")
+    try:
+        made = layout_for_prompt(prompt, engine, seed=seed, checkpoint=checkpoint)
+    except (CheckpointError, ValueError) as e:
+        _fail(str(e))
+    result, warnings, ignored = made.layout, made.warnings, made.ignored
     if out is not None:
         result.save(out)
     notes = [f"warning: {w}" for w in warnings]
@@ -254,15 +245,20 @@ def generate(
     resolution: int = typer.Option(128, min=32, max=2048),
     time_budget: float = typer.Option(28.0, "--time-budget", min=1.0, help="seconds of splat optimisation"),
     overwrite: bool = typer.Option(False, help="replace an existing world folder"),
+    engine: str = typer.Option("rules", help="text -> layout: rules (deterministic parser) or lm (the trained language model)"),
+    checkpoint: Optional[Path] = typer.Option(None, help="lm checkpoint folder (default: assets/lm-tiny)"),
 ) -> None:
-    """Prompt -> world (draft): rule-based layout, procedural frames, lifted into splats + mesh + video."""
+    """Prompt -> world (draft): a layout (rules or the language model), procedural frames, lifted into splats + mesh + video."""
+    from rtfm.language import CheckpointError
+
     from .pipeline import generate_draft
     from .world import WorldError
 
     try:
         path, ignored, warnings = generate_draft(prompt, out, seed=seed, frames=frames, resolution=resolution,
-                                                 time_budget_s=time_budget, overwrite=overwrite)
-    except WorldError as e:
+                                                 time_budget_s=time_budget, overwrite=overwrite, engine=engine,
+                                                 checkpoint=checkpoint)
+    except (WorldError, CheckpointError, ValueError) as e:
         _fail(str(e))
     for w in warnings:
         typer.echo(f"warning: {w}", err=True)
@@ -348,21 +344,29 @@ def train_lm(
     out: Path = typer.Option(..., "--out", help="checkpoint folder (config.json, model.safetensors, tokenizer.json)"),
     preset: str = typer.Option("tiny", help="tiny, small, base (grok-1 is the full shape)"),
     layouts: int = typer.Option(3000, min=10, help="composed layouts to describe"),
-    variants: int = typer.Option(4, min=1, help="paraphrases per layout"),
+    variants: int = typer.Option(3, min=1, help="whole-layout captions per layout"),
+    requests: int = typer.Option(5, min=0, help="user-style prompts (a few objects, colours optional) per layout"),
+    engram_layers: str = typer.Option("", help="comma-separated blocks that get an Engram memory, e.g. 1"),
+    mhc_streams: int = typer.Option(0, min=0, help="> 1: that many mHC hyper-connected residual streams"),
     steps: int = typer.Option(2000, min=1),
     batch_size: int = typer.Option(32, min=1),
     lr: float = typer.Option(3e-3),
     time_budget: Optional[float] = typer.Option(None, "--time-budget", help="stop after this many seconds"),
     seed: int = typer.Option(0),
 ) -> None:
-    """Train the Grok-style text -> layout model on the procedural engine's (caption, program) pairs."""
+    """Train the Grok-style text -> layout model on the procedural engine's (prompt, program) pairs."""
     from rtfm.language.train import TrainConfig
 
     from .lm import train_layout_lm
 
     cfg = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, time_budget_s=time_budget, seed=seed)
     try:
-        train_layout_lm(out, preset, layouts, variants, cfg, seed=seed, log=typer.echo)
+        layers = tuple(int(i) for i in engram_layers.split(",") if i.strip())
+    except ValueError:
+        _fail(f"--engram-layers must be comma-separated block numbers, got {engram_layers!r}")
+    options = {k: v for k, v in (("engram_layers", layers), ("mhc_streams", mhc_streams)) if v}
+    try:
+        train_layout_lm(out, preset, layouts, variants, requests, cfg, seed=seed, model_options=options, log=typer.echo)
     except ValueError as e:
         _fail(str(e))
     typer.echo(f"wrote {out}")

@@ -144,20 +144,23 @@ def lift_to_world(frames: PosedFrames, out: str | os.PathLike, *, config: LiftCo
 
 
 def generate_draft(prompt: str, out: str | os.PathLike, *, seed: int = 0, frames: int = 40, resolution: int = 128,
-                   time_budget_s: float = 28.0, overwrite: bool = False, progress: bool = True) -> tuple[Path, list[str], list[str]]:
-    """The draft world for a prompt: rule-based layout, procedural frames along an orbit, lifted.
-    Returns (world folder, ignored words, warnings)."""
+                   time_budget_s: float = 28.0, overwrite: bool = False, progress: bool = True, engine: str = "rules",
+                   checkpoint: str | os.PathLike | None = None) -> tuple[Path, list[str], list[str]]:
+    """The draft world for a prompt: a layout (language model or rules, worldgen.lm.layout_for_prompt),
+    procedural frames along an orbit, lifted. Returns (world folder, ignored words, warnings)."""
+    from .lm import DEFAULT_CHECKPOINT, layout_for_prompt
     from .procgen.dataset import render_sequence
     from .procgen.paths import camera_path
-    from .procgen.text_rules import layout_from_prompt
     from .procgen.world import build_world
 
+    made = layout_for_prompt(prompt, engine, seed=seed, checkpoint=checkpoint)  # before the folder: errors leave nothing
+    layout = made.layout
     with WorldWriter(out, overwrite=overwrite) as writer:
-        layout, parsed = layout_from_prompt(prompt, seed=seed)
         layout.save(writer.add("layout", "layout.json"))
+        layout_model = "rules" if made.engine == "rules" else f"lm ({Path(checkpoint or DEFAULT_CHECKPOINT).name})"
         writer.manifest.update({"inputs": {"prompt": prompt}, "seed": seed, "caption": layout.caption,
-                                "models": {"layout": "rules", "frames": "procedural ray casting (draft)"},
-                                "ignored_words": parsed.ignored, "warnings": parsed.warnings})
+                                "models": {"layout": layout_model, "frames": "procedural ray casting (draft)"},
+                                "ignored_words": made.ignored, "warnings": made.warnings})
         writer.timed("layout")
         cams = camera_path(layout, "orbit", frames, width=resolution, height=resolution, seed=seed)
         seq = render_sequence(layout, build_world(layout, seed), cams)
@@ -167,7 +170,7 @@ def generate_draft(prompt: str, out: str | os.PathLike, *, seed: int = 0, frames
         writer.timed("frames")
         config = LiftConfig(iterations=100_000, time_budget_s=time_budget_s, seed=seed)
         lift_to_world(posed, out, config=config, writer=writer, progress=progress)
-        return writer.commit(), parsed.ignored, parsed.warnings
+        return writer.commit(), made.ignored, made.warnings
 
 
 def export_world(world: World, fmt: str, out: str | os.PathLike, axes: str = "opengl") -> Path:

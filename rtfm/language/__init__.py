@@ -1,6 +1,7 @@
-"""The Grok-style language backbone (model and checkpoints; tokenizer, text -> layout and training to come)."""
+"""The Grok-style language backbone: model, checkpoints, tokenizer, training, constrained decoding, text encoder."""
 
 from .checkpoint import CheckpointError, from_pretrained, save_pretrained
+from .encoder import TextEncoder
 from .model import PRESETS, Grok, GrokConfig
 
-__all__ = ["Grok", "GrokConfig", "PRESETS", "from_pretrained", "save_pretrained", "CheckpointError"]
+__all__ = ["Grok", "GrokConfig", "PRESETS", "from_pretrained", "save_pretrained", "CheckpointError", "TextEncoder"]

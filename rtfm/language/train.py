@@ -18,6 +18,7 @@ from .model import Grok, GrokConfig
 from .tokenizer import SPECIALS
 
 PAD, BOS, EOS, SEP = (SPECIALS.index(s) for s in ("<pad>", "<bos>", "<eos>", "<sep>"))
+MAX_PROMPT_CHARS = 2000  # longer prompts are cut before tokenizing, so a 1 MB prompt costs no more
 
 
 @dataclass
@@ -36,27 +37,57 @@ class TrainConfig:
 
 
 def encode_pair(tokenizer, prompt: str, target: str | None, max_len: int) -> tuple[list[int], int]:
-    """Token ids of `<bos> prompt <sep> [target <eos>]` (the prompt cut to fit) and the index of
-    the first target token."""
-    p = tokenizer.encode(prompt).ids
+    """Token ids of `<bos> prompt <sep> [target <eos>]` and the index of the first target token.
+    The prompt is lower-cased and cut to MAX_PROMPT_CHARS characters, then to the tokens that fit."""
+    p = tokenizer.encode(prompt[:MAX_PROMPT_CHARS].lower()).ids
     t = [] if target is None else tokenizer.encode(target).ids + [EOS]
     room = max_len - len(t) - 2
     p = p[: max(room, 0)]
     return [BOS] + p + [SEP] + t, len(p) + 2
 
 
-def batches(pairs: list[tuple[str, str]], tokenizer, batch_size: int, max_len: int, generator: torch.Generator):
+def collate(rows: list[tuple[list[int], int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Encoded pairs -> ids [B, T] (right-padded) and next-token targets [B, T] (-100 off the target)."""
+    width = max(len(ids) for ids, _ in rows)
+    ids = torch.full((len(rows), width), PAD, dtype=torch.long)
+    target = torch.full((len(rows), width), -100, dtype=torch.long)
+    for r, (seq, start) in enumerate(rows):
+        ids[r, : len(seq)] = torch.tensor(seq)
+        target[r, start - 1 : len(seq) - 1] = torch.tensor(seq[start:])  # predict each target token
+    return ids, target
+
+
+def batches(pairs: list[tuple[str, str]], tokenizer, batch_size: int, max_len: int, generator: torch.Generator,
+            bucket: int = 64):
+    """Endless shuffled batches. Pairs are sorted by length within windows of `bucket` batches, so a
+    batch holds pairs of similar length and little compute goes to padding."""
     encoded = [encode_pair(tokenizer, a, b, max_len) for a, b in pairs]
     while True:
-        for idx in torch.randperm(len(encoded), generator=generator).split(batch_size):
-            rows = [encoded[i] for i in idx.tolist()]
-            width = max(len(ids) for ids, _ in rows)
-            ids = torch.full((len(rows), width), PAD, dtype=torch.long)
-            target = torch.full((len(rows), width), -100, dtype=torch.long)
-            for r, (seq, start) in enumerate(rows):
-                ids[r, : len(seq)] = torch.tensor(seq)
-                target[r, start - 1 : len(seq) - 1] = torch.tensor(seq[start:])  # predict each target token
-            yield ids, target
+        order = torch.randperm(len(encoded), generator=generator).tolist()
+        chunks = []
+        for i in range(0, len(order), batch_size * bucket):
+            window = sorted(order[i : i + batch_size * bucket], key=lambda j: len(encoded[j][0]))
+            chunks += [window[k : k + batch_size] for k in range(0, len(window), batch_size)]
+        for c in torch.randperm(len(chunks), generator=generator).tolist():
+            yield collate([encoded[i] for i in chunks[c]])
+
+
+@torch.no_grad()
+def evaluate_loss(model: Grok, tokenizer, pairs: list[tuple[str, str]], batch_size: int = 64) -> float:
+    """Mean cross-entropy (nats per target token) of the model on held-out pairs."""
+    was_training = model.training
+    model.eval()
+    encoded = [encode_pair(tokenizer, a, b, model.cfg.max_seq_len) for a, b in pairs]
+    device = next(model.parameters()).device
+    total, count = 0.0, 0
+    for i in range(0, len(encoded), batch_size):
+        ids, target = (t.to(device) for t in collate(encoded[i : i + batch_size]))
+        logits, _ = model(ids)
+        total += float(F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=-100,
+                                       reduction="sum"))
+        count += int((target != -100).sum())
+    model.train(was_training)
+    return total / max(count, 1)
 
 
 def train(model: Grok, tokenizer, pairs: list[tuple[str, str]], cfg: TrainConfig,

@@ -1,9 +1,16 @@
-"""(caption, layout program) training pairs with paraphrases.
+"""(prompt, layout program) training pairs with paraphrases.
 
 Each composed layout is described several ways: object phrases in shuffled order, counts as
 digits or words, synonyms for nouns and colours, and different sentence templates. The target
 program lists the object groups in the order the caption mentions them, so the model learns a
 reading, not a sorting.
+
+Captions describe a whole layout; people ask for a few things. `request` writes prompts of that
+kind from the same layouts: a handful of the objects, colours often left out (`any`), other
+counts, size words, relation and placement phrases from the rule parser's own table, optional
+scene words and filler. Its program means what the rule parser reads from the same words
+(a relation's target that was not asked for becomes one more object), so both engines are
+scored against one truth.
 """
 
 from __future__ import annotations
@@ -12,8 +19,9 @@ import numpy as np
 
 from renderer.layout import Layout
 from .composers import RELATION_WORDS, compose, groups
-from .program import program_lines
-from .vocab import COLOR_ALIASES, COUNT_WORDS, NOUNS, SCENE_SYNONYMS, SCENE_TYPES, SYNONYMS
+from .program import TARGET_RELATIONS, program_line, program_lines
+from .text_rules import RELATIONS, SIZE_WORDS, ObjectRequest, default_scene
+from .vocab import COLOR_ALIASES, COLORS, COUNT_WORDS, NOUNS, SCENE_SYNONYMS, SCENE_TYPES, SYNONYMS, plural
 
 NOUN_SYNONYMS: dict[str, list[str]] = {}
 for _word, _label in SYNONYMS.items():
@@ -26,12 +34,45 @@ SCENE_WORDS: dict[str, list[str]] = {}
 for _word, _scene in SCENE_SYNONYMS.items():
     if _word != "room":
         SCENE_WORDS.setdefault(_scene, []).append(_word)
+RELATION_PHRASES: dict[str, list[str]] = {}  # relation or place -> phrases the rule parser reads as it
+for _phrase, (_rel, _) in RELATIONS.items():
+    if _rel != "wall_mount" and not _phrase.endswith(("corners", "walls")):
+        RELATION_PHRASES.setdefault(_rel, []).append(_phrase)
+FLOOR_PLACES = ("corner", "wall", "center")
+WALL_OBJECTS = ("door", "window", "painting")
+REQUEST_TEMPLATES = ["{a} {scene} with {objects}", "{scene} with {objects}", "{a} {adj} {scene} with {objects}",
+                     "{objects} in {a} {scene}", "{a} {scene}: {objects}", "{a} {scene} that has {objects}",
+                     "i want {a} {scene} with {objects}", "make {a} {scene} with {objects}",
+                     "{a} {adj} {scene} featuring {objects}", "{a} {scene}, {objects}", "{objects}"]
+ADJECTIVES = ("cozy", "modern", "nice", "beautiful", "simple", "bright", "sunny", "quiet", "spacious")
+COUNT_IDIOMS = {2: ["a pair of", "a couple of", "some"], 3: ["a few", "several"], 12: ["a dozen"]}  # as the parser reads them
 TEMPLATES = ["{a} {scene} with {objects}", "{objects} in {a} {scene}", "there is {objects} in the {scene}",
              "{a} {scene} containing {objects}", "{a} {scene}: {objects}", "{objects}"]
 
 
 def _article(word: str) -> str:
     return "an" if word[0] in "aeiou" else "a"
+
+
+def _noun(label: str, n: int, rng: np.random.Generator, synonym_p: float) -> str:
+    noun = NOUNS[label][0 if n == 1 else 1]
+    if synonym_p and rng.random() < synonym_p and label in NOUN_SYNONYMS:
+        noun = str(rng.choice(NOUN_SYNONYMS[label]))
+        noun = noun if n == 1 else plural(noun)
+    return noun
+
+
+def _count(n: int, first_word: str, rng: np.random.Generator, plain: bool = False) -> str:
+    if n == 1:
+        return _article(first_word) if plain or rng.random() < 0.85 else str(rng.choice(["one", "a single"]))
+    return COUNT_WORDS.get(n, str(n)) if plain or rng.random() < 0.5 else str(n)
+
+
+def _join(phrases: list[str], rng: np.random.Generator | None = None) -> str:
+    if len(phrases) <= 1:
+        return phrases[0] if phrases else "nothing"
+    last = " and " if rng is None or rng.random() < 0.8 else str(rng.choice([", ", " plus ", ", and "]))
+    return ", ".join(phrases[:-1]) + last + phrases[-1]
 
 
 def describe(layout: Layout, relations, rng: np.random.Generator, plain: bool = False) -> tuple[str, list]:
@@ -42,24 +83,15 @@ def describe(layout: Layout, relations, rng: np.random.Generator, plain: bool = 
         gs = [gs[i] for i in rng.permutation(len(gs))]
     phrases = []
     for label, color, n, rel in gs:
-        noun = NOUNS[label][0 if n == 1 else 1]
-        if not plain and rng.random() < 0.4 and label in NOUN_SYNONYMS:
-            noun = str(rng.choice(NOUN_SYNONYMS[label]))
-            noun = noun if n == 1 else noun + ("es" if noun.endswith(("sh", "ch", "s")) else "s")
+        noun = _noun(label, n, rng, 0.0 if plain else 0.4)
         col = color
         if not plain and rng.random() < 0.3 and color in COLOR_SYNONYMS:
             col = str(rng.choice(COLOR_SYNONYMS[color]))
-        if n == 1:
-            count = _article(col)
-        elif plain or rng.random() < 0.5:
-            count = COUNT_WORDS.get(n, str(n))
-        else:
-            count = str(n)
-        phrase = f"{count} {col} {noun}"
+        phrase = f"{_count(n, col, rng, plain=plain or n == 1)} {col} {noun}"
         if rel is not None:
             phrase += f" {RELATION_WORDS[rel[0]]} the {NOUNS[rel[1]][0]}"
         phrases.append(phrase)
-    objects = phrases[0] if len(phrases) == 1 else ", ".join(phrases[:-1]) + " and " + phrases[-1] if phrases else "nothing"
+    objects = _join(phrases)
     scene = SCENE_TYPES[layout.scene_type][0]
     if not plain and rng.random() < 0.3 and layout.scene_type in SCENE_WORDS:
         scene = str(rng.choice(SCENE_WORDS[layout.scene_type]))
@@ -68,8 +100,9 @@ def describe(layout: Layout, relations, rng: np.random.Generator, plain: bool = 
     return text, gs
 
 
-def training_pairs(n_layouts: int, variants: int = 4, seed: int = 0) -> list[tuple[str, str]]:
-    """(caption, program) pairs: `variants` descriptions of each of `n_layouts` composed layouts."""
+def training_pairs(n_layouts: int, variants: int = 4, requests: int = 0, seed: int = 0) -> list[tuple[str, str]]:
+    """(prompt, program) pairs: `variants` descriptions of each of `n_layouts` composed layouts
+    (the first in the engine's plain wording) and `requests` user-style prompts from each."""
     rng = np.random.default_rng(seed)
     types = list(SCENE_TYPES)
     pairs = []
@@ -78,4 +111,75 @@ def training_pairs(n_layouts: int, variants: int = 4, seed: int = 0) -> list[tup
         for v in range(variants):
             text, gs = describe(layout, relations, rng, plain=v == 0)
             pairs.append((text, "\n".join(program_lines(layout.scene_type, gs))))
+        pairs.extend(request(layout, relations, rng) for _ in range(requests))
     return pairs
+
+def request(layout: Layout, relations, rng: np.random.Generator) -> tuple[str, str]:
+    """A short user-style prompt asking for some of the layout's objects, and its program."""
+    gs = groups(layout, relations)
+    chosen = [gs[i] for i in rng.permutation(len(gs))[: int(rng.integers(1, min(len(gs), 6) + 1))]]
+    indoor = SCENE_TYPES[layout.scene_type][1] == "indoor"
+    asks = []  # (label, colour or None, colour as written, count, size, relation)
+    for label, color, n, rel in chosen:
+        if rng.random() < 0.3:
+            n = int(rng.integers(1, 13))
+        col = None if rng.random() < 0.4 else (color if rng.random() < 0.8 else str(rng.choice(list(COLORS))))
+        col_word = col
+        if col is not None and rng.random() < 0.3 and col in COLOR_SYNONYMS:
+            col_word = str(rng.choice(COLOR_SYNONYMS[col]))
+        elif col is not None and rng.random() < 0.06:
+            col = col_word = f"#{int(rng.integers(2**24)):06x}"
+        size = str(rng.choice(list(SIZE_WORDS))) if rng.random() < 0.12 else None
+        if rel is not None and rng.random() < 0.3:
+            rel = None
+        if rel is None and indoor and label not in WALL_OBJECTS and rng.random() < 0.2:
+            rel = (str(rng.choice(FLOOR_PLACES)), None)
+        asks.append([label, col, col_word, n, size, rel])
+    # Relations to any other asked-for object (a bench next to the pond), not only the composer's.
+    for ask in asks:
+        free = [a[0] for a in asks if a[5] is None and a[0] != ask[0] and a[0] not in WALL_OBJECTS]
+        if ask[5] is None and ask[0] not in WALL_OBJECTS and free and rng.random() < 0.15:
+            ask[5] = (str(rng.choice(TARGET_RELATIONS)), str(rng.choice(free)))
+    # A relation's target may only be named as a target after it was asked for (the parser reads
+    # "a lamp on the table ... a table" as two tables), so asked-for targets go first.
+    asked = {a[0] for a in asks}
+    asks.sort(key=lambda a: a[5] is not None and a[5][1] in asked)
+    phrases, lines, named = [], [], set()
+    for label, col, col_word, n, size, rel in asks:
+        words = [w for w in (size, col_word) if w]
+        noun = _noun(label, n, rng, 0.4)
+        count = _count(n, (words or [noun])[0], rng)
+        if n in COUNT_IDIOMS and rng.random() < 0.15:
+            count = str(rng.choice(COUNT_IDIOMS[n]))  # "a pair of", "some" (2), "a few" (3), "a dozen"
+        elif n == 2 and rng.random() < 0.1:
+            count = ""  # a bare plural: the parser reads two
+        phrase = " ".join([w for w in [count] + words + [noun] if w])
+        if rel is None and label in ("painting", "window") and rng.random() < 0.25:
+            phrase += " on the wall"  # the parser's wall_mount: these labels' default placement
+        if rel is not None:
+            phrase += " " + str(rng.choice(RELATION_PHRASES[rel[0]]))
+            if rel[1] is not None:
+                # "next to a table" only for a table not asked for yet: after one, "a" would be another
+                fresh = rel[1] not in named and rel[1] not in asked
+                phrase += f" {_article(rel[1]) if fresh and rng.random() < 0.3 else 'the'} {NOUNS[rel[1]][0]}"
+        phrases.append(phrase)
+        named.add(label)
+        lines.append(program_line(label, col, n, size, rel))
+        if rel is not None and rel[1] is not None and rel[1] not in named:
+            named.add(rel[1])
+            lines.append(program_line(rel[1], None, 1))
+    template = str(rng.choice(REQUEST_TEMPLATES))
+    scene_word = SCENE_TYPES[layout.scene_type][0]
+    if rng.random() < 0.3 and layout.scene_type in SCENE_WORDS:
+        scene_word = str(rng.choice(SCENE_WORDS[layout.scene_type]))
+    adj = str(rng.choice(ADJECTIVES))
+    text = template.format(a=_article(adj if "{adj}" in template else scene_word), adj=adj, scene=scene_word,
+                           objects=_join(phrases, rng))
+    scene = layout.scene_type
+    if "{scene}" not in template:  # no scene named: the one the rule parser would choose
+        scene = default_scene([ObjectRequest(w.split(" ")[0], int(w.split(" ")[2])) for w in lines])
+    if rng.random() < 0.2:
+        text = text[0].upper() + text[1:]
+    if rng.random() < 0.2:
+        text += "."
+    return text, "\n".join([f"scene {scene}"] + lines + ["end"])

@@ -67,13 +67,20 @@ def _slot_words(previous: list[str], labels: tuple[str, ...]) -> tuple[str, ...]
 class LayoutGrammar:
     """Prefix test for layout programs, for grammar-constrained decoding."""
 
-    def __init__(self, max_objects: int = 24):
+    def __init__(self, max_objects: int = 24, hex_colors: tuple[str, ...] | None = None):
+        """`hex_colors`: the only `#rrggbb` colours allowed (a decoder copies them from its prompt
+        rather than inventing them); None allows any."""
         self.labels = _labels()
         self.scenes = tuple(SCENE_TYPES)
         self.max_objects = max_objects
+        self.hex_colors = None if hex_colors is None else tuple(h.lower() for h in hex_colors)
+        self._lines: dict[tuple[str, bool], bool] = {}  # _line_ok memo: decoding re-tests the same lines
+        self._finished: dict[str, int] = {}  # finished-lines text -> object lines in it (-1: invalid)
 
     def _word_ok(self, word: str, allowed: tuple[str, ...], slot_index: int, complete: bool) -> bool:
         if slot_index == 1 and word.startswith("#"):
+            if self.hex_colors is not None:
+                return word in self.hex_colors if complete else any(h.startswith(word) for h in self.hex_colors)
             return (len(word) == 7 if complete else True) and bool(_HEX.fullmatch(word))
         if complete:
             return word in allowed
@@ -81,27 +88,41 @@ class LayoutGrammar:
 
     def allows(self, text: str) -> bool:
         """Whether `text` is a prefix of (or is) a valid program."""
-        lines = text.split("\n")
-        head = lines[0]
-        if len(lines) == 1:  # still on the scene line
-            words = head.split(" ")
+        done, newline, last = text.rpartition("\n")
+        if not newline:  # still on the scene line
+            words = text.split(" ")
             if len(words) == 1:
                 return "scene".startswith(words[0])
             return words[0] == "scene" and len(words) == 2 and any(s.startswith(words[1]) for s in self.scenes)
+        # Decoding tests many continuations of one text: the finished lines are checked once.
+        objects = self._finished.get(done)
+        if objects is None:
+            if len(self._finished) > 20_000:
+                self._finished.clear()
+            objects = self._finished[done] = self._count_finished(done)
+        if objects < 0 or objects > self.max_objects:
+            return False
+        if objects == self.max_objects:
+            return "end".startswith(last)  # the object budget is spent: only "end" may follow
+        return last == "end" or self._line_memo(last, complete=False)
+
+    def _count_finished(self, done: str) -> int:
+        """The number of object lines in finished lines `done` (scene line first), -1 if invalid."""
+        lines = done.split("\n")
+        head = lines[0]
         if not (head.startswith("scene ") and head[6:] in self.scenes):
-            return False
-        body = lines[1:]
-        if len(body) - 1 > self.max_objects:
-            return False
-        if len(body) - 1 == self.max_objects and not "end".startswith(body[-1]):
-            return False  # the object budget is spent: only "end" may follow
-        for i, line in enumerate(body):
-            last = i == len(body) - 1
-            if line == "end":
-                return last  # nothing may follow "end"
-            if not self._line_ok(line, complete=not last):
-                return False
-        return True
+            return -1
+        ok = all(line != "end" and self._line_memo(line, complete=True) for line in lines[1:])
+        return len(lines) - 1 if ok else -1
+
+    def _line_memo(self, line: str, complete: bool) -> bool:
+        key = (line, complete)
+        ok = self._lines.get(key)
+        if ok is None:
+            if len(self._lines) > 200_000:
+                self._lines.clear()
+            ok = self._lines[key] = self._line_ok(line, complete)
+        return ok
 
     def _line_ok(self, line: str, complete: bool) -> bool:
         words = line.split(" ")
@@ -158,12 +179,19 @@ def layout_from_program(text: str, seed: int = 0) -> tuple[Layout, list[str]]:
     return layout_from_requests(program.scene, program.requests, warnings, seed), warnings
 
 
+def program_line(label: str, color: str | None, count: int, size: str | None = None, rel: tuple | None = None) -> str:
+    """One object line; `rel` is (relation, target label) or (place, None); colour None is `any`."""
+    line = f"{label} {(color or 'any').replace(' ', '_')} {min(count, MAX_COUNT)}"
+    if size is not None:
+        line += f" {size}"
+    if rel is not None:
+        line += f" {rel[0]}" + (f" {rel[1]}" if rel[1] is not None else "")
+    return line
+
+
 def program_lines(scene: str, object_groups) -> list[str]:
-    lines = [f"scene {scene}"]
-    for label, color, n, rel in object_groups:
-        line = f"{label} {color.replace(' ', '_')} {min(n, MAX_COUNT)}"
-        lines.append(line + (f" {rel[0]} {rel[1]}" if rel is not None else ""))
-    return lines + ["end"]
+    """The lines of a program for (label, colour name, count, relation) groups."""
+    return [f"scene {scene}"] + [program_line(label, color, n, rel=rel) for label, color, n, rel in object_groups] + ["end"]
 
 
 def program_from_layout(layout: Layout, relations=()) -> str:

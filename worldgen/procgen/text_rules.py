@@ -16,7 +16,8 @@ import numpy as np
 
 from renderer.layout import Layout, Shell
 from .composers import FLOOR_COLORS, GROUND_COLORS, INDOOR, OUTDOOR, WALL_COLORS, Placer, Spec, caption
-from .vocab import (COLOR_ALIASES, COLORS, NOUNS, NUMBER_WORDS, SCENE_SYNONYMS, SCENE_TYPES, SIZES, SYNONYMS)
+from .vocab import (COLOR_ALIASES, COLORS, NOUNS, NUMBER_WORDS, SCENE_SYNONYMS, SCENE_TYPES, SIZES, SYNONYMS,
+                    plural)
 
 MAX_PROMPT_CHARS = 2000
 MAX_COUNT = 24
@@ -79,11 +80,14 @@ def _lexicon() -> dict[tuple[str, ...], tuple[str, object]]:
         add(name, "scene", key), add(key.replace("_", " "), "scene", key)
     for phrase, key in SCENE_SYNONYMS.items():
         add(phrase, "scene", key)
-    for label, (singular, plural) in NOUNS.items():
-        add(singular, "object", (label, False)), add(plural, "object", (label, True))
+    for label, (singular, plural_noun) in NOUNS.items():
+        add(singular, "object", (label, False)), add(plural_noun, "object", (label, True))
         add(label.replace("_", " "), "object", (label, False))
     for phrase, label in SYNONYMS.items():
-        add(phrase, "object", (label, phrase.endswith("s") and not phrase.endswith("ss")))
+        is_plural = phrase.endswith("s") and not phrase.endswith("ss")
+        add(phrase, "object", (label, is_plural))
+        if not is_plural:
+            add(plural(phrase), "object", (label, True))
     for name, hex_color in COLORS.items():
         add(name, "color", hex_color)
     for alias, name in COLOR_ALIASES.items():
@@ -140,6 +144,7 @@ def parse_prompt(text: str) -> ParsedPrompt:
         elif kind == "size":
             pending["scale"] = tuple(a * b for a, b in zip(pending.get("scale", (1.0, 1.0, 1.0)), value))
         elif kind == "scene":
+            pending = {}  # "a forest with rocks": the article (or a size word) was the scene's
             if scene is None:
                 scene = value
             elif value != scene:

@@ -112,6 +112,15 @@ COUNT_WORDS = {1: "a", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: 
                10: "ten", 11: "eleven", 12: "twelve"}
 
 
+def plural(noun: str) -> str:
+    """English plural of a (last) noun word: bench -> benches, shelf -> shelves, rug -> rugs."""
+    if noun.endswith(("sh", "ch", "s", "x")):
+        return noun + "es"
+    if noun.endswith("f"):
+        return noun[:-1] + "ves"
+    return noun + "s"
+
+
 def nearest_color_name(hex_color: str) -> str:
     """The COLORS name closest to a hex colour (Euclidean in RGB)."""
     target = hex_to_rgb(hex_color)
