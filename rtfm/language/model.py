@@ -174,6 +174,8 @@ class MoE(nn.Module):
             rows, slot = (chosen == e).nonzero(as_tuple=True)
             if rows.numel():
                 out.index_add_(0, rows, (expert(flat[rows]) * gates[rows, slot, None]).to(flat.dtype))
+        if not self.training:  # the balance loss only matters to training
+            return out.view_as(x), probs.new_zeros(())
         # Switch Transformer balance: n_experts * sum_e (token share routed to e) * (mean router prob of e).
         share = F.one_hot(chosen, self.cfg.n_experts).float().sum(1).mean(0) / self.cfg.top_k
         balance = self.cfg.n_experts * (share * probs.mean(0)).sum()
@@ -240,7 +242,7 @@ class Grok(nn.Module):
             raise ValueError(f"sequence of {start + t} tokens exceeds max_seq_len {self.cfg.max_seq_len}")
         h = self.embed(ids) * self.cfg.embedding_multiplier
         cos, sin = rope_tables(self.cfg.head_dim, torch.arange(start, start + t, device=ids.device), self.cfg.rope_base)
-        if mask is None:
+        if mask is None and t > 1:  # (one new token may attend to everything before it: no mask)
             mask = torch.ones(t, start + t, dtype=torch.bool, device=ids.device).tril(diagonal=start)
         if self.cfg.mhc_streams > 1:  # every stream starts as the embedding; they are averaged at the end
             h = h[:, :, None, :].expand(-1, -1, self.cfg.mhc_streams, -1).contiguous()
