@@ -78,8 +78,9 @@ def train_layout_lm(out: str | os.PathLike, preset: str = "tiny", n_layouts: int
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun the ranks hold one model; rank 0 writes it
         return lm
     lm.save(out)
-    Path(out, "training.json").write_text(json.dumps({"preset": preset, "n_layouts": n_layouts, "variants": variants,
-                                                      "requests": requests, "model_options": model_options or {}, "seed": seed, "config": asdict(cfg), "history": history}, indent=1))
+    record = {"preset": preset, "n_layouts": n_layouts, "variants": variants, "requests": requests,
+              "model_options": model_options or {}, "seed": seed, "config": asdict(cfg), "history": history}
+    Path(out, "training.json").write_text(json.dumps(record, indent=1))
     return lm
 
 
