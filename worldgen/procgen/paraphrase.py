@@ -144,7 +144,7 @@ def request(layout: Layout, relations, rng: np.random.Generator) -> tuple[str, s
     # "a lamp on the table ... a table" as two tables), so asked-for targets go first.
     asked = {a[0] for a in asks}
     asks.sort(key=lambda a: a[5] is not None and a[5][1] in asked)
-    phrases, lines, named = [], [], set()
+    phrases, lines, named, requests = [], [], set(), []
     for label, col, col_word, n, size, rel in asks:
         words = [w for w in (size, col_word) if w]
         noun = _noun(label, n, rng, 0.4)
@@ -165,9 +165,11 @@ def request(layout: Layout, relations, rng: np.random.Generator) -> tuple[str, s
         phrases.append(phrase)
         named.add(label)
         lines.append(program_line(label, col, n, size, rel))
+        requests.append(ObjectRequest(label, n))
         if rel is not None and rel[1] is not None and rel[1] not in named:
             named.add(rel[1])
             lines.append(program_line(rel[1], None, 1))
+            requests.append(ObjectRequest(rel[1], 1))
     template = str(rng.choice(REQUEST_TEMPLATES))
     scene_word = SCENE_TYPES[layout.scene_type][0]
     if rng.random() < 0.3 and layout.scene_type in SCENE_WORDS:
@@ -177,7 +179,7 @@ def request(layout: Layout, relations, rng: np.random.Generator) -> tuple[str, s
                            objects=_join(phrases, rng))
     scene = layout.scene_type
     if "{scene}" not in template:  # no scene named: the one the rule parser would choose
-        scene = default_scene([ObjectRequest(w.split(" ")[0], int(w.split(" ")[2])) for w in lines])
+        scene = default_scene(requests)
     if rng.random() < 0.2:
         text = text[0].upper() + text[1:]
     if rng.random() < 0.2:

@@ -101,7 +101,8 @@ def _lexicon() -> dict[tuple[str, ...], tuple[str, object]]:
 
 LEXICON = _lexicon()
 MAX_PHRASE = max(len(k) for k in LEXICON)
-TOKEN = re.compile(r"#[0-9a-f]{6}\b|\d+|[a-z]+(?:'[a-z]+)?")
+HEX_COLOR = re.compile(r"#[0-9a-f]{6}\b")  # in lower-cased text
+TOKEN = re.compile(HEX_COLOR.pattern + r"|\d+|[a-z]+(?:'[a-z]+)?")
 
 
 def parse_prompt(text: str) -> ParsedPrompt:
