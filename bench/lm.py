@@ -2,15 +2,17 @@
 
     .venv/bin/python bench/lm.py --checkpoint assets/lm-tiny [--prompts 500]
 
-Held-out prompts come from layouts composed with seeds the training never used, three kinds per
+Held-out prompts come from layouts composed with seeds the training never used, four kinds per
 layout: the engine's own captions ("plain"), paraphrased captions (shuffled order, synonyms,
-digits, other templates) and user-style requests (a few of the objects, colours often left out,
-size words, relation and placement phrases; worldgen.procgen.paraphrase.request). Object-level
-F1 counts (label, count, colour) groups, the colour `any` where none is asked for: a predicted
-group matches a true one when all three agree. Truth is the target program, read by the same
-code as the model's output. A fourth set, bench/data/handwritten_prompts.jsonl, holds prompts
-written by hand (not by the engine) with the programs they mean. Also: decoding time per layout
-and tokens/s on this machine.
+digits, other templates), user-style requests (a few of the objects, colours often left out,
+size words, relation and placement phrases; worldgen.procgen.paraphrase.request) and the same
+requests mistyped ("typos": paraphrase.misspell drops, doubles, swaps or mistypes a letter in
+some words of four letters or more). Object-level F1 counts (label, count, colour) groups, the
+colour `any` where none is asked for: a predicted group matches a true one when all three agree.
+Truth is the target program, read by the same code as the model's output. A fifth set,
+bench/data/handwritten_prompts.jsonl, holds prompts written by hand (not by the engine) with the
+programs they mean. `auto` is the engine that uses the rules unless they met likely typos
+(worldgen.lm.layout_for_prompt). Also: decoding time per layout and tokens/s on this machine.
 The last line is one JSON object with every figure.
 """
 
@@ -30,9 +32,9 @@ sys.path.insert(0, str(ROOT))
 from machine import describe as machine  # noqa: E402  (bench/machine.py)
 from worldgen.lm import LayoutLM  # noqa: E402
 from worldgen.procgen.composers import compose  # noqa: E402
-from worldgen.procgen.paraphrase import describe, request  # noqa: E402
+from worldgen.procgen.paraphrase import describe, misspell, request  # noqa: E402
 from worldgen.procgen.program import ProgramError, parse_program, program_lines  # noqa: E402
-from worldgen.procgen.text_rules import parse_prompt  # noqa: E402
+from worldgen.procgen.text_rules import misspelled, parse_prompt  # noqa: E402
 from worldgen.procgen.vocab import SCENE_TYPES, nearest_color_name  # noqa: E402
 
 HELD_OUT_SEED = 10_000_019  # training uses other seeds (worldgen.procgen.paraphrase.training_pairs)
@@ -53,19 +55,23 @@ def f1(pred: set, true: set) -> float:
     return 0.0 if hit == 0 else 2 * hit / (len(pred) + len(true))
 
 
-KINDS = ("plain", "paraphrased", "requests")
+KINDS = ("plain", "paraphrased", "requests", "typos")
 HANDWRITTEN = ROOT / "bench" / "data" / "handwritten_prompts.jsonl"
 
 
 def held_out_prompts(n_layouts: int, seed: int = HELD_OUT_SEED):
     """(kind, prompt, target program) for each kind and each of n_layouts unseen layouts."""
     rng = np.random.default_rng(seed)
+    typo_rng = np.random.default_rng([seed, 7])  # its own stream: the other sets do not change with it
     types = list(SCENE_TYPES)
     for i in range(n_layouts):
         layout, relations = compose(types[i % len(types)], int(rng.integers(2**31)))
         for kind in KINDS:
             if kind == "requests":
-                yield (kind, *request(layout, relations, rng))
+                text, program = request(layout, relations, rng)
+                yield kind, text, program
+            elif kind == "typos":
+                yield kind, misspell(text, typo_rng), program  # the same request, mistyped
             else:
                 text, gs = describe(layout, relations, rng, plain=kind == "plain")
                 yield kind, text, "\n".join(program_lines(layout.scene_type, gs))
@@ -80,12 +86,13 @@ def handwritten_prompts():
 def score(lm: LayoutLM, n_layouts: int, seed: int = HELD_OUT_SEED, handwritten: bool = True) -> dict:
     """Mean F1 per kind for the model and the rules, decode times, tokens, token-cap hits."""
     kinds = KINDS + (("handwritten",) if handwritten else ())
-    scores = {k: {"lm": [], "rules": []} for k in kinds}
+    scores = {k: {"lm": [], "rules": [], "auto": []} for k in kinds}
     decode_s, tokens, failures = [], 0, 0
     prompts = list(held_out_prompts(n_layouts, seed)) + (list(handwritten_prompts()) if handwritten else [])
     for kind, text, target in prompts:
         true = predicted_from_requests(parse_program(target).requests)
-        scores[kind]["rules"].append(f1(predicted_from_requests(parse_prompt(text).requests), true))
+        parsed = parse_prompt(text)
+        scores[kind]["rules"].append(f1(predicted_from_requests(parsed.requests), true))
         t0 = time.perf_counter()
         try:
             program = lm.program(text)
@@ -95,6 +102,8 @@ def score(lm: LayoutLM, n_layouts: int, seed: int = HELD_OUT_SEED, handwritten: 
             pred, failures = set(), failures + 1
         decode_s.append(time.perf_counter() - t0)
         scores[kind]["lm"].append(f1(pred, true))
+        # auto (worldgen.lm.layout_for_prompt): the model only where the rules met likely typos
+        scores[kind]["auto"].append(scores[kind]["lm" if misspelled(parsed.ignored) else "rules"][-1])
     return {"f1": {k: {m: float(np.mean(v)) for m, v in d.items()} for k, d in scores.items()},
             "count": {k: len(d["lm"]) for k, d in scores.items()}, "decode_s": decode_s, "tokens": tokens, "failures": failures}
 
@@ -110,12 +119,14 @@ def main() -> None:
     r = score(lm, args.prompts)
     res, decode_s, tokens = r["f1"], r["decode_s"], r["tokens"]
     for kind, d in res.items():
-        print(f"{kind:12s} object F1 (label, count, colour) over {r['count'][kind]} prompts: model {d['lm']:.3f}   rules {d['rules']:.3f}")
+        print(f"{kind:12s} object F1 (label, count, colour) over {r['count'][kind]:3d} prompts: model {d['lm']:.3f}   "
+              f"rules {d['rules']:.3f}   auto {d['auto']:.3f}")
     print(f"decoding: {np.mean(decode_s):.3f} s per layout (max {np.max(decode_s):.2f}), {tokens / sum(decode_s):.0f} tokens/s, "
           f"{r['failures']} hit the token cap")
     figures = {"machine": machine(), "prompts": r["count"]}
     for kind, d in res.items():
-        figures[f"f1_{kind}_model"], figures[f"f1_{kind}_rules"] = round(d["lm"], 4), round(d["rules"], 4)
+        for engine, name in (("lm", "model"), ("rules", "rules"), ("auto", "auto")):
+            figures[f"f1_{kind}_{name}"] = round(d[engine], 4)
     figures.update({"decode_s_per_layout_mean": round(float(np.mean(decode_s)), 3),
                     "decode_s_per_layout_max": round(float(np.max(decode_s)), 3),
                     "decode_tokens_per_s": round(tokens / sum(decode_s), 1), "token_cap_hits": r["failures"]})

@@ -80,6 +80,6 @@ def test_layout_with_the_shipped_language_model():
     assert layout["version"] == 1 and layout["scene_type"] == "bedroom"
     assert sorted(o["label"] for o in layout["objects"]) == ["bed", "bed", "lamp", "table"]
     r = run("layout", "x", "--engine", "gpt")
-    assert r.returncode == 2 and "engine must be one of lm, rules" in r.stderr
+    assert r.returncode == 2 and "engine must be one of auto, lm, rules" in r.stderr
     r = run("layout", "x", "--engine", "lm", "--checkpoint", "/nonexistent")
     assert r.returncode == 2 and "config.json: cannot read" in r.stderr

@@ -12,7 +12,7 @@ from worldgen.procgen.composers import compose
 from worldgen.procgen.dataset import ProcgenStream
 from worldgen.procgen.paths import PATH_KINDS, FreeSpace, camera_path
 from worldgen.procgen.text_rules import layout_from_prompt, parse_prompt
-from worldgen.procgen.vocab import SCENE_TYPES, SIZES
+from worldgen.procgen.vocab import COLORS, SCENE_TYPES, SIZES
 from worldgen.procgen.world import build_world
 
 
@@ -63,6 +63,16 @@ def test_text_rules_synonyms_and_outdoor_default():
     lay, parsed = layout_from_prompt("four oaks, a couple of boulders and a lamppost", seed=0)
     assert lay.shell.kind == "outdoor" and parsed.ignored == []
     assert lay.counts() == {"broadleaf_tree": 4, "rock": 2, "street_lamp": 1}
+
+
+def test_text_rules_oak_as_a_colour_around_and_an_article_before_a_target():
+    read = lambda text: [(r.label, r.count, r.color, r.rule) for r in parse_prompt(text).requests]  # noqa: E731
+    wooden = COLORS["wooden"]
+    assert read("an oak table and two oaks") == [("table", 1, wooden, None), ("broadleaf_tree", 2, None, None)]
+    assert read("three oak trees") == [("broadleaf_tree", 3, None, None)]  # oak trees are trees, not wooden ones
+    assert read("eight chairs around the table") == [("chair", 8, None, "near:table"), ("table", 1, None, None)]
+    assert read("a rug under a table") == [("rug", 1, None, "under:table"), ("table", 1, None, None)]
+    assert read("two chairs next to two tables") == [("chair", 2, None, None), ("table", 2, None, None)]
 
 
 def test_text_rules_bad_prompts_never_hang():

@@ -12,6 +12,10 @@ import typer
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help="worldgen: explorable 3D worlds as Gaussian splats.")
 
+LAYOUT_ENGINE = "auto"  # worldgen.lm.DEFAULT_ENGINE, without importing torch to build the CLI
+ENGINE_HELP = ("rules (the deterministic parser), lm (the trained language model) or auto (the rules, or the model "
+               "when the prompt has words that look like typing mistakes)")
+
 
 def _fail(message: str) -> None:
     typer.echo(f"error: {message}", err=True)
@@ -123,7 +127,7 @@ def layout(
     as_json: bool = typer.Option(False, "--json", help="print the layout JSON (ignored words and warnings go to stderr)"),
     seed: int = typer.Option(0),
     out: Optional[Path] = typer.Option(None, "--out", help="also save the layout here"),
-    engine: str = typer.Option("rules", help="rules (deterministic parser) or lm (the trained language model)"),
+    engine: str = typer.Option(LAYOUT_ENGINE, help=ENGINE_HELP),
     checkpoint: Optional[Path] = typer.Option(None, help="lm checkpoint folder (default: assets/lm-tiny)"),
 ) -> None:
     """Turn a prompt into a coarse layout (the rule-based parser, or the language model)."""
@@ -245,7 +249,7 @@ def generate(
     resolution: int = typer.Option(128, min=32, max=2048),
     time_budget: float = typer.Option(28.0, "--time-budget", min=1.0, help="seconds of splat optimisation"),
     overwrite: bool = typer.Option(False, help="replace an existing world folder"),
-    engine: str = typer.Option("rules", help="text -> layout: rules (deterministic parser) or lm (the trained language model)"),
+    engine: str = typer.Option(LAYOUT_ENGINE, help="text -> layout: " + ENGINE_HELP),
     checkpoint: Optional[Path] = typer.Option(None, help="lm checkpoint folder (default: assets/lm-tiny)"),
 ) -> None:
     """Prompt -> world (draft): a layout (rules or the language model), procedural frames, lifted into splats + mesh + video."""
@@ -346,6 +350,7 @@ def train_lm(
     layouts: int = typer.Option(3000, min=10, help="composed layouts to describe"),
     variants: int = typer.Option(3, min=1, help="whole-layout captions per layout"),
     requests: int = typer.Option(5, min=0, help="user-style prompts (a few objects, colours optional) per layout"),
+    typos: float = typer.Option(0.0, min=0.0, max=1.0, help="share of the non-plain prompts given typing mistakes"),
     engram_layers: str = typer.Option("", help="comma-separated blocks that get an Engram memory, e.g. 1"),
     mhc_streams: int = typer.Option(0, min=0, help="> 1: that many mHC hyper-connected residual streams"),
     steps: int = typer.Option(2000, min=1),
@@ -353,6 +358,8 @@ def train_lm(
     lr: float = typer.Option(3e-3),
     time_budget: Optional[float] = typer.Option(None, "--time-budget", help="stop after this many seconds"),
     seed: int = typer.Option(0),
+    init: Optional[Path] = typer.Option(None, "--init", help="continue training from this checkpoint (its weights, "
+                                        "tokenizer and config; --preset and the model options are not used)"),
 ) -> None:
     """Train the Grok-style text -> layout model on the procedural engine's (prompt, program) pairs."""
     from rtfm.language.train import TrainConfig
@@ -366,7 +373,10 @@ def train_lm(
         _fail(f"--engram-layers must be comma-separated block numbers, got {engram_layers!r}")
     options = {k: v for k, v in (("engram_layers", layers), ("mhc_streams", mhc_streams)) if v}
     try:
-        train_layout_lm(out, preset, layouts, variants, requests, cfg, seed=seed, model_options=options, log=typer.echo)
+        if init is not None and options:
+            _fail("--init keeps the checkpoint's architecture; drop --engram-layers and --mhc-streams")
+        train_layout_lm(out, preset, layouts, variants, requests, cfg, seed=seed, model_options=options, init=init,
+                        typos=typos, log=typer.echo)
     except ValueError as e:
         _fail(str(e))
     typer.echo(f"wrote {out}")

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import torch
 
-from rtfm.language import Grok, from_pretrained, save_pretrained
+from renderer.formats.base import read_json
+from rtfm.language import CheckpointError, Grok, from_pretrained, save_pretrained
 from rtfm.language.grammar import GrammarConstraint
 from rtfm.language.tokenizer import load_tokenizer, save_tokenizer, train_tokenizer
 from rtfm.language.train import EOS, MAX_PROMPT_CHARS, TrainConfig, encode_pair, new_model, train
@@ -22,10 +23,8 @@ from .procgen.program import LayoutGrammar, ProgramError, layout_from_program
 from .procgen.text_rules import HEX_COLOR
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "assets" / "lm-tiny"
-ENGINES = ("lm", "rules")
-# The rules stay the default until the model beats them on every prompt set of bench/lm.py; today
-# it wins on paraphrased captions only (README, Benchmarks).
-DEFAULT_ENGINE = "rules"
+ENGINES = ("auto", "lm", "rules")
+DEFAULT_ENGINE = "auto"  # bench/lm.py: auto is at least as good as the rules on every prompt set
 
 
 class LayoutLM:
@@ -61,31 +60,58 @@ class LayoutLM:
 
 def train_layout_lm(out: str | os.PathLike, preset: str = "tiny", n_layouts: int = 3000, variants: int = 3,
                     requests: int = 5, config: TrainConfig | None = None, seed: int = 0, vocab_size: int = 2048,
-                    model_options: dict | None = None, log=print) -> LayoutLM:
-    """Generate pairs (`variants` captions and `requests` user-style prompts per layout), train the
+                    model_options: dict | None = None, init: str | os.PathLike | None = None, typos: float = 0.0,
+                    log=print) -> LayoutLM:
+    """Generate pairs (`variants` captions and `requests` user-style prompts per layout, a `typos`
+    share of the non-plain ones misspelled), train the
     tokenizer and the model (`model_options` override the preset: engram_layers, mhc_streams, ...),
-    save both (safetensors + JSON) to `out`."""
+    save both (safetensors + JSON) to `out`. With `init`, training continues from that checkpoint:
+    its weights, tokenizer and config are kept (preset, vocab_size and model_options are unused)
+    and its training record is kept in the new one, so the whole recipe stays on record."""
+    try:
+        Path(out).mkdir(parents=True, exist_ok=True)  # fail now, not after an hour of training
+    except OSError as e:
+        raise ValueError(f"{out}: cannot write a checkpoint there: {e.strerror or e}") from None
     t0 = time.perf_counter()
-    pairs = training_pairs(n_layouts, variants, requests, seed=seed)
+    pairs = training_pairs(n_layouts, variants, requests, seed=seed, typos=typos)
     log(f"{len(pairs)} (prompt, program) pairs from {n_layouts} layouts in {time.perf_counter() - t0:.0f}s")
-    tokenizer = train_tokenizer([t for pair in pairs for t in pair], vocab_size=vocab_size)
-    model = new_model(preset, tokenizer.get_vocab_size(), **(model_options or {}))
-    log(f"model: {preset}, {model.num_parameters() / 1e6:.2f}M parameters; vocab {tokenizer.get_vocab_size()}")
+    previous = None
+    if init is not None:
+        start = LayoutLM.load(init)
+        tokenizer, model = start.tokenizer, start.model
+        record_path = Path(init, "training.json")
+        previous = read_json(record_path, CheckpointError) if record_path.exists() else None
+        log(f"model: continued from {init}, {model.num_parameters() / 1e6:.2f}M parameters; vocab {tokenizer.get_vocab_size()}")
+    else:
+        tokenizer = train_tokenizer([t for pair in pairs for t in pair], vocab_size=vocab_size)
+        model = new_model(preset, tokenizer.get_vocab_size(), **(model_options or {}))
+        log(f"model: {preset}, {model.num_parameters() / 1e6:.2f}M parameters; vocab {tokenizer.get_vocab_size()}")
     cfg = config or TrainConfig(seed=seed)
     history = train(model, tokenizer, pairs, cfg, log=log)
     lm = LayoutLM(model, tokenizer)
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun the ranks hold one model; rank 0 writes it
         return lm
     lm.save(out)
-    record = {"preset": preset, "n_layouts": n_layouts, "variants": variants, "requests": requests,
-              "model_options": model_options or {}, "seed": seed, "config": asdict(cfg), "history": history}
+    record = {"preset": preset if init is None else (previous or {}).get("preset"), "n_layouts": n_layouts,
+              "variants": variants, "requests": requests, "typos": typos, "model_options": model_options or {}, "seed": seed,
+              "config": asdict(cfg), "history": history}
+    if init is not None:
+        record.update(init=str(init), init_training=previous)
     Path(out, "training.json").write_text(json.dumps(record, indent=1))
     return lm
 
 
 @lru_cache(maxsize=2)
-def _cached(folder: str) -> LayoutLM:
+def _cached(folder: str, stamp: tuple) -> LayoutLM:
     return LayoutLM.load(folder)
+
+
+def _load_cached(folder: str | os.PathLike) -> LayoutLM:
+    """A loaded checkpoint, reused while its files are unchanged (a retrained folder is reloaded)."""
+    folder = Path(folder).resolve()
+    stamp = tuple((f.stat().st_mtime_ns, f.stat().st_size) if f.exists() else None
+                  for f in (folder / "model.safetensors", folder / "config.json", folder / "tokenizer.json"))
+    return _cached(str(folder), stamp)
 
 
 @dataclass
@@ -98,20 +124,33 @@ class PromptLayout:
 
 def layout_for_prompt(prompt: str, engine: str = DEFAULT_ENGINE, seed: int = 0,
                       checkpoint: str | os.PathLike | None = None) -> PromptLayout:
-    """Prompt -> layout with the language model (`lm`) or the rule parser (`rules`). A prompt the
-    model cannot finish within its token cap falls back to the rules, with a warning. Checkpoint
-    errors (missing files, pickle, bad config) raise CheckpointError/ValueError naming the file."""
-    from .procgen.text_rules import layout_from_prompt
+    """Prompt -> layout with the language model (`lm`), the rule parser (`rules`) or `auto`: the
+    rules, unless they met words that look like typing mistakes in words they know ("a wooden
+    tabel"), which the model reads through. A prompt the model cannot finish within its token cap
+    falls back to the rules, with a warning. Checkpoint errors (missing files, pickle, bad config)
+    raise CheckpointError/ValueError naming the file."""
+    from .procgen.text_rules import layout_from_prompt, misspelled
 
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
-    if engine == "lm":
-        lm = _cached(str(Path(checkpoint or DEFAULT_CHECKPOINT).resolve()))
-        try:
-            layout, warnings = lm.layout(prompt, seed=seed)
-            return PromptLayout(layout, "lm", warnings)
-        except ProgramError as e:
-            fallback = f"the language model gave no layout ({e}); used the rule parser"
-    layout, parsed = layout_from_prompt(prompt, seed=seed)
-    warnings = ([fallback] if engine == "lm" else []) + parsed.warnings
-    return PromptLayout(layout, "rules", warnings, parsed.ignored)
+    layout, parsed = layout_from_prompt(prompt, seed=seed) if engine != "lm" else (None, None)
+    typos = misspelled(parsed.ignored) if engine == "auto" else []
+    if engine == "rules" or (engine == "auto" and not typos):
+        return PromptLayout(layout, "rules", parsed.warnings, parsed.ignored)
+    try:
+        lm = _load_cached(checkpoint or DEFAULT_CHECKPOINT)
+    except (CheckpointError, ValueError) as e:
+        if engine == "lm":
+            raise
+        # auto keeps working without a usable checkpoint, and says so
+        return PromptLayout(layout, "rules", [f"the language model could not be loaded ({e}); used the rule parser"]
+                            + parsed.warnings, parsed.ignored)
+    try:
+        made, warnings = lm.layout(prompt, seed=seed)
+        note = [f"read by the language model: the rule parser did not know {', '.join(map(repr, typos[:5]))}"] if typos else []
+        return PromptLayout(made, "lm", note + warnings)
+    except ProgramError as e:
+        fallback = f"the language model gave no layout ({e}); used the rule parser"
+    if parsed is None:
+        layout, parsed = layout_from_prompt(prompt, seed=seed)
+    return PromptLayout(layout, "rules", [fallback] + parsed.warnings, parsed.ignored)

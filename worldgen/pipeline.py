@@ -144,7 +144,7 @@ def lift_to_world(frames: PosedFrames, out: str | os.PathLike, *, config: LiftCo
 
 
 def generate_draft(prompt: str, out: str | os.PathLike, *, seed: int = 0, frames: int = 40, resolution: int = 128,
-                   time_budget_s: float = 28.0, overwrite: bool = False, progress: bool = True, engine: str = "rules",
+                   time_budget_s: float = 28.0, overwrite: bool = False, progress: bool = True, engine: str = "auto",
                    checkpoint: str | os.PathLike | None = None) -> tuple[Path, list[str], list[str]]:
     """The draft world for a prompt: a layout (language model or rules, worldgen.lm.layout_for_prompt),
     procedural frames along an orbit, lifted. Returns (world folder, ignored words, warnings)."""

@@ -9,18 +9,20 @@ Captions describe a whole layout; people ask for a few things. `request` writes 
 kind from the same layouts: a handful of the objects, colours often left out (`any`), other
 counts, size words, relation and placement phrases from the rule parser's own table, optional
 scene words and filler. Its program means what the rule parser reads from the same words
-(a relation's target that was not asked for becomes one more object), so both engines are
+(a relation's target that is never asked for becomes one more object), so both engines are
 scored against one truth.
 """
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 
 from renderer.layout import Layout
 from .composers import RELATION_WORDS, compose, groups
 from .program import TARGET_RELATIONS, program_line, program_lines
-from .text_rules import RELATIONS, SIZE_WORDS, ObjectRequest, default_scene
+from .text_rules import LEXICON, RELATIONS, SIZE_WORDS, STOP_WORDS, ObjectRequest, default_scene
 from .vocab import COLOR_ALIASES, COLORS, COUNT_WORDS, NOUNS, SCENE_SYNONYMS, SCENE_TYPES, SYNONYMS, plural
 
 NOUN_SYNONYMS: dict[str, list[str]] = {}
@@ -100,10 +102,13 @@ def describe(layout: Layout, relations, rng: np.random.Generator, plain: bool = 
     return text, gs
 
 
-def training_pairs(n_layouts: int, variants: int = 4, requests: int = 0, seed: int = 0) -> list[tuple[str, str]]:
+def training_pairs(n_layouts: int, variants: int = 4, requests: int = 0, seed: int = 0,
+                   typos: float = 0.0) -> list[tuple[str, str]]:
     """(prompt, program) pairs: `variants` descriptions of each of `n_layouts` composed layouts
-    (the first in the engine's plain wording) and `requests` user-style prompts from each."""
+    (the first in the engine's plain wording) and `requests` user-style prompts from each. A
+    `typos` share of the other prompts is misspelled (`misspell`); the program stays the same."""
     rng = np.random.default_rng(seed)
+    typo_rng = np.random.default_rng([seed, 7])  # its own stream: typos=0 gives the same pairs as before
     types = list(SCENE_TYPES)
     pairs = []
     for i in range(n_layouts):
@@ -112,7 +117,12 @@ def training_pairs(n_layouts: int, variants: int = 4, requests: int = 0, seed: i
             text, gs = describe(layout, relations, rng, plain=v == 0)
             pairs.append((text, "\n".join(program_lines(layout.scene_type, gs))))
         pairs.extend(request(layout, relations, rng) for _ in range(requests))
+    if typos > 0:
+        plain = set(range(0, len(pairs), variants + requests))
+        pairs = [(misspell(text, typo_rng) if k not in plain and typo_rng.random() < typos else text, program)
+                 for k, (text, program) in enumerate(pairs)]
     return pairs
+
 
 def request(layout: Layout, relations, rng: np.random.Generator) -> tuple[str, str]:
     """A short user-style prompt asking for some of the layout's objects, and its program."""
@@ -140,8 +150,9 @@ def request(layout: Layout, relations, rng: np.random.Generator) -> tuple[str, s
         free = [a[0] for a in asks if a[5] is None and a[0] != ask[0] and a[0] not in WALL_OBJECTS]
         if ask[5] is None and ask[0] not in WALL_OBJECTS and free and rng.random() < 0.15:
             ask[5] = (str(rng.choice(TARGET_RELATIONS)), str(rng.choice(free)))
-    # A relation's target may only be named as a target after it was asked for (the parser reads
-    # "a lamp on the table ... a table" as two tables), so asked-for targets go first.
+    # Asked-for targets mostly go first ("a table and a lamp on the table"); where relations form a
+    # cycle, a target named before it is asked for is that same object ("a lamp on the table ...
+    # a table" is one table), as the rule parser reads it.
     asked = {a[0] for a in asks}
     asks.sort(key=lambda a: a[5] is not None and a[5][1] in asked)
     phrases, lines, named, requests = [], [], set(), []
@@ -151,8 +162,8 @@ def request(layout: Layout, relations, rng: np.random.Generator) -> tuple[str, s
         count = _count(n, (words or [noun])[0], rng)
         if n in COUNT_IDIOMS and rng.random() < 0.15:
             count = str(rng.choice(COUNT_IDIOMS[n]))  # "a pair of", "some" (2), "a few" (3), "a dozen"
-        elif n == 2 and rng.random() < 0.1:
-            count = ""  # a bare plural: the parser reads two
+        elif n <= 2 and rng.random() < 0.1:
+            count = ""  # a bare noun ("grey sofa facing a tv"): the parser reads one, or two for a plural
         phrase = " ".join([w for w in [count] + words + [noun] if w])
         if rel is None and label in ("painting", "window") and rng.random() < 0.25:
             phrase += " on the wall"  # the parser's wall_mount: these labels' default placement
@@ -166,7 +177,7 @@ def request(layout: Layout, relations, rng: np.random.Generator) -> tuple[str, s
         named.add(label)
         lines.append(program_line(label, col, n, size, rel))
         requests.append(ObjectRequest(label, n))
-        if rel is not None and rel[1] is not None and rel[1] not in named:
+        if rel is not None and rel[1] is not None and rel[1] not in named and rel[1] not in asked:
             named.add(rel[1])
             lines.append(program_line(rel[1], None, 1))
             requests.append(ObjectRequest(rel[1], 1))
@@ -185,3 +196,41 @@ def request(layout: Layout, relations, rng: np.random.Generator) -> tuple[str, s
     if rng.random() < 0.2:
         text += "."
     return text, "\n".join([f"scene {scene}"] + lines + ["end"])
+
+
+KEYBOARD_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+_NEIGHBOURS = {c: "".join(row[max(i - 1, 0) : i + 2].replace(c, "")) for row in KEYBOARD_ROWS for i, c in enumerate(row)}
+_WORD = re.compile(r"[A-Za-z]{4,}")
+
+
+def misspell(text: str, rng: np.random.Generator, rate: float = 0.15) -> str:
+    """Typing mistakes: each word of four or more letters is, with probability `rate`, given one
+    edit after its first letter (a dropped, doubled or swapped letter, or a neighbouring key). An
+    edit that makes another known word ("four" -> "for", "lamps" -> "lamp") is not used, so the
+    text still means its program. At least one word is changed when the text has one."""
+    words = list(_WORD.finditer(text))
+    if not words:
+        return text
+    hit = {m.start() for m in words if rng.random() < rate} or {words[int(rng.integers(len(words)))].start()}
+    out, last = [], 0
+    for m in words:
+        if m.start() in hit:
+            out += [text[last : m.start()], _typo(m.group(), rng)]
+            last = m.end()
+    return "".join(out + [text[last:]])
+
+
+def _typo(word: str, rng: np.random.Generator) -> str:
+    for _ in range(4):
+        k, kind = int(rng.integers(1, len(word))), int(rng.integers(4))
+        if kind == 0:
+            w = word[:k] + word[k + 1 :]
+        elif kind == 1:
+            w = word[:k] + word[k] + word[k:]
+        elif kind == 2 and k < len(word) - 1:
+            w = word[:k] + word[k + 1] + word[k] + word[k + 2 :]
+        else:
+            w = word[:k] + str(rng.choice(list(_NEIGHBOURS.get(word[k].lower(), word[k])))) + word[k + 1 :]
+        if w != word and (w.lower(),) not in LEXICON and w.lower() not in STOP_WORDS:
+            return w
+    return word

@@ -1,8 +1,8 @@
 """Rule-based text -> layout: the deterministic fallback the learned language model must beat.
 
 A prompt's scene type, objects, counts (words and digits), colours (names and #hex), sizes
-(small, large, tall, ...) and simple relations (on, next to, in front of, facing, under, in
-the corner, along the wall, in the middle) become placement specs for the composers' placer.
+(small, large, tall, ...) and simple relations (on, next to, around, in front of, facing, under,
+in the corner, along the wall, in the middle) become placement specs for the composers' placer.
 Every word the rules cannot use is reported back in `ignored`, never silently dropped; an
 empty or over-long prompt still gives a valid (possibly empty) world plus warnings.
 """
@@ -27,7 +27,10 @@ STOP_WORDS = {"the", "with", "and", "of", "in", "is", "are", "there", "that", "t
               "our", "their", "his", "her", "filled", "full", "furnished", "place", "scene", "world", "view", "which",
               "where", "inside", "outside", "into", "onto", "from", "by", "be", "as", "lots", "lot", "bunch", "set",
               "made", "color", "coloured", "colored", "colour", "standing", "sitting", "placed", "stands", "sits",
-              "cozy", "cosy", "nice", "beautiful", "modern", "simple", "small-ish", "each", "both", "other", "another"}
+              "cozy", "cosy", "nice", "beautiful", "modern", "simple", "small-ish", "each", "both", "other", "another",
+              # requests: "i want", "i'd like", "make me", "please give us"
+              "i", "i'd", "i'm", "me", "us", "we", "want", "wants", "like", "would", "make", "give", "please", "need",
+              "create", "build", "generate", "show", "bright", "sunny", "quiet", "spacious", "round", "dark", "them"}
 SIZE_WORDS = {"tiny": (0.6, 0.6, 0.6), "small": (0.75, 0.75, 0.75), "little": (0.75, 0.75, 0.75),
               "big": (1.3, 1.3, 1.3), "large": (1.3, 1.3, 1.3), "huge": (1.5, 1.5, 1.5), "giant": (1.6, 1.6, 1.6),
               "tall": (1.0, 1.0, 1.3), "short": (1.0, 1.0, 0.8), "low": (1.0, 1.0, 0.8), "long": (1.3, 1.0, 1.0),
@@ -35,7 +38,7 @@ SIZE_WORDS = {"tiny": (0.6, 0.6, 0.6), "small": (0.75, 0.75, 0.75), "little": (0
 # phrase -> (relation, needs a target)
 RELATIONS = {"on top of": ("on", True), "on": ("on", True), "atop": ("on", True), "next to": ("near", True),
              "beside": ("near", True), "besides": ("near", True), "near": ("near", True), "close to": ("near", True),
-             "alongside": ("near", True), "in front of": ("front", True), "before": ("front", True),
+             "alongside": ("near", True), "along": ("near", True), "around": ("near", True), "in front of": ("front", True), "before": ("front", True),
              "facing": ("facing", True), "opposite": ("facing", True), "across from": ("facing", True),
              "under": ("under", True), "underneath": ("under", True), "below": ("under", True), "beneath": ("under", True),
              "in the corner": ("corner", False), "in a corner": ("corner", False), "in the corners": ("corner", False),
@@ -105,6 +108,15 @@ HEX_COLOR = re.compile(r"#[0-9a-f]{6}\b")  # in lower-cased text
 TOKEN = re.compile(HEX_COLOR.pattern + r"|\d+|[a-z]+(?:'[a-z]+)?")
 
 
+def _longest_match(tokens: list[str], i: int) -> tuple[tuple[str, object] | None, int]:
+    """The lexicon entry of the longest phrase starting at token i, and its length in tokens."""
+    for n in range(min(MAX_PHRASE, len(tokens) - i), 0, -1):
+        match = LEXICON.get(tuple(tokens[i : i + n]))
+        if match:
+            return match, n
+    return None, 0
+
+
 def parse_prompt(text: str) -> ParsedPrompt:
     if not isinstance(text, str):
         raise TypeError(f"a prompt must be a string, got {type(text).__name__}")
@@ -119,15 +131,19 @@ def parse_prompt(text: str) -> ParsedPrompt:
     pending: dict = {}
     relation: str | None = None
     last: ObjectRequest | None = None
+    implied: list[ObjectRequest] = []  # objects created only as a relation's target ("on the desk")
     i = 0
     while i < len(tokens):
         tok = tokens[i]
-        match = None
-        for n in range(min(MAX_PHRASE, len(tokens) - i), 0, -1):
-            match = LEXICON.get(tuple(tokens[i : i + n]))
-            if match:
-                i += n
-                break
+        match, n = _longest_match(tokens, i)
+        if match is not None and match[0] == "object" and tok in COLOR_ALIASES and n == 1:
+            following, _ = _longest_match(tokens, i + 1)
+            if following is not None and following[0] == "object":  # "an oak table": oak is the colour,
+                if following[1][0] == match[1][0]:  # but "oak trees" are trees
+                    i += 1
+                    continue
+                match = ("color", COLORS[COLOR_ALIASES[tok]])
+        i += n if match is not None else 0
         if match is None:
             i += 1
             if tok.startswith("#"):
@@ -140,6 +156,7 @@ def parse_prompt(text: str) -> ParsedPrompt:
         kind, value = match
         if kind == "number":
             pending["count"] = value
+            pending["article"] = tok in ("a", "an")  # "on a table" still names the relation's target
         elif kind == "color":
             pending["color"] = value
         elif kind == "size":
@@ -160,11 +177,12 @@ def parse_prompt(text: str) -> ParsedPrompt:
                 last.rule = rel
         elif kind == "object":
             label, plural = value
-            if relation is not None and last is not None and "count" not in pending:
+            if relation is not None and last is not None and ("count" not in pending or pending.get("article")):
                 target = next((r for r in requests if r.label == label), None)
                 if target is None:
                     target = ObjectRequest(label, 1, pending.get("color"), pending.get("scale", (1.0, 1.0, 1.0)))
                     requests.append(target)
+                    implied.append(target)
                 last.rule = f"{relation}:{label}"
                 relation = None
             else:
@@ -172,13 +190,31 @@ def parse_prompt(text: str) -> ParsedPrompt:
                 if count > MAX_COUNT:
                     warnings.append(f"{count} {label}s asked for; at most {MAX_COUNT} are placed")
                     count = MAX_COUNT
-                last = ObjectRequest(label, count, pending.get("color"), pending.get("scale", (1.0, 1.0, 1.0)))
-                requests.append(last)
+                # "chairs next to the table, a table": the table asked for is the one already implied
+                last = next((r for r in implied if r.label == label), None)
+                if last is not None:
+                    implied.remove(last)
+                    last.count, last.color = count, pending.get("color", last.color)
+                    last.scale = pending.get("scale", last.scale)
+                else:
+                    last = ObjectRequest(label, count, pending.get("color"), pending.get("scale", (1.0, 1.0, 1.0)))
+                    requests.append(last)
                 relation = None
             pending = {}
-    for key in pending:  # modifiers that never reached a noun
+    for key in [k for k in pending if k != "article"]:  # modifiers that never reached a noun
         warnings.append(f"a {key} word was not followed by an object it could apply to")
     return ParsedPrompt(scene, requests, ignored, warnings)
+
+
+KNOWN_WORDS = sorted({word for phrase in LEXICON for word in phrase if word.isalpha() and len(word) >= 4})
+
+
+def misspelled(ignored: list[str], cutoff: float = 0.75) -> list[str]:
+    """The ignored words that look like typing mistakes in words the parser knows ("tabel",
+    "wooodn"): four letters or more and a difflib similarity of at least `cutoff` to a known word."""
+    from difflib import get_close_matches
+
+    return [w for w in ignored if len(w) >= 4 and w.isalpha() and get_close_matches(w, KNOWN_WORDS, 1, cutoff)]
 
 
 def _scene_for(parsed: ParsedPrompt) -> str:
