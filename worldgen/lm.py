@@ -117,7 +117,7 @@ def _load_cached(folder: str | os.PathLike) -> LayoutLM:
 @dataclass
 class PromptLayout:
     layout: object  # renderer.layout.Layout
-    engine: str  # the engine that produced it: lm, or rules (asked for, or the fallback)
+    engine: str  # the engine that produced it: lm, or rules (asked for, chosen by auto, or the fallback)
     warnings: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)  # words the rule parser did not understand
 
