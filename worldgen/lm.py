@@ -129,28 +129,29 @@ def layout_for_prompt(prompt: str, engine: str = DEFAULT_ENGINE, seed: int = 0,
     tabel"), which the model reads through. A prompt the model cannot finish within its token cap
     falls back to the rules, with a warning. Checkpoint errors (missing files, pickle, bad config)
     raise CheckpointError/ValueError naming the file."""
-    from .procgen.text_rules import layout_from_prompt, misspelled
+    from .procgen.text_rules import layout_from_parsed, misspelled, parse_prompt
 
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
-    layout, parsed = layout_from_prompt(prompt, seed=seed) if engine != "lm" else (None, None)
+    parsed = parse_prompt(prompt) if engine != "lm" else None
     typos = misspelled(parsed.ignored) if engine == "auto" else []
+
+    def by_rules(notes: list[str]) -> PromptLayout:
+        read = parsed or parse_prompt(prompt)
+        layout = layout_from_parsed(read, seed)
+        return PromptLayout(layout, "rules", notes + read.warnings, read.ignored)
+
     if engine == "rules" or (engine == "auto" and not typos):
-        return PromptLayout(layout, "rules", parsed.warnings, parsed.ignored)
+        return by_rules([])
     try:
         lm = _load_cached(checkpoint or DEFAULT_CHECKPOINT)
     except (CheckpointError, ValueError) as e:
         if engine == "lm":
             raise
-        # auto keeps working without a usable checkpoint, and says so
-        return PromptLayout(layout, "rules", [f"the language model could not be loaded ({e}); used the rule parser"]
-                            + parsed.warnings, parsed.ignored)
+        return by_rules([f"the language model could not be loaded ({e}); used the rule parser"])  # auto keeps working
     try:
         made, warnings = lm.layout(prompt, seed=seed)
-        note = [f"read by the language model: the rule parser did not know {', '.join(map(repr, typos[:5]))}"] if typos else []
-        return PromptLayout(made, "lm", note + warnings)
     except ProgramError as e:
-        fallback = f"the language model gave no layout ({e}); used the rule parser"
-    if parsed is None:
-        layout, parsed = layout_from_prompt(prompt, seed=seed)
-    return PromptLayout(layout, "rules", [fallback] + parsed.warnings, parsed.ignored)
+        return by_rules([f"the language model gave no layout ({e}); used the rule parser"])
+    note = [f"read by the language model: the rule parser did not know {', '.join(map(repr, typos[:5]))}"] if typos else []
+    return PromptLayout(made, "lm", note + warnings)

@@ -231,8 +231,12 @@ def default_scene(requests: list[ObjectRequest]) -> str:
 def layout_from_prompt(text: str, seed: int = 0) -> tuple[Layout, ParsedPrompt]:
     """A validated layout for the prompt (placement failures are reported in `warnings`)."""
     parsed = parse_prompt(text)
-    layout = layout_from_requests(_scene_for(parsed), parsed.requests, parsed.warnings, seed)
-    return layout, parsed
+    return layout_from_parsed(parsed, seed), parsed
+
+
+def layout_from_parsed(parsed: ParsedPrompt, seed: int = 0) -> Layout:
+    """The layout for an already parsed prompt; placement failures are appended to its warnings."""
+    return layout_from_requests(_scene_for(parsed), parsed.requests, parsed.warnings, seed)
 
 
 def layout_from_requests(scene: str, requests: list[ObjectRequest], warnings: list[str], seed: int = 0) -> Layout:
