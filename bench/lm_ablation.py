@@ -38,7 +38,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=400)
     ap.add_argument("--layouts", type=int, default=800, help="training layouts (3 captions + 5 requests each)")
-    ap.add_argument("--eval-layouts", type=int, default=0, help="held-out layouts for F1 (3 prompts each); 0: loss only")
+    ap.add_argument("--eval-layouts", type=int, default=0, help="held-out layouts for F1 (4 prompts each); 0: loss only")
     ap.add_argument("--variants", default="baseline,engram,mhc", help=f"comma-separated, from {', '.join(VARIANTS)}")
     ap.add_argument("--seeds", default="0,1,2", help="comma-separated; each seed trains every variant")
     args = ap.parse_args()

@@ -38,7 +38,8 @@ SIZE_WORDS = {"tiny": (0.6, 0.6, 0.6), "small": (0.75, 0.75, 0.75), "little": (0
 # phrase -> (relation, needs a target)
 RELATIONS = {"on top of": ("on", True), "on": ("on", True), "atop": ("on", True), "next to": ("near", True),
              "beside": ("near", True), "besides": ("near", True), "near": ("near", True), "close to": ("near", True),
-             "alongside": ("near", True), "along": ("near", True), "around": ("near", True), "in front of": ("front", True), "before": ("front", True),
+             "alongside": ("near", True), "along": ("near", True), "around": ("near", True),
+             "in front of": ("front", True), "before": ("front", True),
              "facing": ("facing", True), "opposite": ("facing", True), "across from": ("facing", True),
              "under": ("under", True), "underneath": ("under", True), "below": ("under", True), "beneath": ("under", True),
              "in the corner": ("corner", False), "in a corner": ("corner", False), "in the corners": ("corner", False),
@@ -143,9 +144,8 @@ def parse_prompt(text: str) -> ParsedPrompt:
                     i += 1
                     continue
                 match = ("color", COLORS[COLOR_ALIASES[tok]])
-        i += n if match is not None else 0
+        i += max(n, 1)
         if match is None:
-            i += 1
             if tok.startswith("#"):
                 pending["color"] = tok
             elif tok.isdigit():
