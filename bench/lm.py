@@ -7,12 +7,17 @@ layout: the engine's own captions ("plain"), paraphrased captions (shuffled orde
 digits, other templates), user-style requests (a few of the objects, colours often left out,
 size words, relation and placement phrases; worldgen.procgen.paraphrase.request) and the same
 requests mistyped ("typos": paraphrase.misspell drops, doubles, swaps or mistypes a letter in
-some words of four letters or more). Object-level F1 counts (label, count, colour) groups, the
+some words of four letters or more), and captions in word orders the rule parser was not written
+for ("reworded": worldgen.procgen.reword, a colour or count after its noun, a relation opening
+its sentence, several sentences, things that are not there). Object-level F1 counts (label, count, colour) groups, the
 colour `any` where none is asked for: a predicted group matches a true one when all three agree.
-Truth is the target program, read by the same code as the model's output. A fifth set,
-bench/data/handwritten_prompts.jsonl, holds prompts written by hand (not by the engine) with the
-programs they mean. `auto` is the engine that uses the rules unless they met likely typos
-(worldgen.lm.layout_for_prompt). Also: decoding time per layout and tokens/s on this machine.
+Truth is the target program, read by the same code as the model's output. Two more sets
+hold prompts written by hand (not by the engine) with the programs they mean:
+bench/data/handwritten_prompts.jsonl ("handwritten") and handwritten_word_order.jsonl
+("handwritten_order": colours and counts after nouns, "no tv", several sentences; written before
+any model was trained on reworded captions). `auto` is the engine that uses the rules unless they are unsure of their
+reading (likely typos or a word order they guess at: text_rules.unsure, worldgen.lm.layout_for_prompt).
+Also: decoding time per layout and tokens/s on this machine.
 The last line is one JSON object with every figure.
 """
 
@@ -34,7 +39,8 @@ from worldgen.lm import LayoutLM  # noqa: E402
 from worldgen.procgen.composers import compose  # noqa: E402
 from worldgen.procgen.paraphrase import describe, misspell, request  # noqa: E402
 from worldgen.procgen.program import ProgramError, parse_program, program_lines  # noqa: E402
-from worldgen.procgen.text_rules import misspelled, parse_prompt  # noqa: E402
+from worldgen.procgen.reword import reword  # noqa: E402
+from worldgen.procgen.text_rules import parse_prompt, unsure  # noqa: E402
 from worldgen.procgen.vocab import SCENE_TYPES, nearest_color_name  # noqa: E402
 
 HELD_OUT_SEED = 10_000_019  # training uses other seeds (worldgen.procgen.paraphrase.training_pairs)
@@ -55,14 +61,16 @@ def f1(pred: set, true: set) -> float:
     return 0.0 if hit == 0 else 2 * hit / (len(pred) + len(true))
 
 
-KINDS = ("plain", "paraphrased", "requests", "typos")
-HANDWRITTEN = ROOT / "bench" / "data" / "handwritten_prompts.jsonl"
+KINDS = ("plain", "paraphrased", "requests", "typos", "reworded")
+HANDWRITTEN = {"handwritten": ROOT / "bench" / "data" / "handwritten_prompts.jsonl",
+               "handwritten_order": ROOT / "bench" / "data" / "handwritten_word_order.jsonl"}
 
 
 def held_out_prompts(n_layouts: int, seed: int = HELD_OUT_SEED):
     """(kind, prompt, target program) for each kind and each of n_layouts unseen layouts."""
     rng = np.random.default_rng(seed)
-    typo_rng = np.random.default_rng([seed, 7])  # its own stream: the other sets do not change with it
+    typo_rng = np.random.default_rng([seed, 7])  # own streams: the other sets do not change with these
+    reword_rng = np.random.default_rng([seed, 11])
     types = list(SCENE_TYPES)
     for i in range(n_layouts):
         layout, relations = compose(types[i % len(types)], int(rng.integers(2**31)))
@@ -72,20 +80,23 @@ def held_out_prompts(n_layouts: int, seed: int = HELD_OUT_SEED):
                 yield kind, text, program
             elif kind == "typos":
                 yield kind, misspell(text, typo_rng), program  # the same request, mistyped
+            elif kind == "reworded":
+                yield kind, *reword(layout, relations, reword_rng, few=i % 2 == 1)  # whole layouts and requests
             else:
                 text, gs = describe(layout, relations, rng, plain=kind == "plain")
                 yield kind, text, "\n".join(program_lines(layout.scene_type, gs))
 
 
 def handwritten_prompts():
-    for line in HANDWRITTEN.read_text().splitlines():
-        d = json.loads(line)
-        yield "handwritten", d["prompt"], d["program"]
+    for kind, path in HANDWRITTEN.items():
+        for line in path.read_text().splitlines():
+            d = json.loads(line)
+            yield kind, d["prompt"], d["program"]
 
 
 def score(lm: LayoutLM, n_layouts: int, seed: int = HELD_OUT_SEED, handwritten: bool = True) -> dict:
     """Mean F1 per kind for the model and the rules, decode times, tokens, token-cap hits."""
-    kinds = KINDS + (("handwritten",) if handwritten else ())
+    kinds = KINDS + (tuple(HANDWRITTEN) if handwritten else ())
     scores = {k: {"lm": [], "rules": [], "auto": []} for k in kinds}
     decode_s, tokens, failures = [], 0, 0
     prompts = list(held_out_prompts(n_layouts, seed)) + (list(handwritten_prompts()) if handwritten else [])
@@ -102,8 +113,8 @@ def score(lm: LayoutLM, n_layouts: int, seed: int = HELD_OUT_SEED, handwritten: 
             pred, failures = set(), failures + 1
         decode_s.append(time.perf_counter() - t0)
         scores[kind]["lm"].append(f1(pred, true))
-        # auto (worldgen.lm.layout_for_prompt): the model only where the rules met likely typos
-        scores[kind]["auto"].append(scores[kind]["lm" if misspelled(parsed.ignored) else "rules"][-1])
+        # auto (worldgen.lm.layout_for_prompt): the model only where the rules are unsure
+        scores[kind]["auto"].append(scores[kind]["lm" if unsure(parsed) else "rules"][-1])
     return {"f1": {k: {m: float(np.mean(v)) for m, v in d.items()} for k, d in scores.items()},
             "count": {k: len(d["lm"]) for k, d in scores.items()}, "decode_s": decode_s, "tokens": tokens, "failures": failures}
 
@@ -119,7 +130,7 @@ def main() -> None:
     r = score(lm, args.prompts)
     res, decode_s, tokens = r["f1"], r["decode_s"], r["tokens"]
     for kind, d in res.items():
-        print(f"{kind:12s} object F1 (label, count, colour) over {r['count'][kind]:3d} prompts: model {d['lm']:.3f}   "
+        print(f"{kind:17s} object F1 (label, count, colour) over {r['count'][kind]:3d} prompts: model {d['lm']:.3f}   "
               f"rules {d['rules']:.3f}   auto {d['auto']:.3f}")
     print(f"decoding: {np.mean(decode_s):.3f} s per layout (max {np.max(decode_s):.2f}), {tokens / sum(decode_s):.0f} tokens/s, "
           f"{r['failures']} hit the token cap")

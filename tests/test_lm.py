@@ -12,10 +12,12 @@ from rtfm.language import TextEncoder
 from rtfm.language.tokenizer import train_tokenizer
 from rtfm.language.train import TrainConfig, encode_pair, new_model, train
 from worldgen.lm import LayoutLM, train_layout_lm
-from worldgen.procgen.composers import compose
+from worldgen.procgen.composers import compose, groups
 from worldgen.procgen.paraphrase import describe, misspell, request, training_pairs
-from worldgen.procgen.program import ProgramError, parse_program
+from worldgen.procgen.program import TARGET_RELATIONS, ProgramError, parse_program
+from worldgen.procgen.reword import reword
 from worldgen.procgen.text_rules import LEXICON, layout_from_prompt, parse_prompt
+from worldgen.procgen.vocab import COLORS, nearest_color_name
 
 SHIPPED = Path(__file__).resolve().parents[1] / "assets" / "lm-tiny"
 
@@ -45,6 +47,30 @@ def test_typos_change_words_but_never_into_other_known_words():
     typed = training_pairs(2, variants=2, requests=2, seed=4, typos=1.0)
     assert [p for _, p in typed] == [p for _, p in clean]  # the programs do not change
     assert [t == c for (t, _), (c, _) in zip(typed, clean)] == [True, False, False, False] * 2  # plain captions stay
+
+
+def test_reworded_captions_keep_the_facts_in_other_word_orders():
+    layout, relations = compose("bedroom", 11)
+    facts = sorted((label, color, n) for label, color, n, _ in groups(layout, relations))
+    texts = set()
+    for k in range(12):
+        text, program = reword(layout, relations, np.random.default_rng(k))
+        assert (text, program) == reword(layout, relations, np.random.default_rng(k))  # seeded
+        read = parse_program(program)
+        assert read.scene == "bedroom"
+        assert sorted((r.label, nearest_color_name(r.color), r.count) for r in read.requests) == facts
+        texts.add(text)
+    assert len(texts) == 12
+    text, program = reword(*compose("kitchen", 2), np.random.default_rng(3))
+    assert parse_prompt(text).doubts  # the rules are told where they guess
+    rng = np.random.default_rng(1)
+    for i in range(20):  # requests: a few objects, and every relation's target is in the program
+        text, program = reword(*compose(["bedroom", "office", "street"][i % 3], i), rng, few=True)
+        lines = [line.split() for line in program.splitlines()[1:-1]]
+        assert 1 <= len(lines) <= 10 and {w[-1] for w in lines if w[-2] in TARGET_RELATIONS} <= {w[0] for w in lines}
+    plain = training_pairs(2, variants=2, requests=2, seed=4)
+    more = training_pairs(2, variants=2, requests=2, seed=4, reworded=2)
+    assert [p for k, p in enumerate(more) if k % 6 < 4] == plain  # reworded captions come on top, from their own stream
 
 
 def test_request_prompts_mean_what_the_rule_parser_reads():
@@ -120,6 +146,13 @@ def test_layout_for_prompt_engines_determinism_and_fallback(monkeypatch, tmp_pat
     typed = wlm.layout_for_prompt("a kitchen with a red fidge and two wodden chairs", "auto", seed=3)
     assert typed.engine == "lm" and "'fidge', 'wodden'" in typed.warnings[0]
     assert typed.layout.counts() == {"fridge": 1, "chair": 2}
+    # ... or a word order they only guess at: the rules would paint the lamps blue
+    reordered = wlm.layout_for_prompt("a bedroom with a bed in blue and two white lamps", "auto", seed=3)
+    assert reordered.engine == "lm" and "before the count 'two'" in reordered.warnings[0]
+    assert reordered.layout.counts() == {"bed": 1, "lamp": 2}
+    assert {(o.label, o.color) for o in reordered.layout.objects} == {("bed", COLORS["blue"]), ("lamp", COLORS["white"])}
+    by_rules = wlm.layout_for_prompt("a bedroom with a bed in blue and two white lamps", "rules")
+    assert any("before the count 'two'" in w for w in by_rules.warnings)  # the rules say where they guessed
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "model.pt").write_bytes(b"pickle")
     kept = wlm.layout_for_prompt("a red fidge", "auto", checkpoint=tmp_path / "broken")  # auto still gives a layout

@@ -10,6 +10,7 @@ from renderer.raycast import raycast
 from worldgen.procgen.assets import ASSETS, build_asset
 from worldgen.procgen.composers import compose
 from worldgen.procgen.dataset import ProcgenStream
+from worldgen.procgen.paraphrase import describe, request
 from worldgen.procgen.paths import PATH_KINDS, FreeSpace, camera_path
 from worldgen.procgen.text_rules import layout_from_prompt, parse_prompt
 from worldgen.procgen.vocab import COLORS, SCENE_TYPES, SIZES
@@ -75,6 +76,26 @@ def test_text_rules_oak_as_a_colour_around_and_an_article_before_a_target():
     assert read("two chairs next to two tables") == [("chair", 2, None, None), ("table", 2, None, None)]
 
 
+def test_text_rules_say_where_word_order_leaves_them_guessing():
+    doubts = lambda text: parse_prompt(text).doubts  # noqa: E731
+    assert "before the count 'two'" in doubts("a bedroom with a bed in blue and two lamps")[0]
+    assert doubts("white lamps, two of them, and a rug")  # a count after its noun lands on the rug
+    assert "'no'" in doubts("a kitchen with a fridge and no tv")[0]
+    assert "'without'" in doubts("a desk without a chair")[0]
+    assert "'under'" in doubts("A bedroom with a bed. Under the bed lies a red rug.")[0]
+    assert doubts("a lamp that is white") == ["a color word was not followed by an object it could apply to"]
+    # what the rules were written for reads without doubts: articles before idioms, relations mid-sentence
+    for text in ["a pair of chairs, a few rocks and a dozen bushes", "a rug under the bed; not only a bed but a lamp",
+                 "Cozy living room: grey sofa facing a tv, a plant in the corner", "two big red chairs next to a table"]:
+        assert doubts(text) == [], text
+    rng = np.random.default_rng(0)
+    for i, scene in enumerate(SCENE_TYPES):
+        layout, relations = compose(scene, i)
+        for plain in (True, False):
+            assert doubts(describe(layout, relations, rng, plain=plain)[0]) == []
+        assert doubts(request(layout, relations, rng)[0]) == []
+
+
 def test_text_rules_bad_prompts_never_hang():
     lay, parsed = layout_from_prompt("", seed=0)
     assert lay.objects == [] and any("empty" in w for w in parsed.warnings)
@@ -83,6 +104,8 @@ def test_text_rules_bad_prompts_never_hang():
     lay, parsed = layout_from_prompt("a room with 99999999 chairs", seed=0)
     assert len(lay.objects) <= 24 and any("at most 24" in w for w in parsed.warnings)
     assert parse_prompt("on the table").ignored == ["on"]
+    doubts = parse_prompt("blue two " * 300).doubts  # every count after a colour: listed up to a cap
+    assert len(doubts) == 11 and doubts[-1].endswith("more doubts")
 
 
 def small_room() -> Layout:

@@ -350,6 +350,8 @@ def train_lm(
     layouts: int = typer.Option(3000, min=10, help="composed layouts to describe"),
     variants: int = typer.Option(3, min=1, help="whole-layout captions per layout"),
     requests: int = typer.Option(5, min=0, help="user-style prompts (a few objects, colours optional) per layout"),
+    reworded: int = typer.Option(0, min=0, help="captions per layout in other word orders (colour or count after "
+                                 "the noun, relation first, several sentences, 'no tv')"),
     typos: float = typer.Option(0.0, min=0.0, max=1.0, help="share of the non-plain prompts given typing mistakes"),
     engram_layers: str = typer.Option("", help="comma-separated blocks that get an Engram memory, e.g. 1"),
     mhc_streams: int = typer.Option(0, min=0, help="> 1: that many mHC hyper-connected residual streams"),
@@ -376,7 +378,7 @@ def train_lm(
         if init is not None and options:
             _fail("--init keeps the checkpoint's architecture; drop --engram-layers and --mhc-streams")
         train_layout_lm(out, preset, layouts, variants, requests, cfg, seed=seed, model_options=options, init=init,
-                        typos=typos, log=typer.echo)
+                        typos=typos, reworded=reworded, log=typer.echo)
     except ValueError as e:
         _fail(str(e))
     typer.echo(f"wrote {out}")

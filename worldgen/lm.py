@@ -61,9 +61,9 @@ class LayoutLM:
 def train_layout_lm(out: str | os.PathLike, preset: str = "tiny", n_layouts: int = 3000, variants: int = 3,
                     requests: int = 5, config: TrainConfig | None = None, seed: int = 0, vocab_size: int = 2048,
                     model_options: dict | None = None, init: str | os.PathLike | None = None, typos: float = 0.0,
-                    log=print) -> LayoutLM:
-    """Generate pairs (`variants` captions and `requests` user-style prompts per layout, a `typos`
-    share of the non-plain ones misspelled), train the
+                    reworded: int = 0, log=print) -> LayoutLM:
+    """Generate pairs (`variants` captions, `requests` user-style prompts and `reworded` captions
+    in other word orders per layout, a `typos` share of the non-plain ones misspelled), train the
     tokenizer and the model (`model_options` override the preset: engram_layers, mhc_streams, ...),
     save both (safetensors + JSON) to `out`. With `init`, training continues from that checkpoint:
     its weights, tokenizer and config are kept (preset, vocab_size and model_options are unused)
@@ -73,7 +73,7 @@ def train_layout_lm(out: str | os.PathLike, preset: str = "tiny", n_layouts: int
     except OSError as e:
         raise ValueError(f"{out}: cannot write a checkpoint there: {e.strerror or e}") from None
     t0 = time.perf_counter()
-    pairs = training_pairs(n_layouts, variants, requests, seed=seed, typos=typos)
+    pairs = training_pairs(n_layouts, variants, requests, seed=seed, typos=typos, reworded=reworded)
     log(f"{len(pairs)} (prompt, program) pairs from {n_layouts} layouts in {time.perf_counter() - t0:.0f}s")
     previous = None
     if init is not None:
@@ -93,7 +93,7 @@ def train_layout_lm(out: str | os.PathLike, preset: str = "tiny", n_layouts: int
         return lm
     lm.save(out)
     record = {"preset": preset if init is None else (previous or {}).get("preset"), "n_layouts": n_layouts,
-              "variants": variants, "requests": requests, "typos": typos, "model_options": model_options or {}, "seed": seed,
+              "variants": variants, "requests": requests, "reworded": reworded, "typos": typos, "model_options": model_options or {}, "seed": seed,
               "config": asdict(cfg), "history": history}
     if init is not None:
         record.update(init=str(init), init_training=previous)
@@ -125,23 +125,24 @@ class PromptLayout:
 def layout_for_prompt(prompt: str, engine: str = DEFAULT_ENGINE, seed: int = 0,
                       checkpoint: str | os.PathLike | None = None) -> PromptLayout:
     """Prompt -> layout with the language model (`lm`), the rule parser (`rules`) or `auto`: the
-    rules, unless they met words that look like typing mistakes in words they know ("a wooden
-    tabel"), which the model reads through. A prompt the model cannot finish within its token cap
-    falls back to the rules, with a warning. Checkpoint errors (missing files, pickle, bad config)
+    rules, unless they are unsure of their reading (`text_rules.unsure`): words that look like
+    typing mistakes ("a wooden tabel"), or a word order they only guess at ("a bed in blue, two
+    lamps", "no tv", a sentence opening with "under the table"). Then the model reads the prompt.
+    A prompt the model cannot finish within its token cap falls back to the rules, with a warning. Checkpoint errors (missing files, pickle, bad config)
     raise CheckpointError/ValueError naming the file."""
-    from .procgen.text_rules import layout_from_parsed, misspelled, parse_prompt
+    from .procgen.text_rules import layout_from_parsed, parse_prompt, unsure
 
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     parsed = parse_prompt(prompt) if engine != "lm" else None
-    typos = misspelled(parsed.ignored) if engine == "auto" else []
+    doubts = unsure(parsed) if engine == "auto" else []
 
     def by_rules(notes: list[str]) -> PromptLayout:
         read = parsed or parse_prompt(prompt)
         layout = layout_from_parsed(read, seed)
-        return PromptLayout(layout, "rules", notes + read.warnings, read.ignored)
+        return PromptLayout(layout, "rules", list(dict.fromkeys(notes + read.warnings + read.doubts)), read.ignored)
 
-    if engine == "rules" or (engine == "auto" and not typos):
+    if engine == "rules" or (engine == "auto" and not doubts):
         return by_rules([])
     try:
         lm = _load_cached(checkpoint or DEFAULT_CHECKPOINT)
@@ -153,5 +154,5 @@ def layout_for_prompt(prompt: str, engine: str = DEFAULT_ENGINE, seed: int = 0,
         made, warnings = lm.layout(prompt, seed=seed)
     except ProgramError as e:
         return by_rules([f"the language model gave no layout ({e}); used the rule parser"])
-    note = [f"read by the language model: the rule parser did not know {', '.join(map(repr, typos[:5]))}"] if typos else []
+    note = [f"read by the language model: {'; '.join(doubts)}"] if doubts else []
     return PromptLayout(made, "lm", note + warnings)

@@ -103,12 +103,17 @@ def describe(layout: Layout, relations, rng: np.random.Generator, plain: bool = 
 
 
 def training_pairs(n_layouts: int, variants: int = 4, requests: int = 0, seed: int = 0,
-                   typos: float = 0.0) -> list[tuple[str, str]]:
+                   typos: float = 0.0, reworded: int = 0) -> list[tuple[str, str]]:
     """(prompt, program) pairs: `variants` descriptions of each of `n_layouts` composed layouts
-    (the first in the engine's plain wording) and `requests` user-style prompts from each. A
-    `typos` share of the other prompts is misspelled (`misspell`); the program stays the same."""
+    (the first in the engine's plain wording), `requests` user-style prompts and `reworded`
+    prompts in other word orders (`reword.reword`, alternately of the whole layout and of a
+    few of its objects) from each. A `typos` share of the non-plain
+    prompts is misspelled (`misspell`); the program stays the same."""
+    from .reword import reword
+
     rng = np.random.default_rng(seed)
-    typo_rng = np.random.default_rng([seed, 7])  # its own stream: typos=0 gives the same pairs as before
+    typo_rng = np.random.default_rng([seed, 7])  # own streams: typos=0, reworded=0 give the same pairs as before
+    reword_rng = np.random.default_rng([seed, 11])
     types = list(SCENE_TYPES)
     pairs = []
     for i in range(n_layouts):
@@ -117,8 +122,9 @@ def training_pairs(n_layouts: int, variants: int = 4, requests: int = 0, seed: i
             text, gs = describe(layout, relations, rng, plain=v == 0)
             pairs.append((text, "\n".join(program_lines(layout.scene_type, gs))))
         pairs.extend(request(layout, relations, rng) for _ in range(requests))
+        pairs.extend(reword(layout, relations, reword_rng, few=j % 2 == 1) for j in range(reworded))
     if typos > 0:
-        plain = set(range(0, len(pairs), variants + requests))
+        plain = set(range(0, len(pairs), variants + requests + reworded))
         pairs = [(misspell(text, typo_rng) if k not in plain and typo_rng.random() < typos else text, program)
                  for k, (text, program) in enumerate(pairs)]
     return pairs

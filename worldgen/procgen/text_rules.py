@@ -4,7 +4,9 @@ A prompt's scene type, objects, counts (words and digits), colours (names and #h
 (small, large, tall, ...) and simple relations (on, next to, around, in front of, facing, under,
 in the corner, along the wall, in the middle) become placement specs for the composers' placer.
 Every word the rules cannot use is reported back in `ignored`, never silently dropped; an
-empty or over-long prompt still gives a valid (possibly empty) world plus warnings.
+empty or over-long prompt still gives a valid (possibly empty) world plus warnings. Word orders
+the rules only guess at (a colour or count after its noun, a negation, a sentence opening with a
+relation) are reported in `doubts`; `unsure` says whether a prompt is better read by the model.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from .vocab import (COLOR_ALIASES, COLORS, NOUNS, NUMBER_WORDS, SCENE_SYNONYMS, 
 MAX_PROMPT_CHARS = 2000
 MAX_COUNT = 24
 MAX_IGNORED_LISTED = 100
+MAX_DOUBTS_LISTED = 10
 STOP_WORDS = {"the", "with", "and", "of", "in", "is", "are", "there", "that", "this", "it", "its", "to", "at", "for",
               "has", "have", "having", "containing", "contains", "featuring", "plus", "also", "some", "one's", "my",
               "our", "their", "his", "her", "filled", "full", "furnished", "place", "scene", "world", "view", "which",
@@ -70,6 +73,7 @@ class ParsedPrompt:
     requests: list[ObjectRequest]
     ignored: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    doubts: list[str] = field(default_factory=list)  # where the word order left the rules guessing
 
 
 def _lexicon() -> dict[tuple[str, ...], tuple[str, object]]:
@@ -118,6 +122,12 @@ def _longest_match(tokens: list[str], i: int) -> tuple[tuple[str, object] | None
     return None, 0
 
 
+NEGATIONS = {"no", "not", "without", "none", "nor", "except"}
+COUNT_AFTER = re.compile(r"\bx\s?\d+\b|\(\s*\d+\s*\)")
+SENTENCE_RELATION = re.compile(r"(?:^|[.!?;]\s+)(" + "|".join(sorted((re.escape(p) for p, (_, target) in RELATIONS.items()
+                                                                      if target), key=len, reverse=True)) + r")\b")
+
+
 def parse_prompt(text: str) -> ParsedPrompt:
     if not isinstance(text, str):
         raise TypeError(f"a prompt must be a string, got {type(text).__name__}")
@@ -128,8 +138,26 @@ def parse_prompt(text: str) -> ParsedPrompt:
     tokens = TOKEN.findall(text.lower())
     if not tokens:
         warnings.append("empty prompt: an empty room")
+    # The rules read one phrase at a time, modifiers before their noun. Word orders that break
+    # that reading are noted in `doubts` (the auto engine hands such prompts to the model).
+    doubts = [f"a sentence starts with {m.group(1)!r}: the rules attach it to the object before"
+              for m in SENTENCE_RELATION.finditer(text.lower())]
+    negated = [t for t, nxt in zip(tokens, tokens[1:] + [""]) if t in NEGATIONS and nxt != "only"]  # "not only"
+    if negated:
+        doubts.append(f"the rules do not read negation ({', '.join(map(repr, sorted(set(negated))))})")
+    if COUNT_AFTER.search(text.lower()):
+        doubts.append("a count written after its noun ('x4', '(4)')")
     scene, requests, ignored = None, [], []
     pending: dict = {}
+
+    def doubt_modifiers_before(what: str) -> None:
+        """A colour, size or count still waiting for its noun when a count or relation comes was
+        most likely written after the object before ("a bed in blue, two lamps", "lamps, four of
+        them, and a rug", "a stool that is red next to the table")."""
+        late = [k for k in ("color", "scale") if k in pending] + (["count"] if "count" in pending and not pending.get("article") else [])
+        if late:
+            doubts.append(f"a {'/'.join(late).replace('scale', 'size')} word came before {what}: it may belong to the object before")
+
     relation: str | None = None
     last: ObjectRequest | None = None
     implied: list[ObjectRequest] = []  # objects created only as a relation's target ("on the desk")
@@ -149,12 +177,14 @@ def parse_prompt(text: str) -> ParsedPrompt:
             if tok.startswith("#"):
                 pending["color"] = tok
             elif tok.isdigit():
+                doubt_modifiers_before(f"the count {tok!r}")
                 pending["count"] = int(tok[:6])
             elif tok not in STOP_WORDS and tok != "a" and tok != "an":
                 ignored.append(tok if len(tok) <= 40 else tok[:40] + "...")
             continue
         kind, value = match
         if kind == "number":
+            doubt_modifiers_before(f"the count {tok!r}")
             pending["count"] = value
             pending["article"] = tok in ("a", "an")  # "on a table" still names the relation's target
         elif kind == "color":
@@ -169,6 +199,7 @@ def parse_prompt(text: str) -> ParsedPrompt:
                 warnings.append(f"several scene types named; using {SCENE_TYPES[scene][0]!r}")
         elif kind == "relation":
             rel, needs_target = value
+            doubt_modifiers_before(repr(" ".join(tokens[i - n : i])))
             if last is None:
                 ignored.extend(tokens[i - 1 : i])  # a relation with nothing before it
             elif needs_target:
@@ -203,10 +234,21 @@ def parse_prompt(text: str) -> ParsedPrompt:
             pending = {}
     for key in [k for k in pending if k != "article"]:  # modifiers that never reached a noun
         warnings.append(f"a {key} word was not followed by an object it could apply to")
-    return ParsedPrompt(scene, requests, ignored, warnings)
+        if key != "count" or not pending.get("article"):  # "and a dragon": an unknown noun, not a word order
+            doubts.append(warnings[-1])
+    if len(doubts) > MAX_DOUBTS_LISTED:
+        doubts[MAX_DOUBTS_LISTED:] = [f"and {len(doubts) - MAX_DOUBTS_LISTED} more doubts"]
+    return ParsedPrompt(scene, requests, ignored, warnings, doubts)
 
 
 KNOWN_WORDS = sorted({word for phrase in LEXICON for word in phrase if word.isalpha() and len(word) >= 4})
+
+
+def unsure(parsed: ParsedPrompt) -> list[str]:
+    """Why the rules' reading of a prompt may be wrong: likely typing mistakes in words they know,
+    and word orders they only guess at (`ParsedPrompt.doubts`). Empty when the reading is sound."""
+    typos = misspelled(parsed.ignored)
+    return ([f"the rule parser did not know {', '.join(map(repr, typos[:5]))}"] if typos else []) + parsed.doubts[:3]
 
 
 def misspelled(ignored: list[str], cutoff: float = 0.75) -> list[str]:
