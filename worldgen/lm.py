@@ -93,8 +93,8 @@ def train_layout_lm(out: str | os.PathLike, preset: str = "tiny", n_layouts: int
         return lm
     lm.save(out)
     record = {"preset": preset if init is None else (previous or {}).get("preset"), "n_layouts": n_layouts,
-              "variants": variants, "requests": requests, "reworded": reworded, "typos": typos, "model_options": model_options or {}, "seed": seed,
-              "config": asdict(cfg), "history": history}
+              "variants": variants, "requests": requests, "reworded": reworded, "typos": typos,
+              "model_options": model_options or {}, "seed": seed, "config": asdict(cfg), "history": history}
     if init is not None:
         record.update(init=str(init), init_training=previous)
     Path(out, "training.json").write_text(json.dumps(record, indent=1))
@@ -128,8 +128,9 @@ def layout_for_prompt(prompt: str, engine: str = DEFAULT_ENGINE, seed: int = 0,
     rules, unless they are unsure of their reading (`text_rules.unsure`): words that look like
     typing mistakes ("a wooden tabel"), or a word order they only guess at ("a bed in blue, two
     lamps", "no tv", a sentence opening with "under the table"). Then the model reads the prompt.
-    A prompt the model cannot finish within its token cap falls back to the rules, with a warning. Checkpoint errors (missing files, pickle, bad config)
-    raise CheckpointError/ValueError naming the file."""
+    A prompt the model cannot finish within its token cap falls back to the rules, with a warning.
+    Checkpoint errors (missing files, pickle, bad config) raise CheckpointError/ValueError naming
+    the file."""
     from .procgen.text_rules import layout_from_parsed, parse_prompt, unsure
 
     if engine not in ENGINES:

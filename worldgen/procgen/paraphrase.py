@@ -107,8 +107,8 @@ def training_pairs(n_layouts: int, variants: int = 4, requests: int = 0, seed: i
     """(prompt, program) pairs: `variants` descriptions of each of `n_layouts` composed layouts
     (the first in the engine's plain wording), `requests` user-style prompts and `reworded`
     prompts in other word orders (`reword.reword`, alternately of the whole layout and of a
-    few of its objects) from each. A `typos` share of the non-plain
-    prompts is misspelled (`misspell`); the program stays the same."""
+    few of its objects) from each. A `typos` share of the non-plain prompts is misspelled
+    (`misspell`); the program stays the same."""
     from .reword import reword
 
     rng = np.random.default_rng(seed)

@@ -31,7 +31,8 @@ PAINTED = {"bed", "sofa", "armchair", "chair", "table", "desk", "lamp", "bookshe
            "kitchen_counter", "door", "window", "house", "fence", "bench", "street_lamp", "car"}
 WOOD_WORDS = ("wood", "oak", "timber")
 PAINT_WORDS = ("painted", "coloured", "colored", "done in", "finished in")
-RELATION_FIRST_VERBS = {False: ("is", "sits", "stands", "there is", "you'll find"), True: ("are", "sit", "stand", "there are")}
+RELATION_FIRST_VERBS = {False: ("is", "sits", "stands", "there is", "you'll find"),  # by plural
+                        True: ("are", "sit", "stand", "there are")}
 OPENINGS = ["{a} {scene} with {objects}.", "This {scene} has {objects}.", "In the {scene} there {be} {objects}.",
             "Imagine {a} {scene}: {objects}.", "{A} {scene}. It has {objects}.", "{objects}, all in {a} {scene}.",
             "Inside {a} {scene} you see {objects}."]

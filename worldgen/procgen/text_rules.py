@@ -135,17 +135,18 @@ def parse_prompt(text: str) -> ParsedPrompt:
     if len(text) > MAX_PROMPT_CHARS:
         warnings.append(f"prompt is {len(text)} characters; only the first {MAX_PROMPT_CHARS} were read")
         text = text[:MAX_PROMPT_CHARS]
-    tokens = TOKEN.findall(text.lower())
+    lowered = text.lower()
+    tokens = TOKEN.findall(lowered)
     if not tokens:
         warnings.append("empty prompt: an empty room")
     # The rules read one phrase at a time, modifiers before their noun. Word orders that break
     # that reading are noted in `doubts` (the auto engine hands such prompts to the model).
     doubts = [f"a sentence starts with {m.group(1)!r}: the rules attach it to the object before"
-              for m in SENTENCE_RELATION.finditer(text.lower())]
+              for m in SENTENCE_RELATION.finditer(lowered)]
     negated = [t for t, nxt in zip(tokens, tokens[1:] + [""]) if t in NEGATIONS and nxt != "only"]  # "not only"
     if negated:
         doubts.append(f"the rules do not read negation ({', '.join(map(repr, sorted(set(negated))))})")
-    if COUNT_AFTER.search(text.lower()):
+    if COUNT_AFTER.search(lowered):
         doubts.append("a count written after its noun ('x4', '(4)')")
     scene, requests, ignored = None, [], []
     pending: dict = {}
@@ -154,9 +155,12 @@ def parse_prompt(text: str) -> ParsedPrompt:
         """A colour, size or count still waiting for its noun when a count or relation comes was
         most likely written after the object before ("a bed in blue, two lamps", "lamps, four of
         them, and a rug", "a stool that is red next to the table")."""
-        late = [k for k in ("color", "scale") if k in pending] + (["count"] if "count" in pending and not pending.get("article") else [])
+        late = [k for k in ("color", "scale") if k in pending]
+        if "count" in pending and not pending.get("article"):  # "a pair of": an article, then the count
+            late.append("count")
         if late:
-            doubts.append(f"a {'/'.join(late).replace('scale', 'size')} word came before {what}: it may belong to the object before")
+            words = "/".join(late).replace("scale", "size")
+            doubts.append(f"a {words} word came before {what}: it may belong to the object before")
 
     relation: str | None = None
     last: ObjectRequest | None = None
