@@ -2,21 +2,22 @@
 
     .venv/bin/python bench/lm.py --checkpoint assets/lm-tiny [--prompts 500]
 
-Held-out prompts come from layouts composed with seeds the training never used, four kinds per
+Held-out prompts come from layouts composed with seeds the training never used, five kinds per
 layout: the engine's own captions ("plain"), paraphrased captions (shuffled order, synonyms,
 digits, other templates), user-style requests (a few of the objects, colours often left out,
 size words, relation and placement phrases; worldgen.procgen.paraphrase.request) and the same
 requests mistyped ("typos": paraphrase.misspell drops, doubles, swaps or mistypes a letter in
 some words of four letters or more), and captions in word orders the rule parser was not written
 for ("reworded": worldgen.procgen.reword, a colour or count after its noun, a relation opening
-its sentence, several sentences, things that are not there). Object-level F1 counts (label, count, colour) groups, the
-colour `any` where none is asked for: a predicted group matches a true one when all three agree.
-Truth is the target program, read by the same code as the model's output. Two more sets
-hold prompts written by hand (not by the engine) with the programs they mean:
-bench/data/handwritten_prompts.jsonl ("handwritten") and handwritten_word_order.jsonl
+its sentence, several sentences, things that are not there). Object-level F1 counts (label,
+count, colour) groups, the colour `any` where none is asked for: a predicted group matches a true
+one when all three agree. Truth is the target program, read by the same code as the model's
+output. Two more sets hold prompts written by hand (not by the engine) with the programs they
+mean: bench/data/handwritten_prompts.jsonl ("handwritten") and handwritten_word_order.jsonl
 ("handwritten_order": colours and counts after nouns, "no tv", several sentences; written before
-any model was trained on reworded captions). `auto` is the engine that uses the rules unless they are unsure of their
-reading (likely typos or a word order they guess at: text_rules.unsure, worldgen.lm.layout_for_prompt).
+any model was trained on reworded captions). `auto` is the engine that uses the rules unless
+they are unsure of their reading (likely typos or a word order they guess at: text_rules.unsure,
+worldgen.lm.layout_for_prompt).
 Also: decoding time per layout and tokens/s on this machine.
 The last line is one JSON object with every figure.
 """

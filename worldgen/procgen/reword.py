@@ -12,9 +12,9 @@ people write when they are not listing things:
 
 With `few`, the prompt asks for a handful of the objects, as `paraphrase.request` does: colours
 often left out, other counts, and a relation's target that is never asked for becomes one more
-object. The program lists object groups in the order the text mentions them. The
-rule parser reads these words one phrase at a time, left to right, so a colour or count that
-comes after its noun lands on the next object; `bench/lm.py` measures both engines on them.
+object. The program lists object groups in the order the text mentions them. The rule parser
+reads these words one phrase at a time, left to right, so a colour or count that comes after its
+noun lands on the next object; `bench/lm.py` measures both engines on them.
 """
 
 from __future__ import annotations
@@ -111,16 +111,14 @@ def reword(layout: Layout, relations, rng: np.random.Generator, few: bool = Fals
     for g in gs:
         label, color, n, rel = g
         phrase = _object_phrase(label, color, n, rng)
-        if rel is not None and rng.random() < 0.4:
+        where = rel and f"{RELATION_WORDS[rel[0]]} the {NOUNS[rel[1]][0]}"  # "next to the bed"
+        if where and rng.random() < 0.4:
             verb = str(rng.choice(RELATION_FIRST_VERBS[n > 1]))
             if label == "rug" and rng.random() < 0.5:
                 verb = "lies" if n == 1 else "lie"
-            where = f"{RELATION_WORDS[rel[0]]} the {NOUNS[rel[1]][0]}"
             fronted.append((g, f"{where[0].upper()}{where[1:]} {verb} {phrase}."))
-            continue
-        if rel is not None:
-            phrase = f"{phrase} {RELATION_WORDS[rel[0]]} the {NOUNS[rel[1]][0]}"
-        listed.append((g, phrase))
+        else:
+            listed.append((g, f"{phrase} {where}" if where else phrase))
     if not listed:  # every group went to its own sentence: the first one opens the caption
         listed = [(fronted[0][0], fronted.pop(0)[1].rstrip("."))] if fronted else []
     split = int(rng.integers(1, len(listed))) if len(listed) > 2 and rng.random() < 0.4 else len(listed)
