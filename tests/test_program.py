@@ -79,6 +79,26 @@ def test_trie_walk_allows_exactly_what_testing_every_token_allows():
         assert constraint.allowed(text) == sorted(brute), text
 
 
+def test_grammar_state_memo_allows_what_the_walk_allows():
+    # Texts with one grammar state share their allowed tokens, also near the object budget
+    # (max_objects=3 here) and across programs decoded with one memo.
+    texts = [PROGRAM] + [program_from_layout(*compose(t, s)) for t in ("office", "park") for s in range(2)]
+    tok = train_tokenizer(texts, vocab_size=300)
+    strings = [tok.decode([i]) for i in range(tok.get_vocab_size())]
+    grammar, memo = LayoutGrammar(max_objects=3), {}
+    constraint = GrammarConstraint(strings, grammar.allows, grammar.is_complete, eos_id=2, prompt_length=0,
+                                   state=grammar.state, memo=memo)
+    fresh = GrammarConstraint(strings, grammar.allows, grammar.is_complete, eos_id=2, prompt_length=0)
+    programs = ["scene park\nbench green 2 near path\npath any 1\nrock gray 3\nend",
+                "scene park\nrock gray 3\nbench green 2 near path\nend", "scene office\ndesk any 1\nchair black 4 front desk\nend",
+                "scene park\nrock gray 3\nrock gray 3\nrock gray 3\nrock gray 3"]  # the last runs past the budget
+    for program in programs:
+        for k in range(len(program) + 1):
+            expected = fresh.allowed(program[:k]) or [2]
+            assert constraint.allowed_ids(program[:k]).tolist() == expected, program[:k]
+    assert 0 < len(memo) < sum(len(p) for p in programs)  # states were shared
+
+
 def test_hex_colours_only_from_the_prompt():
     g = LayoutGrammar(hex_colors=("#AA3300",))
     assert g.is_complete(PROGRAM) and g.allows("scene bedroom\nrug #aa3")

@@ -32,6 +32,7 @@ class LayoutLM:
         self.model, self.tokenizer = model.eval(), tokenizer
         self.strings = [tokenizer.decode([i]) for i in range(tokenizer.get_vocab_size())]
         self.grammar = LayoutGrammar(hex_colors=())  # prompts without #rrggbb colours: no hex in the program
+        self.memo: dict = {}  # the grammar's allowed tokens per state, shared by every decode without hex colours
 
     @classmethod
     def load(cls, folder: str | os.PathLike) -> "LayoutLM":
@@ -46,8 +47,9 @@ class LayoutLM:
         ids, _ = encode_pair(self.tokenizer, prompt, None, self.model.cfg.max_seq_len - max_new_tokens)
         x = torch.tensor([ids])
         hexes = tuple(sorted(set(HEX_COLOR.findall(prompt[:MAX_PROMPT_CHARS].lower()))))
-        grammar = LayoutGrammar(hex_colors=hexes) if hexes else self.grammar
-        constraint = GrammarConstraint(self.strings, grammar.allows, grammar.is_complete, EOS, x.shape[1])
+        grammar, memo = (LayoutGrammar(hex_colors=hexes), {}) if hexes else (self.grammar, self.memo)
+        constraint = GrammarConstraint(self.strings, grammar.allows, grammar.is_complete, EOS, x.shape[1],
+                                       state=grammar.state, memo=memo)
         out = self.model.generate(x, max_new_tokens, logits_filter=constraint, stop_token=EOS)[0, x.shape[1]:].tolist()
         if EOS not in out:
             raise ProgramError(f"decoding reached the {max_new_tokens}-token cap before the program ended")

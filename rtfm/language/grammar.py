@@ -8,11 +8,16 @@ model's weights, a finished decode parses.
 The vocabulary is walked as a character trie: a prefix test that fails prunes every token below
 that node (a grammar's valid prefixes are prefix-closed), so a step costs one test per viable
 trie node, typically a few dozen, instead of one per token.
+
+A grammar may also say which texts it cannot tell apart: `state(text, line_breaks)` returns a
+key that is equal for two texts only when the same tokens may follow both (`line_breaks`: the
+most line breaks one token holds). The allowed tokens are then remembered per key, in `memo`,
+which a caller may share between decodes: after the first few layouts a step is a lookup.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Hashable
 
 import torch
 from torch import Tensor
@@ -20,10 +25,13 @@ from torch import Tensor
 
 class GrammarConstraint:
     def __init__(self, token_strings: list[str], allows: Callable[[str], bool], is_complete: Callable[[str], bool],
-                 eos_id: int, prompt_length: int):
+                 eos_id: int, prompt_length: int, state: Callable[[str, int], Hashable] | None = None,
+                 memo: dict | None = None):
         self.strings = token_strings
         self.allows, self.is_complete = allows, is_complete
         self.eos_id, self.prompt_length = eos_id, prompt_length
+        self.state, self.memo = state, ({} if memo is None else memo)
+        self.line_breaks = max((s.count("\n") for s in token_strings), default=0)
         self.trie: tuple[dict, list[int]] = ({}, [])  # node = (children by character, ids of tokens ending here)
         for i, s in enumerate(token_strings):
             if not s or i == eos_id:
@@ -50,12 +58,24 @@ class GrammarConstraint:
             out.append(self.eos_id)
         return sorted(out)
 
+    def allowed_ids(self, text: str) -> Tensor:
+        """allowed(text) as a LongTensor, remembered per grammar state when the grammar has one;
+        a dead end (never, for a well-formed grammar) allows only the stop token."""
+        if self.state is None:
+            return torch.tensor(self.allowed(text) or [self.eos_id])
+        key = self.state(text, self.line_breaks)
+        ids = self.memo.get(key)
+        if ids is None:
+            if len(self.memo) > 100_000:  # bounded, whatever a caller decodes
+                self.memo.clear()
+            ids = self.memo[key] = torch.tensor(self.allowed(text) or [self.eos_id])
+        return ids
+
     def __call__(self, tokens: Tensor, logits: Tensor) -> Tensor:
         """tokens [B, T] so far (prompt + output), logits [B, V] -> logits with forbidden tokens at -inf."""
         masked = torch.full_like(logits, float("-inf"))
         for b in range(tokens.shape[0]):
             out = tokens[b, self.prompt_length :].tolist()
-            # A finished row, or (never for a well-formed grammar) a dead end: only the stop token.
-            ok = [self.eos_id] if self.eos_id in out else (self.allowed(self.text(out)) or [self.eos_id])
+            ok = torch.tensor([self.eos_id]) if self.eos_id in out else self.allowed_ids(self.text(out))  # finished row: stop
             masked[b, ok] = logits[b, ok]
         return masked

@@ -93,8 +93,7 @@ class RMSNorm(nn.Module):
         self.scale = nn.Parameter(torch.ones(dim))
 
     def forward(self, x: Tensor) -> Tensor:
-        x32 = x.float()
-        return (x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps) * self.scale.float()).to(x.dtype)
+        return F.rms_norm(x.float(), self.scale.shape, self.scale.float(), self.eps).to(x.dtype)
 
 
 def rope_tables(head_dim: int, positions: Tensor, base: float) -> tuple[Tensor, Tensor]:
@@ -134,14 +133,15 @@ class Attention(nn.Module):
             if "k" in cache:
                 k, v = torch.cat([cache["k"], k], dim=2), torch.cat([cache["v"], v], dim=2)
             cache["k"], cache["v"] = k, v
-        group = cfg.n_heads // cfg.n_kv_heads
-        k, v = k.repeat_interleave(group, dim=1), v.repeat_interleave(group, dim=1)
-        logits = (q.float() @ k.float().transpose(-1, -2)) / math.sqrt(cfg.head_dim)
+        # Query heads h = kv * group + g share key/value head kv: broadcast, not copied.
+        q = q.view(b, cfg.n_kv_heads, cfg.n_heads // cfg.n_kv_heads, t, cfg.head_dim)
+        k, v = k[:, :, None], v[:, :, None]
+        logits = (q.float() @ k.float().transpose(-1, -2)) / math.sqrt(cfg.head_dim)  # [B, KV, group, T, S]
         logits = cfg.attn_softcap * torch.tanh(logits / cfg.attn_softcap)
         if mask is not None:
             logits = logits.masked_fill(~mask, float("-inf"))
         att = torch.softmax(logits, dim=-1).to(v.dtype)
-        return self.o((att @ v).transpose(1, 2).reshape(b, t, cfg.n_heads * cfg.head_dim))
+        return self.o((att @ v).view(b, cfg.n_heads, t, cfg.head_dim).transpose(1, 2).reshape(b, t, -1))
 
 
 class Expert(nn.Module):
@@ -223,6 +223,7 @@ class Grok(nn.Module):
         self.blocks = nn.ModuleList(Block(cfg, i) for i in range(cfg.n_layers))
         self.norm = RMSNorm(cfg.d_model, cfg.norm_eps)
         self.apply(self._init)
+        self._rope: tuple[Tensor, Tensor] | None = None  # cos, sin for every position, made on first use
 
     @staticmethod
     def _init(m: nn.Module) -> None:
@@ -244,7 +245,10 @@ class Grok(nn.Module):
         if start + t > self.cfg.max_seq_len:
             raise ValueError(f"sequence of {start + t} tokens exceeds max_seq_len {self.cfg.max_seq_len}")
         h = self.embed(ids) * self.cfg.embedding_multiplier
-        cos, sin = rope_tables(self.cfg.head_dim, torch.arange(start, start + t, device=ids.device), self.cfg.rope_base)
+        if self._rope is None or self._rope[0].device != ids.device:
+            positions = torch.arange(self.cfg.max_seq_len, device=ids.device)
+            self._rope = rope_tables(self.cfg.head_dim, positions, self.cfg.rope_base)
+        cos, sin = self._rope[0][start : start + t], self._rope[1][start : start + t]
         if mask is None and t > 1:  # (one new token may attend to everything before it: no mask)
             mask = torch.ones(t, start + t, dtype=torch.bool, device=ids.device).tril(diagonal=start)
         if self.cfg.mhc_streams > 1:  # every stream starts as the embedding; they are averaged at the end

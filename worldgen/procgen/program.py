@@ -106,6 +106,20 @@ class LayoutGrammar:
             return "end".startswith(last)  # the object budget is spent: only "end" may follow
         return last == "end" or self._line_memo(last, complete=False)
 
+    def state(self, text: str, line_breaks: int) -> tuple:
+        """A key equal for texts that allow the same continuations (GrammarConstraint's memo): the
+        line being written, and the number of finished object lines where a token with up to
+        `line_breaks` line breaks could still reach the object budget."""
+        done, newline, last = text.rpartition("\n")
+        if not newline:
+            return ("head", text)
+        objects = self._finished.get(done)
+        if objects is None:
+            objects = self._count_finished(done)
+        if objects < 0:
+            return ("dead",)
+        return (objects if objects + line_breaks >= self.max_objects else "room", last)
+
     def _count_finished(self, done: str) -> int:
         """The number of object lines in finished lines `done` (scene line first), -1 if invalid."""
         lines = done.split("\n")
