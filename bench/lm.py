@@ -95,7 +95,7 @@ def handwritten_prompts():
             yield kind, d["prompt"], d["program"]
 
 
-def score(lm: LayoutLM, n_layouts: int, seed: int = HELD_OUT_SEED, handwritten: bool = True) -> dict:
+def score(lm: LayoutLM, n_layouts: int, seed: int = HELD_OUT_SEED, handwritten: bool = True, beams: int = 1) -> dict:
     """Mean F1 per kind for the model and the rules, decode times, tokens, token-cap hits."""
     kinds = KINDS + (tuple(HANDWRITTEN) if handwritten else ())
     scores = {k: {"lm": [], "rules": [], "auto": []} for k in kinds}
@@ -107,7 +107,7 @@ def score(lm: LayoutLM, n_layouts: int, seed: int = HELD_OUT_SEED, handwritten: 
         scores[kind]["rules"].append(f1(predicted_from_requests(parsed.requests), true))
         t0 = time.perf_counter()
         try:
-            program = lm.program(text)
+            program = lm.program(text, beams=beams)
             pred = predicted_from_requests(parse_program(program).requests)
             tokens += len(lm.tokenizer.encode(program).ids) + 1
         except ProgramError:
@@ -124,18 +124,20 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--checkpoint", default=str(ROOT / "assets" / "lm-tiny"))
     ap.add_argument("--prompts", type=int, default=500, help="held-out layouts; each gives one prompt of every kind")
+    ap.add_argument("--beams", type=int, default=1, help="beam search width for the model (1: greedy)")
     args = ap.parse_args()
     lm = LayoutLM.load(args.checkpoint)
     print(f"machine: {machine()}")
-    print(f"checkpoint: {args.checkpoint} ({lm.model.num_parameters() / 1e6:.2f}M parameters)")
-    r = score(lm, args.prompts)
+    print(f"checkpoint: {args.checkpoint} ({lm.model.num_parameters() / 1e6:.2f}M parameters), "
+          f"{'greedy decoding' if args.beams == 1 else f'beam search of {args.beams}'}")
+    r = score(lm, args.prompts, beams=args.beams)
     res, decode_s, tokens = r["f1"], r["decode_s"], r["tokens"]
     for kind, d in res.items():
         print(f"{kind:17s} object F1 (label, count, colour) over {r['count'][kind]:3d} prompts: model {d['lm']:.3f}   "
               f"rules {d['rules']:.3f}   auto {d['auto']:.3f}")
     print(f"decoding: {np.mean(decode_s):.3f} s per layout (max {np.max(decode_s):.2f}), {tokens / sum(decode_s):.0f} tokens/s, "
           f"{r['failures']} hit the token cap")
-    figures = {"machine": machine(), "prompts": r["count"]}
+    figures = {"machine": machine(), "prompts": r["count"], "beams": args.beams}
     for kind, d in res.items():
         for engine, name in (("lm", "model"), ("rules", "rules"), ("auto", "auto")):
             figures[f"f1_{kind}_{name}"] = round(d[engine], 4)

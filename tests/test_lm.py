@@ -131,6 +131,17 @@ def test_hostile_prompts_give_a_layout_or_a_clear_error(prompt):
         assert layout.validate("decoded") is layout
 
 
+def test_beam_search_decodes_a_valid_program_with_the_shipped_model():
+    lm = LayoutLM.load(SHIPPED)
+    prompt = "a bedroom with a blue bed, two white lamps and a rug under the bed"
+    greedy, beams = lm.program(prompt), lm.program(prompt, beams=3)
+    for program in (greedy, beams):
+        assert {(r.label, r.count) for r in parse_program(program).requests} >= {("bed", 1), ("lamp", 2), ("rug", 1)}
+    assert lm.program(prompt, beams=3) == beams  # deterministic
+    with pytest.raises(ValueError, match="beams"):
+        lm.program(prompt, beams=0)
+
+
 def test_layout_for_prompt_engines_determinism_and_fallback(monkeypatch, tmp_path):
     import worldgen.lm as wlm
 

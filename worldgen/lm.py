@@ -42,15 +42,22 @@ class LayoutLM:
         save_pretrained(self.model, folder)
         save_tokenizer(self.tokenizer, folder)
 
-    def program(self, prompt: str, max_new_tokens: int = 320) -> str:
-        """The decoded layout program (raises ProgramError if the token cap is hit first)."""
+    def program(self, prompt: str, max_new_tokens: int = 320, beams: int = 1) -> str:
+        """The decoded layout program: greedy, or the most likely one a beam search of `beams`
+        hypotheses finds (raises ProgramError if the token cap is hit first)."""
+        if beams < 1:
+            raise ValueError(f"beams must be at least 1, got {beams}")
         ids, _ = encode_pair(self.tokenizer, prompt, None, self.model.cfg.max_seq_len - max_new_tokens)
         x = torch.tensor([ids])
         hexes = tuple(sorted(set(HEX_COLOR.findall(prompt[:MAX_PROMPT_CHARS].lower()))))
         grammar, memo = (LayoutGrammar(hex_colors=hexes), {}) if hexes else (self.grammar, self.memo)
         constraint = GrammarConstraint(self.strings, grammar.allows, grammar.is_complete, EOS, x.shape[1],
                                        state=grammar.state, memo=memo)
-        out = self.model.generate(x, max_new_tokens, logits_filter=constraint, stop_token=EOS)[0, x.shape[1]:].tolist()
+        if beams == 1:
+            out = self.model.generate(x, max_new_tokens, logits_filter=constraint, stop_token=EOS)
+        else:
+            out = self.model.beam_search(x, max_new_tokens, beams, EOS, logits_filter=constraint)
+        out = out[0, x.shape[1]:].tolist()
         if EOS not in out:
             raise ProgramError(f"decoding reached the {max_new_tokens}-token cap before the program ended")
         return constraint.text(out[: out.index(EOS)])

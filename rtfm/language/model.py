@@ -293,3 +293,44 @@ class Grok(nn.Module):
                 break
             logits, _ = self(nxt, out.shape[1] - 1, caches)
         return out
+
+    @torch.no_grad()
+    def beam_search(self, ids: Tensor, max_new_tokens: int, beams: int, stop_token: int, logits_filter=None) -> Tensor:
+        """The most likely continuation of one prompt ids [1, T] that ends in `stop_token`, found
+        by keeping the `beams` best unfinished hypotheses at each step (summed log-probabilities,
+        no length penalty: a program missing a line is not better for being shorter). Returns
+        [1, T + n]; without `stop_token` at its end when the token cap or max_seq_len came first.
+        The search ends as soon as a finished hypothesis beats every unfinished one (scores only
+        fall). `logits_filter` masks logits as in `generate`; beams=1 is greedy decoding."""
+        if ids.shape[0] != 1:
+            raise ValueError(f"beam_search decodes one prompt at a time, got a batch of {ids.shape[0]}")
+        caches = [dict() for _ in self.blocks]
+        logits, _ = self(ids, 0, caches)
+        out, scores = ids, torch.zeros(1, device=ids.device)  # alive hypotheses [B, T + n], their log-probs [B]
+        best, best_score = None, float("-inf")
+        for _ in range(max_new_tokens):
+            step = logits[:, -1]
+            if logits_filter is not None:
+                step = logits_filter(out, step)
+            total = (scores[:, None] + torch.log_softmax(step.float(), -1)).flatten()
+            top = total.topk(min(2 * beams, total.numel()))
+            keep, vocab = [], step.shape[-1]
+            for score, flat in zip(top.values.tolist(), top.indices.tolist()):
+                if score == float("-inf") or len(keep) == beams:
+                    break
+                row, token = divmod(flat, vocab)
+                if token == stop_token:
+                    if score > best_score:
+                        best, best_score = torch.cat([out[row], out.new_tensor([stop_token])]), score
+                else:
+                    keep.append((row, token, score))
+            if not keep or best_score >= keep[0][2] or out.shape[1] + 1 >= self.cfg.max_seq_len:
+                break
+            rows = torch.tensor([r for r, _, _ in keep], device=ids.device)
+            nxt = torch.tensor([[t] for _, t, _ in keep], device=ids.device)
+            out, scores = torch.cat([out[rows], nxt], dim=1), torch.tensor([s for _, _, s in keep], device=ids.device)
+            for cache in caches:  # each hypothesis continues the cache of the one it extends
+                for key, value in cache.items():
+                    cache[key] = value[rows]
+            logits, _ = self(nxt, out.shape[1] - 1, caches)
+        return out[:1] if best is None else best[None]
