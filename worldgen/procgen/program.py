@@ -94,12 +94,7 @@ class LayoutGrammar:
             if len(words) == 1:
                 return "scene".startswith(words[0])
             return words[0] == "scene" and len(words) == 2 and any(s.startswith(words[1]) for s in self.scenes)
-        # Decoding tests many continuations of one text: the finished lines are checked once.
-        objects = self._finished.get(done)
-        if objects is None:
-            if len(self._finished) > 20_000:
-                self._finished.clear()
-            objects = self._finished[done] = self._count_finished(done)
+        objects = self._objects_in(done)
         if objects < 0 or objects > self.max_objects:
             return False
         if objects == self.max_objects:
@@ -113,12 +108,19 @@ class LayoutGrammar:
         done, newline, last = text.rpartition("\n")
         if not newline:
             return ("head", text)
-        objects = self._finished.get(done)
-        if objects is None:
-            objects = self._count_finished(done)
+        objects = self._objects_in(done)
         if objects < 0:
             return ("dead",)
         return (objects if objects + line_breaks >= self.max_objects else "room", last)
+
+    def _objects_in(self, done: str) -> int:
+        """_count_finished, remembered: decoding tests many continuations of one text."""
+        objects = self._finished.get(done)
+        if objects is None:
+            if len(self._finished) > 20_000:
+                self._finished.clear()
+            objects = self._finished[done] = self._count_finished(done)
+        return objects
 
     def _count_finished(self, done: str) -> int:
         """The number of object lines in finished lines `done` (scene line first), -1 if invalid."""
