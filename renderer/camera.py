@@ -15,10 +15,12 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
+from .errors import WorldgenError
+
 WORLD_UP = (0.0, 0.0, 1.0)
 
 
-class CameraError(ValueError):
+class CameraError(WorldgenError):
     """A camera that cannot be used: bad shapes, non-finite values, a non-invertible pose."""
 
 

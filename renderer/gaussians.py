@@ -18,12 +18,13 @@ from typing import Sequence
 
 import torch
 from torch import Tensor
+from .errors import WorldgenError
 
 SH_C0 = 0.28209479177387814  # Y_0^0; DC colour = 0.5 + SH_C0 * sh[:, 0]
 MAX_SH_DEGREE = 3
 
 
-class SceneError(ValueError):
+class SceneError(WorldgenError):
     """A GaussianScene whose tensors are inconsistent or hold non-finite values."""
 
 

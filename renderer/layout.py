@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+from .errors import WorldgenError
 
 LAYOUT_VERSION = 1
 MAX_OBJECTS = 2048
@@ -48,7 +49,7 @@ WALL_LABELS = {"door", "window", "painting"}  # mounted in or on a wall
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
-class LayoutError(ValueError):
+class LayoutError(WorldgenError):
     """A layout that cannot be used; the message says where (file, object index) and why."""
 
 

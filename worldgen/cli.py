@@ -384,6 +384,72 @@ def train_lm(
     typer.echo(f"wrote {out}")
 
 
+@train_app.command("rtfm")
+def train_rtfm(
+    out: Path = typer.Option(..., "--out", help="checkpoint folder (config.json, diffusion_pytorch_model.safetensors, "
+                             "training.json, loss.png, train_state/)"),
+    preset: str = typer.Option("tiny", help="tiny (CPU, 64x64) or gpu (one H100, 256x256)"),
+    init: Optional[Path] = typer.Option(None, "--init", help="start from this checkpoint's weights (a fresh optimiser)"),
+    steps: int = typer.Option(20000, min=1, help="total steps (a resumed run continues up to this)"),
+    batch_size: int = typer.Option(8, min=1),
+    lr: float = typer.Option(5e-4),
+    warmup: int = typer.Option(200, min=0),
+    time_budget: Optional[float] = typer.Option(None, "--time-budget", help="stop after this many seconds"),
+    seed: int = typer.Option(0),
+    workers: int = typer.Option(1, min=0, help="DataLoader workers rendering procedural walks"),
+    checkpoint_every: int = typer.Option(250, min=1),
+    text_encoder: Optional[Path] = typer.Option(None, help="language checkpoint whose TextEncoder reads captions "
+                                                "(default: assets/lm-tiny)"),
+) -> None:
+    """Train the RTFM frame model on procedural walks (resumes from OUT/train_state when it exists)."""
+    from rtfm.language import CheckpointError
+    from rtfm.train_frames import FrameTrainConfig
+
+    from .frame_model import DEFAULT_TEXT_ENCODER, train_frame_model
+
+    cfg = FrameTrainConfig(steps=steps, batch_size=batch_size, lr=lr, warmup=warmup, time_budget_s=time_budget,
+                           seed=seed, checkpoint_every=checkpoint_every)
+    try:
+        train_frame_model(out, preset, init, cfg, workers=workers, text_encoder=text_encoder or DEFAULT_TEXT_ENCODER,
+                          log=typer.echo)
+    except (CheckpointError, ValueError) as e:
+        _fail(str(e))
+    typer.echo(f"wrote {out}")
+
+
+eval_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Evaluate worldgen's models on held-out worlds.")
+app.add_typer(eval_app, name="eval")
+
+
+@eval_app.command("rtfm")
+def eval_rtfm(
+    checkpoint: Optional[Path] = typer.Option(None, help="frame model folder (default: assets/rtfm-tiny)"),
+    worlds: int = typer.Option(24, min=1, help="held-out worlds (seeds never used in training), one 16-frame walk each"),
+    resolution: int = typer.Option(64, min=16, max=1024),
+    per_walk: int = typer.Option(4, min=1, help="targets per walk"),
+    steps: int = typer.Option(4, min=1, max=100, help="sampling steps"),
+    guidance: float = typer.Option(1.0, help="classifier-free guidance scale on the condition (1 = off)"),
+    seed: int = typer.Option(0),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
+) -> None:
+    """Novel views of held-out worlds from K = 0, 1, 2, 4 memory frames, against warping alone; depth from one RGB frame."""
+    from rtfm.language import CheckpointError
+
+    from .frame_model import DEFAULT_FRAME_MODEL, evaluate_frame_model
+
+    if resolution % 16:
+        _fail(f"--resolution must be a multiple of 16, got {resolution}")
+    try:
+        result = evaluate_frame_model(checkpoint or DEFAULT_FRAME_MODEL, worlds, resolution, per_walk, steps, guidance, seed)
+    except (CheckpointError, ValueError) as e:
+        _fail(str(e))
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    for key, value in result.items():
+        typer.echo(f"{key:>32}: {value}")
+
+
 def main() -> None:
     try:
         app()

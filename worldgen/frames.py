@@ -21,6 +21,7 @@ from PIL import Image
 
 from renderer.camera import Camera, CameraError
 from renderer.formats.base import atomic_write, read_json, read_npy_header
+from renderer.errors import WorldgenError
 
 OPENGL_FROM_OPENCV = np.diag([1.0, -1.0, -1.0, 1.0])  # nerfstudio's transform_matrix is OpenGL-style
 MAX_FRAMES = 100_000
@@ -28,7 +29,7 @@ MAX_IMAGE_PIXELS = 100_000_000
 Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS  # PIL raises on bigger (decompression bombs)
 
 
-class FramesError(ValueError):
+class FramesError(WorldgenError):
     """A frame folder that cannot be read; the message names the file or frame."""
 
 

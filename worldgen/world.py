@@ -15,11 +15,12 @@ from pathlib import Path
 from renderer import GaussianScene, load_scene
 from renderer.formats.base import atomic_write, current_umask
 from renderer.layout import Layout
+from renderer.errors import WorldgenError
 
 WORLD_VERSION = 1
 
 
-class WorldError(ValueError):
+class WorldError(WorldgenError):
     """A world folder that cannot be read or written."""
 
 

@@ -9,11 +9,12 @@ from pathlib import Path
 
 
 from .model import Grok, GrokConfig
+from renderer.errors import WorldgenError
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 
 
-class CheckpointError(ValueError):
+class CheckpointError(WorldgenError):
     """A checkpoint that cannot be loaded; the message names the file and the problem."""
 
 

@@ -14,11 +14,12 @@ import numpy as np
 
 from renderer.camera import Camera, look_at_c2w
 from renderer.layout import FLAT_LABELS, Layout
+from renderer.errors import WorldgenError
 
 PATH_KINDS = ("orbit", "walk", "look_around", "loop")
 
 
-class PathError(ValueError):
+class PathError(WorldgenError):
     """No collision-free camera path exists for this layout and request."""
 
 

@@ -22,6 +22,7 @@ from renderer.layout import Layout
 from .text_rules import MAX_COUNT, SIZE_WORDS, ObjectRequest, layout_from_requests
 from .composers import groups
 from .vocab import COLORS, SCENE_TYPES
+from renderer.errors import WorldgenError
 
 TARGET_RELATIONS = ("on", "near", "front", "facing", "under")
 PLACE_RELATIONS = ("corner", "wall", "center")
@@ -29,7 +30,7 @@ COLOR_WORDS = tuple(name.replace(" ", "_") for name in COLORS) + ("any",)
 _HEX = re.compile(r"#[0-9a-f]{0,6}")
 
 
-class ProgramError(ValueError):
+class ProgramError(WorldgenError):
     """A layout program that does not parse; the message names the line."""
 
 

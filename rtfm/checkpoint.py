@@ -1,0 +1,165 @@
+"""Frame-model checkpoints and training state, all safetensors + JSON (no pickle).
+
+A checkpoint folder is what diffusers' `save_pretrained` writes (config.json +
+diffusion_pytorch_model.safetensors). `load_frame_model` checks it first (pickle refused, config
+keys and values, tensor names and shapes against the config) so a bad file gets an error naming
+it, then loads it with `FrameModel.from_pretrained`. `train_state/` holds what resuming needs:
+raw weights, AdamW moments, EMA weights and the step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+
+from renderer.formats.base import atomic_write, current_umask, read_json
+
+from .frame_model import FrameModel, FrameModelConfig
+from .language.checkpoint import PICKLE_SUFFIXES, CheckpointError
+
+WEIGHTS = "diffusion_pytorch_model.safetensors"
+
+
+def save_frame_model(model: FrameModel, folder: str | os.PathLike) -> Path:
+    """save_pretrained into a temporary folder, then move each file into place (no half-written checkpoint)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".save-") as tmp:
+        model.save_pretrained(tmp, safe_serialization=True)
+        for name in (WEIGHTS, "config.json"):
+            os.chmod(Path(tmp) / name, 0o666 & ~current_umask())  # temporary files are 0600
+            os.replace(Path(tmp) / name, folder / name)
+    return folder
+
+
+def _check_config(folder: Path) -> dict:
+    raw = read_json(folder / "config.json", CheckpointError)
+    if not isinstance(raw, dict) or raw.get("_class_name", "FrameModel") != "FrameModel":
+        raise CheckpointError(f"{folder / 'config.json'}: not a frame model checkpoint")
+    fields = {f.name for f in dataclasses.fields(FrameModelConfig)}
+    cfg = {k: v for k, v in raw.items() if not k.startswith("_")}
+    unknown = sorted(set(cfg) - fields)
+    if unknown:
+        raise CheckpointError(f"{folder / 'config.json'}: unknown config keys {unknown}")
+    try:
+        if "layout_grid" in cfg:
+            cfg["layout_grid"] = tuple(cfg["layout_grid"])
+        FrameModelConfig(**cfg)
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"{folder / 'config.json'}: {e}") from None
+    return cfg
+
+
+def load_frame_model(folder: str | os.PathLike, device: str | torch.device = "cpu") -> FrameModel:
+    """Load a frame model checkpoint folder; every problem is a CheckpointError naming the file."""
+    from safetensors import SafetensorError, safe_open
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise CheckpointError(f"{folder}: no such checkpoint folder")
+    if not (folder / WEIGHTS).exists():
+        pickles = [p.name for s in PICKLE_SUFFIXES for p in folder.glob("*" + s)]
+        why = f"pickle checkpoints are refused (they can run code): {pickles}" if pickles else f"missing {WEIGHTS}"
+        raise CheckpointError(f"{folder}: {why}")
+    cfg = _check_config(folder)
+    with torch.device("meta"):
+        expected = {k: tuple(v.shape) for k, v in FrameModel(**cfg).state_dict().items()}
+    try:
+        with safe_open(str(folder / WEIGHTS), framework="pt") as f:
+            found = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    except (OSError, SafetensorError, ValueError) as e:
+        raise CheckpointError(f"{folder / WEIGHTS}: cannot read: {e}") from None
+    missing = sorted(set(expected) - set(found))
+    wrong = sorted(k for k in set(expected) & set(found) if found[k] != expected[k])
+    extra = sorted(set(found) - set(expected))
+    if missing or wrong or extra:
+        raise CheckpointError(f"{folder / WEIGHTS}: does not match config.json (missing {missing[:5]}, "
+                              f"wrong shapes {wrong[:5]}, unexpected {extra[:5]})")
+    model = FrameModel.from_pretrained(str(folder), low_cpu_mem_usage=False)
+    for name, t in model.state_dict().items():
+        if t.is_floating_point() and not torch.isfinite(t).all():
+            raise CheckpointError(f"{folder / WEIGHTS}: tensor {name} has NaN or infinite values")
+    return model.to(device).eval()
+
+
+# ---- training state ----------------------------------------------------------------------------
+def _save_tensors(tensors: dict, path: Path, metadata: dict | None = None) -> None:
+    from safetensors.torch import save
+
+    atomic_write(path, [save({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, metadata=metadata)])
+
+
+def save_train_state(folder: Path, model: FrameModel, opt: torch.optim.Optimizer, ema, step: int,
+                     history: list[dict]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    _save_tensors(model.state_dict(), folder / "model.safetensors")
+    state = opt.state_dict()
+    moments = {f"{i}.{k}": (v if torch.is_tensor(v) else torch.tensor(v)) for i, s in state["state"].items()
+               for k, v in s.items()}
+    _save_tensors(moments, folder / "optimizer.safetensors")
+    ema_state = ema.state_dict()
+    _save_tensors({str(i): p for i, p in enumerate(ema_state.pop("shadow_params"))}, folder / "ema.safetensors")
+    meta = {"step": step, "param_groups": state["param_groups"], "ema": ema_state, "history": history}
+    atomic_write(folder / "state.json", [json.dumps(meta).encode()])
+
+
+def load_train_state(folder: Path, model: FrameModel, opt: torch.optim.Optimizer, ema) -> tuple[int, list[dict]]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    meta = read_json(folder / "state.json", CheckpointError)
+    try:
+        model.load_state_dict(load_file(str(folder / "model.safetensors")))
+        moments = load_file(str(folder / "optimizer.safetensors"))
+        shadow = load_file(str(folder / "ema.safetensors"))
+    except (OSError, SafetensorError, RuntimeError) as e:
+        raise CheckpointError(f"{folder}: cannot resume: {e}") from None
+    per_param: dict[int, dict] = {}
+    for key, v in moments.items():
+        i, name = key.split(".", 1)
+        per_param.setdefault(int(i), {})[name] = v
+    opt.load_state_dict({"state": per_param, "param_groups": meta["param_groups"]})
+    ema.load_state_dict({**meta["ema"], "shadow_params": [shadow[str(i)] for i in range(len(shadow))]})
+    return int(meta["step"]), list(meta["history"])
+
+
+def write_training_log(folder: Path, history: list[dict], record: dict) -> None:
+    """training.json (the record and every logged step) and loss.png (the loss curves)."""
+    atomic_write(folder / "training.json", [json.dumps({**record, "history": history}, indent=1).encode()])
+    if not history:
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    steps = [h["step"] for h in history]
+    for key in ("loss", "rgb", "depth", "label"):
+        ax.plot(steps, [h[key] for h in history], label=key)
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("training loss (EMA of batches)")
+    ax.set_title("frame model training")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    tmp = folder / ".loss.png.tmp"
+    fig.savefig(tmp, format="png")
+    plt.close(fig)
+    os.replace(tmp, folder / "loss.png")
+
+
+def copy_checkpoint(src: str | os.PathLike, dst: str | os.PathLike) -> None:
+    """Copy a checkpoint folder's model files (not its training state) to another folder."""
+    dst = Path(dst)
+    dst.mkdir(parents=True, exist_ok=True)
+    for name in (WEIGHTS, "config.json", "training.json", "loss.png"):
+        if (Path(src) / name).exists():
+            shutil.copy2(Path(src) / name, dst / name)

@@ -1,0 +1,109 @@
+"""Held-out evaluation of the frame model: novel views from retrieved memory, against warping alone.
+
+Protocol (one number per key, every key averaged over the same targets): each walk is a 16-frame
+path through a held-out world. A target is a frame of it whose memory, the K frames of the same
+walk that overlap it most with the target and its two neighbours on each side excluded
+(`Walk.memory_for`), holds 4 frames. For K in 0, 1, 2, 4 the model samples the target from that
+memory, the layout guide at the target, the caption and the layout tokens. Baseline: the same
+memory warped into the target (`renderer.warp.forward_warp`) with holes filled by the nearest
+warped pixel, no model. Depth from a single RGB frame: the target's RGB alone (no memory, guide or
+condition); AbsRel over pixels with depth.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
+
+from renderer.warp import fill_nearest, forward_warp
+
+from .frame_model import FrameModel
+from .inputs import Condition, FrameInputs, build_inputs
+from .sampler import DEFAULT_STEPS, sample_frames
+from .walks import Walk
+
+KS = (0, 1, 2, 4)
+
+
+def psnr(pred: torch.Tensor, target: torch.Tensor) -> float:
+    """Per-image PSNR (dB) of [H, W, 3] images in [0, 1]."""
+    return float(peak_signal_noise_ratio(pred.clamp(0, 1), target, data_range=1.0))
+
+
+def ssim(pred: torch.Tensor, target: torch.Tensor) -> float:
+    return float(structural_similarity_index_measure(pred.clamp(0, 1).permute(2, 0, 1)[None],
+                                                     target.permute(2, 0, 1)[None], data_range=1.0))
+
+
+def absrel(pred: torch.Tensor, target: torch.Tensor) -> float:
+    valid = target > 0
+    return float(((pred[valid] - target[valid]).abs() / target[valid]).mean()) if valid.any() else float("nan")
+
+
+def eval_targets(walk: Walk, per_walk: int, exclude: int = 2) -> list[int]:
+    """Up to `per_walk` evenly spread frames whose top-4 memory is full."""
+    ok = [t for t in range(len(walk)) if len(walk.memory_for(t, 4, exclude)) == 4]
+    if len(ok) <= per_walk:
+        return ok
+    return [ok[round(i * (len(ok) - 1) / max(per_walk - 1, 1))] for i in range(per_walk)]
+
+
+def warp_nearest(walk: Walk, t: int, memory: list[int]) -> torch.Tensor:
+    """The baseline: memory warped into frame t, holes filled with the nearest warped pixel."""
+    frames = [walk.frames[i] for i in memory]
+    res = forward_warp(torch.stack([f.rgb for f in frames]), torch.stack([f.depth for f in frames]),
+                       [f.camera for f in frames], walk.frames[t].camera)
+    if not res.mask.any():
+        return torch.full_like(res.rgb, 0.5)
+    return fill_nearest(res.rgb, res.mask)
+
+
+@torch.no_grad()
+def evaluate(model: FrameModel, walks: list[Walk], per_walk: int = 4, steps: int = DEFAULT_STEPS,
+             guidance: float = 1.0, seed: int = 0, batch: int = 16) -> dict:
+    t_start = time.perf_counter()
+    device = next(model.parameters()).device
+    pairs = [(w, t) for w in walks for t in eval_targets(w, per_walk)]
+    if not pairs:
+        raise ValueError("no evaluation targets: every walk is too short or too cramped for 4 memory frames")
+
+    def run(make) -> list:
+        outs = []
+        for i in range(0, len(pairs), batch):
+            chunk = pairs[i : i + batch]
+            inputs = FrameInputs.collate([make(w, t) for w, t in chunk]).to(device)
+            g = torch.Generator().manual_seed(seed + i)
+            s = sample_frames(model, inputs, steps=steps, guidance=guidance, generator=g)
+            outs += [(s.rgb[j].cpu(), s.depth[j].cpu(), s.label[j].cpu()) for j in range(len(chunk))]
+        return outs
+
+    def condition(w: Walk) -> Condition:
+        return Condition(text=w.text, layout=w.grid)
+
+    result = {"psnr_db": {}, "ssim": {}, "depth_absrel": {}, "label_accuracy": {}, "baseline_warp_nearest_psnr_db": {}}
+    for k in KS:
+        outs = run(lambda w, t: build_inputs(w.frames[t].camera, [w.frames[i] for i in w.memory_for(t, k)],
+                                             w.guides[t], condition(w), image_size=model.cfg.image_size))
+        gts = [w.frames[t] for w, t in pairs]
+        result["psnr_db"][str(k)] = _mean(psnr(o[0], g.rgb) for o, g in zip(outs, gts))
+        result["ssim"][str(k)] = _mean(ssim(o[0], g.rgb) for o, g in zip(outs, gts))
+        if k == 4:
+            result["depth_absrel"]["4"] = _mean(absrel(o[1], g.depth) for o, g in zip(outs, gts))
+            result["label_accuracy"]["4"] = _mean(float((o[2] == g.label)[g.label >= 0].float().mean()) for o, g in zip(outs, gts))
+        if k > 0:
+            result["baseline_warp_nearest_psnr_db"][str(k)] = _mean(
+                psnr(warp_nearest(w, t, w.memory_for(t, k)), w.frames[t].rgb) for w, t in pairs)
+    photo = run(lambda w, t: build_inputs(w.frames[t].camera, known_rgb=w.frames[t].rgb, image_size=model.cfg.image_size))
+    result["depth_absrel"]["single_rgb"] = _mean(absrel(o[1], w.frames[t].depth) for o, (w, t) in zip(photo, pairs))
+    result["flat_mean_color_psnr_db"] = _mean(psnr(w.frames[t].rgb.mean((0, 1)).expand_as(w.frames[t].rgb), w.frames[t].rgb)
+                                              for w, t in pairs)
+    result.update(targets=len(pairs), walks=len(walks), resolution=walks[0].frames[0].camera.width, steps=steps,
+                  guidance=guidance, seconds=round(time.perf_counter() - t_start, 1))
+    return result
+
+
+def _mean(values) -> float:
+    v = list(values)
+    return round(sum(v) / len(v), 4)

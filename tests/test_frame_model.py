@@ -1,0 +1,207 @@
+import dataclasses
+import itertools
+import json
+
+import pytest
+import torch
+
+from renderer import Camera
+from renderer.layout import Box, Layout, Shell
+from rtfm.checkpoint import load_frame_model, save_frame_model
+from rtfm.frame_model import FrameModel, FrameModelConfig
+from rtfm.inputs import Condition, FrameInputError, FrameInputs, MemoryFrame, build_inputs, layout_grid
+from rtfm.language import CheckpointError
+from rtfm.sampler import sample_frames
+
+RES = 32
+MICRO = dict(resolution=RES, dim=32, depth=2, heads=2, encoder_depth=1, refine_channels=8, image_size=32,
+             image_patch=8, layout_grid=(8, 8, 4), text_dim=16, max_memory=4)
+
+
+def micro_model(seed: int = 0) -> FrameModel:
+    torch.manual_seed(seed)
+    model = FrameModel(**MICRO).eval()
+    with torch.no_grad():  # adaLN-Zero starts at zero: perturb so every path matters in the tests
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.02)
+    return model
+
+
+def room() -> Layout:
+    return Layout(Shell("room", [5.0, 4.0, 2.6]), [Box("bed", "#203080", [1.0, 0.5, 0.3], [2.0, 1.6, 0.6], 20.0),
+                                                  Box("lamp", "#ffffff", [-1.5, 1.2, 0.8], [0.3, 0.3, 1.6])], "bedroom")
+
+
+def cameras(n: int, res: int = RES) -> list[Camera]:
+    return [Camera.look_at([-1.5 + 0.2 * i, -1.0, 1.4], [1.0, 0.5, 0.6], width=res, height=res) for i in range(n)]
+
+
+def frames(n: int, seed: int = 0, res: int = RES) -> list[MemoryFrame]:
+    g = torch.Generator().manual_seed(seed)
+    return [MemoryFrame(c, torch.rand(res, res, 3, generator=g), 1.0 + 3 * torch.rand(res, res, generator=g),
+                        torch.randint(0, 20, (res, res), generator=g)) for c in cameras(n, res)]
+
+
+def guide(seed: int = 0) -> dict:
+    g = torch.Generator().manual_seed(seed)
+    return {"rgb": torch.rand(RES, RES, 3, generator=g), "depth": 1 + torch.rand(RES, RES, generator=g),
+            "label": torch.randint(-1, 20, (RES, RES), generator=g)}
+
+
+def full_condition(seed: int = 0, text_len: int = 5) -> Condition:
+    g = torch.Generator().manual_seed(seed)
+    return Condition(text=torch.randn(text_len, 16, generator=g), images=torch.rand(2, 40, 48, 3, generator=g),
+                     video=torch.rand(3, 24, 24, 3, generator=g), video_time=torch.tensor([0.0, 0.5, 1.0]),
+                     layout=layout_grid(room(), (8, 8, 4)))
+
+
+def batch_of_two() -> FrameInputs:
+    target = Camera.look_at([0.0, -1.2, 1.3], [1.0, 0.4, 0.7], width=RES, height=RES)
+    a = build_inputs(target, frames(3), guide(0), full_condition(0, 5), image_size=32)
+    b = build_inputs(target, frames(1, seed=2), None, Condition(text=torch.randn(9, 16)), image_size=32)
+    return FrameInputs.collate([a, b])
+
+
+def test_cached_context_matches_the_joint_forward():
+    model = micro_model()
+    inputs = batch_of_two()
+    assert inputs.memory.shape[1] == 3 and not inputs.memory_mask[1, 1:].any()  # padded memory
+    cache = model.encode_context(inputs)  # once, then reused for different noise levels and inputs
+    g = torch.Generator().manual_seed(3)
+    for sigma in (1.0, 0.4):
+        x_t = torch.randn(2, 4, RES, RES, generator=g)
+        s = torch.full((2,), sigma)
+        with torch.no_grad():
+            joint = model(x_t, s, inputs)
+            cached = model.denoise(x_t, s, inputs, cache)
+        for a, b in zip(joint, cached):
+            assert torch.allclose(a, b, atol=1e-5), float((a - b).abs().max())
+
+
+def test_padding_never_changes_a_sample():
+    """A target alone or batched beside one with more memory and condition tokens gives the same output."""
+    model = micro_model()
+    target = Camera.look_at([0.0, -1.2, 1.3], [1.0, 0.4, 0.7], width=RES, height=RES)
+    alone = build_inputs(target, frames(1, seed=2), None, Condition(text=torch.randn(9, 16, generator=torch.Generator().manual_seed(5))))
+    other = build_inputs(target, frames(3), guide(0), full_condition(0, 12), image_size=32)
+    x_t = torch.randn(1, 4, RES, RES)
+    s = torch.tensor([0.7])
+    with torch.no_grad():
+        a = model(x_t, s, alone)[0]
+        b = model(torch.cat([x_t, x_t]), s.repeat(2), FrameInputs.collate([alone, other]))[0][:1]
+    assert torch.allclose(a, b, atol=1e-5)
+
+
+@pytest.mark.parametrize("mask", list(itertools.product([False, True], repeat=4)))
+def test_every_subset_of_inputs_runs(mask):
+    memory, with_guide, text, layout = mask
+    model = micro_model()
+    target = cameras(1)[0]
+    cond = Condition(text=torch.randn(4, 16) if text else None, layout=layout_grid(room(), (8, 8, 4)) if layout else None)
+    inputs = build_inputs(target, frames(2) if memory else [], guide() if with_guide else None, cond)
+    out = sample_frames(model, inputs, steps=2, generator=torch.Generator().manual_seed(0))
+    assert out.rgb.shape == (1, RES, RES, 3) and out.depth.shape == (1, RES, RES) and out.label.shape == (1, RES, RES)
+    assert torch.isfinite(out.rgb).all() and (out.rgb >= 0).all() and (out.rgb <= 1).all()
+
+
+def test_sampling_is_deterministic_and_cache_reuse_changes_nothing():
+    model = micro_model()
+    inputs = batch_of_two()
+    runs = [sample_frames(model, inputs, steps=4, generator=torch.Generator().manual_seed(7), reuse_cache=r)
+            for r in (True, True, False)]
+    assert torch.equal(runs[0].rgb, runs[1].rgb)
+    assert torch.allclose(runs[0].rgb, runs[2].rgb, atol=1e-5)
+    guided = sample_frames(model, inputs, steps=4, guidance=2.0, generator=torch.Generator().manual_seed(7))
+    assert not torch.allclose(guided.rgb, runs[0].rgb)  # guidance does something when there is a condition
+
+
+def test_known_rgb_fills_the_warp_channels_without_depth():
+    target = cameras(1)[0]
+    photo = torch.rand(RES, RES, 3)
+    inputs = build_inputs(target, known_rgb=photo)
+    assert torch.allclose(inputs.warp[0, :3], photo.permute(2, 0, 1) * 2 - 1)
+    assert inputs.warp[0, 4].eq(1).all() and inputs.warp[0, 5].eq(0).all()
+    with pytest.raises(FrameInputError, match="known_rgb"):
+        build_inputs(target, known_rgb=torch.rand(RES, RES + 1, 3))
+
+
+def test_memory_without_depth_is_a_token_but_is_not_warped():
+    target = cameras(1)[0]
+    f = frames(1)[0]
+    inputs = build_inputs(target, [MemoryFrame(f.camera, f.rgb)])
+    assert inputs.memory.shape[1] == 1 and inputs.warp.abs().sum() == 0
+    assert inputs.memory[0, 0, 4].eq(0).all()  # depth-valid channel
+
+
+def test_bad_inputs_are_named():
+    model = micro_model()
+    target = cameras(1)[0]
+    with pytest.raises(FrameInputError, match="at most 4"):
+        model.encode_context(build_inputs(target, frames(5)))
+    with pytest.raises(FrameInputError, match="NaN"):
+        MemoryFrame(target, torch.full((RES, RES, 3), float("nan")))
+    with pytest.raises(FrameInputError, match="rgb must be"):
+        MemoryFrame(target, torch.rand(RES, 8, 3))
+    with pytest.raises(FrameInputError, match="guide"):
+        build_inputs(target, guide={"rgb": torch.rand(8, 8, 3), "depth": torch.ones(8, 8), "label": torch.zeros(8, 8)})
+    with pytest.raises(FrameInputError, match="multiple of 16"):
+        model(torch.zeros(1, 4, 24, 24), torch.ones(1), build_inputs(cameras(1, 24)[0]))
+
+
+def test_layout_grid_marks_the_boxes():
+    grid = layout_grid(room(), (16, 16, 8))
+    assert grid.label.shape == (16, 16, 8) and grid.rgb.shape == (3, 16, 16, 8)
+    labels = set(grid.label.unique().tolist())
+    from renderer.layout import LABEL_IDS
+
+    assert {LABEL_IDS["bed"], LABEL_IDS["lamp"], -1} <= labels
+
+
+def test_checkpoint_roundtrip_and_bad_checkpoints(tmp_path):
+    model = micro_model()
+    save_frame_model(model, tmp_path / "ok")
+    loaded = load_frame_model(tmp_path / "ok")
+    assert loaded.cfg == model.cfg
+    for a, b in zip(model.state_dict().values(), loaded.state_dict().values()):
+        assert torch.equal(a, b)
+    bad = tmp_path / "corrupt"
+    save_frame_model(model, bad)
+    (bad / "diffusion_pytorch_model.safetensors").write_bytes(b"\x00garbage" * 10)
+    with pytest.raises(CheckpointError, match="cannot read"):
+        load_frame_model(bad)
+    mismatch = tmp_path / "mismatch"
+    save_frame_model(model, mismatch)
+    cfg = json.loads((mismatch / "config.json").read_text())
+    cfg["dim"] = 48
+    cfg["heads"] = 2
+    (mismatch / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(CheckpointError, match="does not match config.json"):
+        load_frame_model(mismatch)
+    cfg["not_a_key"] = 1
+    (mismatch / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(CheckpointError, match="unknown config keys"):
+        load_frame_model(mismatch)
+    (mismatch / "config.json").write_text("{not json")
+    with pytest.raises(CheckpointError, match="not valid JSON"):
+        load_frame_model(mismatch)
+    pickled = tmp_path / "pickled"
+    pickled.mkdir()
+    (pickled / "model.pt").write_bytes(b"x")
+    with pytest.raises(CheckpointError, match="pickle"):
+        load_frame_model(pickled)
+    with pytest.raises(CheckpointError, match="no such"):
+        load_frame_model(tmp_path / "absent")
+
+
+def test_presets_and_sizes():
+    assert FrameModel().cfg == FrameModelConfig()  # the diffusers __init__ defaults are the dataclass's
+    assert FrameModel.from_preset("tiny").cfg == FrameModelConfig.preset("tiny")
+    with torch.device("meta"):
+        gpu = FrameModel.from_preset("gpu")
+    tiny = FrameModel.from_preset("tiny")
+    assert sum(p.numel() for p in gpu.parameters()) > 20 * sum(p.numel() for p in tiny.parameters())
+    f = tiny.flops_per_frame(64, 64, memory=4, steps=4)
+    assert f["total_gflop"] == pytest.approx(f["context_gflop"] + 4 * f["per_step_gflop"])
+    with pytest.raises(ValueError, match="unknown frame model preset"):
+        FrameModelConfig.preset("huge")
+    assert dataclasses.asdict(FrameModelConfig.preset("gpu"))["resolution"] == 256

@@ -1,0 +1,131 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from renderer import Camera
+from renderer.warp import fill_nearest, forward_warp, top_k_by_overlap, unproject, view_overlap
+
+
+def loop_warp(rgb, depth, cams, target):
+    """Independent reference: every source pixel in turn, in plain float64 Python, strict z-test
+    (so the first of equal depths wins, as the batched warp's lowest-index rule)."""
+    h, w = target.height, target.width
+    zbuf = np.full((h, w), np.inf)
+    out = np.zeros((h, w, 3))
+    src = np.full((h, w), -1)
+    for n, cam in enumerate(cams):
+        K = cam.K.double().numpy()
+        c2w = cam.c2w.double().numpy()
+        w2c = target.w2c.double().numpy()
+        Kt = target.K.double().numpy()
+        for y in range(cam.height):
+            for x in range(cam.width):
+                z = float(depth[n, y, x])
+                if not (math.isfinite(z) and z > 0):
+                    continue
+                p_cam = np.linalg.inv(K) @ np.array([x + 0.5, y + 0.5, 1.0]) * z
+                p = c2w[:3, :3] @ p_cam + c2w[:3, 3]
+                q = w2c[:3, :3] @ p + w2c[:3, 3]
+                if q[2] <= 1e-3:
+                    continue
+                uv = Kt @ q
+                u, v = math.floor(uv[0] / uv[2]), math.floor(uv[1] / uv[2])
+                if 0 <= u < w and 0 <= v < h and q[2] < zbuf[v, u]:
+                    zbuf[v, u], out[v, u], src[v, u] = q[2], rgb[n, y, x].numpy(), n
+    return out, np.where(np.isinf(zbuf), 0, zbuf), src
+
+
+def test_identity_warp_returns_the_frame():
+    cam = Camera.look_at([0, 0, 1], [3, 0, 1], width=20, height=16)
+    g = torch.Generator().manual_seed(0)
+    rgb = torch.rand(1, 16, 20, 3, generator=g)
+    depth = 1 + torch.rand(1, 16, 20, generator=g) * 4
+    depth[0, :3] = 0  # no depth (sky): not warped
+    label = torch.randint(0, 9, (1, 16, 20), generator=g)
+    res = forward_warp(rgb, depth, [cam], cam, label)
+    valid = depth[0] > 0
+    assert torch.equal(res.mask, valid)
+    assert torch.allclose(res.rgb[valid], rgb[0][valid])
+    assert torch.allclose(res.depth[valid], depth[0][valid], rtol=1e-4)
+    assert torch.equal(res.label[valid], label[0][valid])
+    assert (res.label[~valid] == -1).all() and (res.source[~valid] == -1).all()
+
+
+def test_plane_seen_from_a_shifted_camera():
+    """A wall 3 m ahead; a camera 0.5 m to the right sees it at the same depth, shifted by f 0.5 / 3 px."""
+    w = h = 32
+    a = Camera.look_at([0, 0, 1], [5, 0, 1], width=w, height=h, fov_y_deg=60)
+    b = Camera.look_at([0, -0.5, 1], [5, -0.5, 1], width=w, height=h, fov_y_deg=60)  # +x of a's image is -y world
+    depth = torch.full((1, h, w), 3.0)
+    rgb = torch.rand(1, h, w, 3, generator=torch.Generator().manual_seed(1))
+    res = forward_warp(rgb, depth, [a], b)
+    assert torch.allclose(res.depth[res.mask], torch.tensor(3.0), atol=1e-4)
+    shift = float(a.K[0, 0]) * 0.5 / 3.0  # pixels, to the left in b's image
+    cols = res.mask.any(0).nonzero().flatten()
+    assert int(cols.min()) == 0 and abs(int(cols.max()) - (w - 1 - shift)) <= 1.0
+    # a covered pixel takes the colour of the source pixel shift columns to its right
+    y, x = 10, 5
+    assert torch.allclose(res.rgb[y, x], rgb[0, y, x + round(shift)], atol=1e-6) or torch.allclose(
+        res.rgb[y, x], rgb[0, y, x + math.floor(shift)], atol=1e-6)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_batched_warp_matches_the_per_pixel_loop(seed):
+    g = torch.Generator().manual_seed(seed)
+    cams = [Camera.look_at([0.3 * i, 0.2 * i, 1.0], [4, 0.5, 0.8], width=14, height=11) for i in range(3)]
+    target = Camera.look_at([0.1, 0.3, 1.1], [4, 0.2, 1.0], width=13, height=12)
+    rgb = torch.rand(3, 11, 14, 3, generator=g)
+    depth = 1 + torch.rand(3, 11, 14, generator=g) * 3
+    depth[1, :, :4] = 0
+    depth[2, 5, 5] = float("nan")
+    res = forward_warp(rgb, depth, cams, target)
+    ref_rgb, ref_depth, ref_src = loop_warp(rgb, depth, cams, target)
+    ref_mask = ref_src >= 0
+    assert res.mask.sum() > 40
+    assert np.array_equal(res.mask.numpy(), ref_mask)
+    assert np.array_equal(res.source.numpy(), ref_src)
+    assert np.allclose(res.rgb.numpy(), ref_rgb, atol=1e-6)
+    assert np.allclose(res.depth.numpy(), ref_depth, rtol=1e-4)
+
+
+def test_view_overlap_and_its_cheap_estimate():
+    target = Camera.look_at([0, 0, 1], [5, 0, 1], width=32, height=32)
+    cams = [Camera.look_at([0, 0, 1], [5, y, 1], width=32, height=32) for y in (0.0, 1.5, 4.0, -30.0)]
+    depth = torch.full((4, 32, 32), 4.0)
+    exact = view_overlap(depth, cams, target)
+    assert exact[0] == pytest.approx(1.0)
+    assert exact[0] > exact[1] > exact[2] > 0 and exact[3] == 0.0  # turning away covers less, then nothing
+    fraction = torch.stack([forward_warp(torch.zeros(1, 32, 32, 3), depth[i : i + 1], [c], target).mask.float().mean()
+                            for i, c in enumerate(cams)])
+    assert torch.allclose(exact, fraction)
+    cheap = view_overlap(depth, cams, target, stride=2)  # a quarter of the points
+    assert (cheap - exact).abs().max() < 0.07
+
+
+def test_top_k_by_overlap_excludes_and_orders():
+    ov = torch.tensor([0.5, 0.9, 0.0, 0.9, 0.2])
+    assert top_k_by_overlap(ov, 3) == [1, 3, 0]
+    assert top_k_by_overlap(ov, 3, exclude=[1]) == [3, 0, 4]
+    assert top_k_by_overlap(ov, 10) == [1, 3, 0, 4]  # zero overlap is never retrieved
+    assert top_k_by_overlap(ov, 0) == []
+
+
+def test_fill_nearest():
+    img = torch.zeros(5, 5, 3)
+    img[0, 0] = 1.0
+    mask = torch.zeros(5, 5, dtype=torch.bool)
+    mask[0, 0] = True
+    mask[4, 4] = True
+    filled = fill_nearest(img, mask)
+    assert torch.equal(filled[1, 0], img[0, 0]) and torch.equal(filled[3, 4], img[4, 4])
+    assert torch.equal(fill_nearest(img, torch.zeros(5, 5, dtype=torch.bool)), img)
+
+
+def test_unproject_rejects_mismatched_cameras():
+    cam = Camera.look_at([0, 0, 1], [1, 0, 1], width=8, height=6)
+    with pytest.raises(ValueError, match="cameras"):
+        unproject(torch.ones(2, 6, 8), [cam])
+    with pytest.raises(ValueError, match="8x5"):
+        unproject(torch.ones(1, 5, 8), [cam])

@@ -1,0 +1,120 @@
+"""The procedural engine wired into the frame model: training walks, training, evaluation walks.
+
+Training worlds come from `ProcgenStream` (world seeds drawn below 2**31); evaluation worlds use
+seeds from 2**31 up, so no held-out world can ever have been a training world.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable, Iterator
+
+import torch
+from torch.utils.data import DataLoader, IterableDataset
+
+from rtfm.walks import Walk, walk_from_sample
+
+from .procgen.dataset import ProcgenStream
+
+DEFAULT_TEXT_ENCODER = Path(__file__).resolve().parent.parent / "assets" / "lm-tiny"
+DEFAULT_FRAME_MODEL = Path(__file__).resolve().parent.parent / "assets" / "rtfm-tiny"
+HELD_OUT_SEED_BASE = 2**31
+WALK_FRAMES = 16
+
+
+def text_states(folder: str | os.PathLike | None) -> Callable[[str], torch.Tensor] | None:
+    """caption -> TextEncoder states [T, D] of the language checkpoint in `folder` (None: no text)."""
+    if folder is None:
+        return None
+    from rtfm.language import TextEncoder
+
+    enc = TextEncoder.load(folder)
+    return lambda caption: enc.encode([caption])[0][0]
+
+
+class WalkStream(IterableDataset):
+    """Endless training Walks: procedural sequences with their overlaps and caption states,
+    prepared in the DataLoader worker (the text encoder is loaded there, once)."""
+
+    def __init__(self, resolution: int, frames: int, seed: int, text_encoder: str | os.PathLike | None):
+        self.stream = ProcgenStream(resolution=resolution, frames=frames, seed=seed, threads=1)
+        self.text_encoder = text_encoder
+
+    def __iter__(self) -> Iterator[Walk]:
+        torch.set_num_threads(1)
+        text = text_states(self.text_encoder)
+        for sample in self.stream:
+            yield walk_from_sample(sample, text)
+
+
+def training_walks(resolution: int = 64, frames: int = WALK_FRAMES, seed: int = 0, workers: int = 1,
+                   text_encoder: str | os.PathLike | None = DEFAULT_TEXT_ENCODER) -> Iterator[Walk]:
+    stream = WalkStream(resolution, frames, seed, text_encoder)
+    if workers == 0:
+        return iter(stream)
+    return iter(DataLoader(stream, batch_size=None, num_workers=workers, prefetch_factor=4,
+                           persistent_workers=True))
+
+
+def held_out_walks(n: int, resolution: int = 64, frames: int = WALK_FRAMES,
+                   text_encoder: str | os.PathLike | None = DEFAULT_TEXT_ENCODER, path_kind: str = "walk") -> list[Walk]:
+    """`n` walks of held-out worlds (seeds 2**31 + i), one per world, scene types in turn."""
+    from renderer.guide import GuideRenderer
+
+    from .procgen.composers import compose
+    from .procgen.dataset import render_sequence
+    from .procgen.paths import PathError, camera_path
+    from .procgen.vocab import SCENE_TYPES
+    from .procgen.world import build_world
+
+    text = text_states(text_encoder)
+    scene_types = list(SCENE_TYPES)
+    walks, i = [], 0
+    while len(walks) < n:
+        seed = HELD_OUT_SEED_BASE + i
+        i += 1
+        layout, _ = compose(scene_types[i % len(scene_types)], seed)
+        try:
+            cams = camera_path(layout, path_kind, frames, width=resolution, height=resolution, fov_y_deg=70.0,
+                               seed=seed)
+        except PathError:
+            continue
+        seq = render_sequence(layout, build_world(layout, seed), cams, GuideRenderer(layout))
+        walks.append(walk_from_sample(seq.to_tensors(), text))
+        if i > 20 * n:
+            raise RuntimeError("could not make enough held-out walks")
+    return walks
+
+
+def train_frame_model(out: str | os.PathLike, preset: str = "tiny", init: str | os.PathLike | None = None,
+                      cfg=None, resolution: int | None = None, workers: int = 1,
+                      text_encoder: str | os.PathLike | None = DEFAULT_TEXT_ENCODER, log=print) -> list[dict]:
+    """`worldgen train rtfm`: train (or continue) a frame model on the procedural stream into `out`."""
+    from rtfm.checkpoint import load_frame_model
+    from rtfm.frame_model import FrameModel
+    from rtfm.train_frames import FrameTrainConfig, train_frames
+
+    cfg = cfg or FrameTrainConfig()
+    model = load_frame_model(init) if init is not None else FrameModel.from_preset(preset)
+    res = resolution or model.cfg.resolution
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model.to(device).train()
+    walks = training_walks(res, WALK_FRAMES, cfg.seed, workers, text_encoder)
+    record = {"preset": preset if init is None else None, "init": None if init is None else str(init),
+              "resolution": res, "walk_frames": WALK_FRAMES, "text_encoder": None if text_encoder is None else str(text_encoder),
+              "parameters": sum(p.numel() for p in model.parameters())}
+    return train_frames(model, walks, cfg, out, log=log, record=record)
+
+
+def evaluate_frame_model(checkpoint: str | os.PathLike = DEFAULT_FRAME_MODEL, worlds: int = 24, resolution: int = 64,
+                         per_walk: int = 4, steps: int = 4, guidance: float = 1.0, seed: int = 0,
+                         text_encoder: str | os.PathLike | None = DEFAULT_TEXT_ENCODER) -> dict:
+    """`worldgen eval rtfm`: the held-out protocol of `rtfm.evaluate` on `worlds` held-out worlds."""
+    from rtfm.checkpoint import load_frame_model
+    from rtfm.evaluate import evaluate
+
+    model = load_frame_model(checkpoint, "cuda" if torch.cuda.is_available() else "cpu")
+    walks = held_out_walks(worlds, resolution, WALK_FRAMES, text_encoder)
+    result = evaluate(model, walks, per_walk=per_walk, steps=steps, guidance=guidance, seed=seed)
+    return {**result, "checkpoint": str(checkpoint), "worlds": worlds}
