@@ -289,22 +289,21 @@ class FrameModel(ModelMixin, ConfigMixin):
         return (x_t - x0) / sigma.clamp(min=min_sigma).view(-1, 1, 1, 1)
 
     # ---- sizes ------------------------------------------------------------------------------
-    def flops_per_frame(self, width: int, height: int, memory: int, steps: int, context_extra: int = 64,
+    def flops_per_frame(self, width: int, height: int, context_tokens: int, steps: int,
                         cfg_batches: int = 1) -> dict[str, float]:
-        """Analytic multiply-add FLOPs (2 per MAC) of sampling one frame: the context stream once,
-        the target stream `steps` times (times `cfg_batches` with guidance). Linear layers and
-        attention; the small refine convolution is included, norms and element-wise ops are not."""
+        """Analytic FLOPs (2 per multiply-add) of sampling one frame: the context stream once, the target
+        stream `steps` times, both `cfg_batches` times (2 with guidance). Linear layers, attention and
+        the refine convolution; norms and element-wise ops are left out."""
         c = self.cfg
-        d, lt = c.dim, (width // c.patch) * (height // c.patch)
-        lc = 1 + memory * (width // c.memory_patch) * (height // c.memory_patch) + context_extra
-        layer_lin = lambda n: n * (4 * d * d + 2 * d * int(d * c.mlp_ratio))  # noqa: E731  qkv, proj, mlp
-        ctx = c.depth * (layer_lin(lc) + 2 * lc * lc * d)
-        tgt = c.depth * (layer_lin(lt) + 2 * lt * (lc + lt) * d + 6 * d * d)
-        px = width * height
-        r = c.refine_channels
+        d, mlp = c.dim, int(c.dim * c.mlp_ratio)
+        lt, lc = (width // c.patch) * (height // c.patch), context_tokens
+        layer = lambda n: n * (4 * d * d + 2 * d * mlp)  # noqa: E731  (qkv + proj + mlp per token)
+        ctx = c.depth * (layer(lc) + 2 * lc * lc * d)
+        tgt = c.depth * (layer(lt) + 2 * lt * (lc + lt) * d + 6 * d * d)
         embed_head = lt * d * (self.pixel_channels + 16) * c.patch ** 2
-        refine = px * (9 * (16 + self.pixel_channels) * r + 9 * r * r + r * (RGBD + c.num_labels))
-        per_step = 2 * (tgt + embed_head + refine)
-        total = cfg_batches * (2 * ctx + steps * per_step)
-        return {"context_gflop": cfg_batches * 2 * ctx / 1e9, "per_step_gflop": cfg_batches * per_step / 1e9,
-                "total_gflop": total / 1e9}
+        r = c.refine_channels
+        refine = width * height * (9 * (16 + self.pixel_channels) * r + 9 * r * r + r * (RGBD + c.num_labels))
+        per_step = 2 * cfg_batches * (tgt + embed_head + refine)
+        context = 2 * cfg_batches * ctx
+        return {"context_gflop": context / 1e9, "per_step_gflop": per_step / 1e9,
+                "total_gflop": (context + steps * per_step) / 1e9}

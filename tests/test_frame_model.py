@@ -200,7 +200,7 @@ def test_presets_and_sizes():
         gpu = FrameModel.from_preset("gpu")
     tiny = FrameModel.from_preset("tiny")
     assert sum(p.numel() for p in gpu.parameters()) > 20 * sum(p.numel() for p in tiny.parameters())
-    f = tiny.flops_per_frame(64, 64, memory=4, steps=4)
+    f = tiny.flops_per_frame(64, 64, context_tokens=100, steps=4)
     assert f["total_gflop"] == pytest.approx(f["context_gflop"] + 4 * f["per_step_gflop"])
     with pytest.raises(ValueError, match="unknown frame model preset"):
         FrameModelConfig.preset("huge")

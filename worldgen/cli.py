@@ -417,6 +417,44 @@ def train_rtfm(
     typer.echo(f"wrote {out}")
 
 
+@app.command()
+def depth(
+    image: Path = typer.Argument(..., help="a photo (any size or mode: PNG, JPEG, 16-bit, palette ...)"),
+    out: Path = typer.Option(..., "--out", help="metric depth to write (.npy, float32 metres, 0 = sky)"),
+    preview: Optional[Path] = typer.Option(None, help="also write the depth as a grey image (.png), near = bright"),
+    fov: Optional[float] = typer.Option(None, help="vertical field of view, degrees (default: EXIF, else 60)"),
+    checkpoint: Optional[Path] = typer.Option(None, help="frame model folder (default: assets/rtfm-tiny)"),
+    seed: int = typer.Option(0),
+) -> None:
+    """Predict a photo's metric depth with the frame model (the photo case: RGB only, no memory)."""
+    import io
+
+    import numpy as np
+
+    from renderer.errors import WorldgenError
+    from renderer.formats.base import atomic_write
+
+    from .frame_model import DEFAULT_FRAME_MODEL, depth_from_image
+    from .io import save_image
+
+    if out.suffix != ".npy":
+        _fail(f"--out must end in .npy, got {out}")
+    try:
+        _, d, cam = depth_from_image(image, checkpoint or DEFAULT_FRAME_MODEL, fov_y_deg=fov, seed=seed)
+    except WorldgenError as e:
+        _fail(str(e))
+    buf = io.BytesIO()
+    np.save(buf, d.astype(np.float32))
+    atomic_write(out, [buf.getvalue()])
+    if preview is not None:
+        valid = d > 0
+        inv = np.where(valid, 1.0 / np.maximum(d, 1e-3), 0.0)
+        top = float(inv[valid].max()) if valid.any() else 1.0
+        save_image(np.repeat((inv / top)[..., None], 3, -1), preview)
+    typer.echo(f"wrote {out}: {cam.width}x{cam.height}, depth {float(d[d > 0].min()) if (d > 0).any() else 0:.2f}"
+               f"-{float(d.max()):.2f} m")
+
+
 eval_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Evaluate worldgen's models on held-out worlds.")
 app.add_typer(eval_app, name="eval")
 

@@ -118,3 +118,22 @@ def evaluate_frame_model(checkpoint: str | os.PathLike = DEFAULT_FRAME_MODEL, wo
     walks = held_out_walks(worlds, resolution, WALK_FRAMES, text_encoder)
     result = evaluate(model, walks, per_walk=per_walk, steps=steps, guidance=guidance, seed=seed)
     return {**result, "checkpoint": str(checkpoint), "worlds": worlds}
+
+
+def depth_from_image(path: str | os.PathLike, checkpoint: str | os.PathLike = DEFAULT_FRAME_MODEL,
+                     fov_y_deg: float | None = None, max_side: int = 1024, seed: int = 0):
+    """A photo -> (rgb [H, W, 3], metric depth [H, W] (0 = sky), its Camera at the origin looking
+    along +X). The field of view is `fov_y_deg`, else EXIF's, else images.DEFAULT_FOV_Y_DEG."""
+    from renderer.camera import Camera
+    from rtfm.checkpoint import load_frame_model
+    from rtfm.photo import photo_memory
+
+    from .images import DEFAULT_FOV_Y_DEG, read_image
+
+    rgb, _, exif_fov = read_image(path, max_side)
+    h, w = rgb.shape[:2]
+    camera = Camera.look_at([0.0, 0.0, 1.5], [1.0, 0.0, 1.5], width=w, height=h,
+                            fov_y_deg=fov_y_deg or exif_fov or DEFAULT_FOV_Y_DEG)
+    model = load_frame_model(checkpoint)
+    _, depth = photo_memory(model, torch.from_numpy(rgb), camera, seed=seed)
+    return rgb, depth.numpy(), camera

@@ -23,10 +23,10 @@ from renderer.camera import Camera, CameraError
 from renderer.formats.base import atomic_write, read_json, read_npy_header
 from renderer.errors import WorldgenError
 
+from .images import MAX_IMAGE_PIXELS, ImageError, read_image
+
 OPENGL_FROM_OPENCV = np.diag([1.0, -1.0, -1.0, 1.0])  # nerfstudio's transform_matrix is OpenGL-style
 MAX_FRAMES = 100_000
-MAX_IMAGE_PIXELS = 100_000_000
-Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS  # PIL raises on bigger (decompression bombs)
 
 
 class FramesError(WorldgenError):
@@ -100,18 +100,10 @@ def _inside(folder: Path, rel: str, what: str) -> Path:
 def _load_image(path: Path, size: int | None) -> tuple[np.ndarray, float]:
     """RGB float32 [H, W, 3] and the scale applied (downscaled so the longer side <= size)."""
     try:
-        with Image.open(path) as im:
-            w, h = im.size
-            scale = 1.0
-            if size is not None and max(w, h) > size:
-                scale = size / max(w, h)
-                target = (max(1, round(w * scale)), max(1, round(h * scale)))
-                im.draft("RGB", target)  # JPEG: decode at reduced size, cheaply
-                im = im.convert("RGB").resize(target, Image.Resampling.LANCZOS)
-                scale = target[0] / w
-            return np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0, scale
-    except (OSError, Image.DecompressionBombError, ValueError) as e:
-        raise FramesError(f"{path}: cannot read image: {e}") from None
+        rgb, scale, _ = read_image(path, size, exif_orientation=False)
+    except ImageError as e:
+        raise FramesError(str(e)) from None
+    return rgb, scale
 
 
 def _distort(x, y, k1, k2, p1, p2):

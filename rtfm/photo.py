@@ -1,0 +1,53 @@
+"""A known frame without depth (a user's photo) put into memory: the frame model predicts its depth.
+
+The photo fills the warp channels as known colour with no depth (`build_inputs(known_rgb=...)`),
+with no memory, guide or condition; the sampled depth channel is its metric depth. The model runs
+at a working size whose short side is its training resolution (both sides multiples of its
+memory patch); the depth is resized back to the photo's size.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from renderer.camera import Camera
+
+from .frame_model import FrameModel
+from .inputs import MemoryFrame, build_inputs
+from .sampler import DEFAULT_STEPS, sample_frames
+
+
+def working_size(width: int, height: int, short_side: int, multiple: int) -> tuple[int, int]:
+    k = short_side / min(width, height)
+    snap = lambda v: max(multiple, round(v * k / multiple) * multiple)  # noqa: E731
+    return snap(width), snap(height)
+
+
+def scaled_camera(camera: Camera, width: int, height: int) -> Camera:
+    K = camera.K.clone()
+    K[0] *= width / camera.width
+    K[1] *= height / camera.height
+    return Camera(K, camera.c2w, width, height)
+
+
+@torch.no_grad()
+def photo_memory(model: FrameModel, rgb: Tensor, camera: Camera, steps: int = DEFAULT_STEPS,
+                 seed: int = 0) -> tuple[MemoryFrame, Tensor]:
+    """rgb [H, W, 3] in [0, 1] seen by `camera` (H x W) -> (the photo as a memory frame at the working
+    size, with predicted depth and labels; depth [H, W] metric z at the photo's size, 0 = sky)."""
+    h, w = rgb.shape[:2]
+    if (camera.width, camera.height) != (w, h):
+        raise ValueError(f"camera is {camera.width}x{camera.height} but the image is {w}x{h}")
+    ww, wh = working_size(w, h, model.cfg.resolution, model.cfg.memory_patch)
+    small = F.interpolate(rgb.permute(2, 0, 1)[None].float(), size=(wh, ww), mode="area")[0].permute(1, 2, 0)
+    cam = scaled_camera(camera, ww, wh)
+    device = next(model.parameters()).device
+    inputs = build_inputs(cam, known_rgb=small.clamp(0, 1), image_size=model.cfg.image_size).to(device)
+    out = sample_frames(model, inputs, steps=steps, generator=torch.Generator().manual_seed(seed))
+    depth_small, label = out.depth[0].cpu(), out.label[0].cpu()
+    frame = MemoryFrame(cam, small.clamp(0, 1), depth_small, label)
+    sky = F.interpolate((depth_small == 0).float()[None, None], size=(h, w), mode="nearest")[0, 0] > 0.5
+    depth = F.interpolate(depth_small[None, None], size=(h, w), mode="bilinear", align_corners=False)[0, 0]
+    return frame, torch.where(sky, torch.zeros_like(depth), depth)
