@@ -1,0 +1,138 @@
+"""Spatial memory: a bounded store of posed RGB-D (+ label) frames, retrieved by view overlap.
+
+Retrieval ranks the stored frames by the fraction of the target view each one covers once warped
+into it (`renderer.warp.view_overlap`, on a stride-2 grid of points), not by recency, so a place
+seen long ago comes back when the camera returns to it. The store keeps `overlap[s, t]` for every
+pair of stored frames, updated as frames come in; when it is full, the frame whose view the others
+cover best (1 - prod(1 - overlap)) is dropped, so eviction keeps coverage. Work per added frame
+grows with the capacity, never with the length of the walk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from renderer.camera import Camera
+from renderer.errors import WorldgenError
+from renderer.warp import view_overlap
+
+from .inputs import MemoryFrame
+
+OVERLAP_STRIDE = 2
+
+
+class SpatialMemoryError(WorldgenError):
+    """A memory that cannot be used or read: frames without depth, a bad file."""
+
+
+class SpatialMemory:
+    def __init__(self, capacity: int = 32):
+        if capacity < 1:
+            raise SpatialMemoryError(f"memory capacity must be at least 1, got {capacity}")
+        self.capacity = capacity
+        self.frames: list[MemoryFrame] = []
+        self.overlap = torch.zeros(0, 0)  # [N, N]: overlap[s, t] = fraction of frame t covered by frame s
+        self.evicted = 0
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def _coverage_of(self, target: Camera) -> Tensor:
+        """[N]: the fraction of `target`'s pixels each stored frame covers."""
+        if not self.frames:
+            return torch.zeros(0)
+        by_size: dict[tuple[int, int], list[int]] = {}
+        for i, f in enumerate(self.frames):
+            by_size.setdefault((f.camera.width, f.camera.height), []).append(i)
+        out = torch.zeros(len(self.frames))
+        for idx in by_size.values():
+            depth = torch.stack([self.frames[i].depth for i in idx])
+            out[idx] = view_overlap(depth, [self.frames[i].camera for i in idx], target, stride=OVERLAP_STRIDE)
+        return out
+
+    def add(self, frame: MemoryFrame) -> None:
+        """Store a frame (it must have depth); evict the best-covered frame when over capacity."""
+        if frame.depth is None:
+            raise SpatialMemoryError("a memory frame needs depth to be placed (predict it first: rtfm.photo)")
+        into_new = self._coverage_of(frame.camera)  # stored frames -> the new one
+        from_new = torch.tensor([float(view_overlap(frame.depth[None], [frame.camera], f.camera,
+                                                    stride=OVERLAP_STRIDE)[0]) for f in self.frames])
+        n = len(self.frames)
+        grown = torch.zeros(n + 1, n + 1)
+        grown[:n, :n] = self.overlap
+        grown[:n, n] = into_new
+        grown[n, :n] = from_new
+        self.frames.append(frame)
+        self.overlap = grown
+        if len(self.frames) > self.capacity:
+            self._evict()
+
+    def _evict(self) -> None:
+        ov = self.overlap.clone()
+        ov.fill_diagonal_(0.0)
+        covered = 1 - torch.prod(1 - ov.clamp(0, 1), dim=0)  # how well the others cover each frame
+        drop = int(torch.argmax(covered))
+        keep = [i for i in range(len(self.frames)) if i != drop]
+        self.frames = [self.frames[i] for i in keep]
+        self.overlap = self.overlap[keep][:, keep]
+        self.evicted += 1
+
+    def retrieve(self, target: Camera, k: int) -> list[MemoryFrame]:
+        """The up to k stored frames that overlap `target` most (fewer when fewer overlap at all)."""
+        if k < 0:
+            raise SpatialMemoryError(f"k must be >= 0, got {k}")
+        if k == 0 or not self.frames:
+            return []
+        cover = self._coverage_of(target)
+        order = sorted(range(len(cover)), key=lambda i: (-float(cover[i]), -i))  # ties: the newer frame
+        return [self.frames[i] for i in order[:k] if cover[i] > 0]
+
+    # ---- persistence (safetensors + JSON, written atomically) -------------------------------
+    def save(self, folder: str | os.PathLike) -> None:
+        from safetensors.torch import save
+
+        from renderer.formats.base import atomic_write
+
+        folder = Path(folder)
+        tensors = {}
+        for i, f in enumerate(self.frames):
+            tensors[f"{i}.rgb"] = f.rgb.float().contiguous()
+            tensors[f"{i}.depth"] = f.depth.float().contiguous()
+            if f.label is not None:
+                tensors[f"{i}.label"] = f.label.to(torch.int32).contiguous()
+        tensors["overlap"] = self.overlap.contiguous()
+        atomic_write(folder / "memory.safetensors", [save(tensors)])
+        meta = {"version": 1, "capacity": self.capacity, "evicted": self.evicted,
+                "cameras": [f.camera.to_dict() for f in self.frames]}
+        atomic_write(folder / "memory.json", [json.dumps(meta).encode()])
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike) -> "SpatialMemory":
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        from renderer.formats.base import read_json
+
+        folder = Path(folder)
+        meta = read_json(folder / "memory.json", SpatialMemoryError)
+        try:
+            tensors = load_file(str(folder / "memory.safetensors"))
+            mem = cls(int(meta["capacity"]))
+            cams = [Camera.from_dict(c) for c in meta["cameras"]]
+            mem.frames = [MemoryFrame(c, tensors[f"{i}.rgb"], tensors[f"{i}.depth"],
+                                      tensors[f"{i}.label"].long() if f"{i}.label" in tensors else None)
+                          for i, c in enumerate(cams)]
+            mem.overlap = tensors["overlap"]
+            mem.evicted = int(meta.get("evicted", 0))
+        except (OSError, SafetensorError) as e:
+            raise SpatialMemoryError(f"{folder / 'memory.safetensors'}: cannot read: {e}") from None
+        except (KeyError, TypeError, ValueError) as e:
+            raise SpatialMemoryError(f"{folder}: memory files do not match: {e}") from None
+        if mem.overlap.shape != (len(mem.frames), len(mem.frames)):
+            raise SpatialMemoryError(f"{folder}: overlap matrix does not match {len(mem.frames)} frames")
+        return mem

@@ -1,0 +1,47 @@
+"""Rollout: frames along a camera path, one by one, each retrieved from and written back to memory.
+
+`rollout` is a generator, so a caller (the editor, a live session) shows each frame as it comes.
+For every camera it retrieves the K stored frames that overlap it most, samples the frame (the
+context keys/values computed once and reused across the sampling steps), and adds the new frame
+to the memory: a revisited place is warped from what was already shown. The memory is bounded,
+so the work per frame does not grow with the path.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable, Iterator
+
+import torch
+
+from renderer.camera import Camera
+
+from .frame_model import FrameModel
+from .inputs import Condition, MemoryFrame, build_inputs
+from .memory import SpatialMemory
+from .sampler import DEFAULT_STEPS, sample_frames
+
+GuideFn = Callable[[Camera], dict]
+
+
+@torch.no_grad()
+def rollout(model: FrameModel, cameras: Iterable[Camera], condition: Condition | None = None,
+            memory: SpatialMemory | None = None, guide: GuideFn | None = None, k: int = 4,
+            steps: int = DEFAULT_STEPS, guidance: float = 1.0, seed: int = 0) -> Iterator[MemoryFrame]:
+    """Yield one generated MemoryFrame (rgb, metric depth, labels) per camera, in order.
+
+    guide: camera -> the layout's guide render there (`renderer.guide.GuideRenderer.render`), or None.
+    memory: frames given or generated earlier (a new bounded one when None); it is updated in place.
+    """
+    if not 0 <= k <= model.cfg.max_memory:
+        raise ValueError(f"k must be in 0..{model.cfg.max_memory} for this model, got {k}")
+    memory = memory if memory is not None else SpatialMemory()
+    device = next(model.parameters()).device
+    for i, cam in enumerate(cameras):
+        retrieved = memory.retrieve(cam, k)
+        inputs = build_inputs(cam, retrieved, guide(cam) if guide is not None else None, condition,
+                              image_size=model.cfg.image_size).to(device)
+        out = sample_frames(model, inputs, steps=steps, guidance=guidance,
+                            generator=torch.Generator().manual_seed(seed * 1_000_003 + i))
+        frame = MemoryFrame(cam, out.rgb[0].cpu(), out.depth[0].cpu(), out.label[0].cpu())
+        memory.add(frame)
+        yield frame

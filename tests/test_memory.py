@@ -1,0 +1,84 @@
+import pytest
+import torch
+
+from renderer import Camera
+from rtfm.frame_model import FrameModel
+from rtfm.inputs import MemoryFrame
+from rtfm.memory import SpatialMemory, SpatialMemoryError
+from rtfm.rollout import rollout
+
+RES = 32
+
+
+def wall_frame(yaw_deg: float, seed: int = 0) -> MemoryFrame:
+    """A view from the origin at a given yaw inside a cylinder of radius 4 m (so depth is known)."""
+    import math
+
+    target = [4 * math.cos(math.radians(yaw_deg)), 4 * math.sin(math.radians(yaw_deg)), 1.0]
+    cam = Camera.look_at([0, 0, 1.0], target, width=RES, height=RES, fov_y_deg=60)
+    _, d = cam.rays()
+    d_cam = d @ cam.w2c[:3, :3].T
+    horiz = d_cam[..., [0, 2]].norm(dim=-1)  # a level camera: x and z are horizontal, the wall 4 m away
+    depth = 4.0 * d_cam[..., 2] / horiz  # z of the hit at ray length 4 / horiz
+    g = torch.Generator().manual_seed(seed)
+    return MemoryFrame(cam, torch.rand(RES, RES, 3, generator=g), depth)
+
+
+def test_retrieval_is_by_overlap_not_recency():
+    mem = SpatialMemory(capacity=8)
+    for yaw in (0, 90, 180, 270, 10):
+        mem.add(wall_frame(yaw))
+    got = mem.retrieve(wall_frame(85).camera, 2)
+    assert got[0].camera is mem.frames[1].camera  # the 90 degree view, added long ago
+    assert len(mem.retrieve(wall_frame(85).camera, 8)) < 5  # frames facing away never come back
+    assert mem.retrieve(wall_frame(85).camera, 0) == []
+
+
+def test_eviction_keeps_coverage_and_the_bound():
+    mem = SpatialMemory(capacity=4)
+    for yaw in (0, 90, 180, 270):
+        mem.add(wall_frame(yaw))
+    mem.add(wall_frame(2))  # nearly a copy of the first view: one of the two goes
+    assert len(mem) == 4 and mem.evicted == 1
+    yaws = sorted(round(float(torch.atan2(f.camera.forward[1], f.camera.forward[0]).rad2deg())) % 360 for f in mem.frames)
+    assert yaws[1:] == [90, 180, 270] and yaws[0] in (0, 2)
+    for _ in range(20):
+        mem.add(wall_frame(45))
+    assert len(mem) == 4 and mem.overlap.shape == (4, 4)
+
+
+def test_memory_saves_and_loads(tmp_path):
+    mem = SpatialMemory(capacity=5)
+    for yaw in (0, 60, 120):
+        mem.add(wall_frame(yaw))
+    mem.save(tmp_path)
+    back = SpatialMemory.load(tmp_path)
+    assert len(back) == 3 and back.capacity == 5 and torch.equal(back.overlap, mem.overlap)
+    assert torch.equal(back.frames[2].rgb, mem.frames[2].rgb) and torch.allclose(back.frames[1].camera.c2w, mem.frames[1].camera.c2w)
+    (tmp_path / "memory.safetensors").write_bytes(b"junk")
+    with pytest.raises(SpatialMemoryError, match="cannot read"):
+        SpatialMemory.load(tmp_path)
+
+
+def test_bad_memory_input():
+    with pytest.raises(SpatialMemoryError, match="capacity"):
+        SpatialMemory(0)
+    f = wall_frame(0)
+    with pytest.raises(SpatialMemoryError, match="depth"):
+        SpatialMemory().add(MemoryFrame(f.camera, f.rgb))
+
+
+def test_rollout_yields_frames_and_writes_them_back():
+    torch.manual_seed(0)
+    model = FrameModel(resolution=RES, dim=32, depth=1, heads=2, encoder_depth=1, refine_channels=8, image_size=32,
+                       layout_grid=(8, 8, 4), max_memory=4).eval()
+    mem = SpatialMemory(capacity=3)
+    mem.add(wall_frame(0))
+    cams = [wall_frame(yaw).camera for yaw in (5, 10, 15, 20)]
+    frames = list(rollout(model, cams, memory=mem, k=2, steps=2))
+    assert len(frames) == 4 and all(f.rgb.shape == (RES, RES, 3) and f.depth.shape == (RES, RES) for f in frames)
+    assert len(mem) == 3 and mem.frames[-1] is frames[-1]
+    again = list(rollout(model, cams, memory=None, k=2, steps=2))
+    assert torch.equal(again[0].rgb, list(rollout(model, cams[:1], k=2, steps=2))[0].rgb)  # seeded
+    with pytest.raises(ValueError, match="k must be"):
+        next(rollout(model, cams, k=9))
