@@ -11,7 +11,7 @@ depend only on the frame's conditioning: `encode_context` computes them once per
 `denoise` reuses them at every sampling step. `forward` is the joint (uncached) path used in
 training; a test checks that both agree.
 
-The network predicts the clean frame x0 (RGB in [-1, 1], depth as `depth_to_net`) and label
+The network predicts the clean frame x0 (as a correction to the warped memory where it landed) (RGB in [-1, 1], depth as `depth_to_net`) and label
 logits; `velocity` turns x0 into the flow-matching velocity v = noise - x0 that diffusers'
 FlowMatchEulerDiscreteScheduler steps with. Shapes are in each method's docstring.
 """
@@ -226,13 +226,16 @@ class FrameModel(ModelMixin, ConfigMixin):
             raise FrameInputError(f"frame size {w}x{h} must be a multiple of {self.cfg.memory_patch}")
         return self.target_embed(patchify(pixels, p)) + sincos_2d(h // p, w // p, self.cfg.dim, pixels.device)[None]
 
-    def _output(self, x: Tensor, temb: Tensor, pixels: Tensor) -> tuple[Tensor, Tensor]:
+    def _output(self, x: Tensor, temb: Tensor, pixels: Tensor, warp: Tensor) -> tuple[Tensor, Tensor]:
         shift, scale = self.final_mod(F.silu(temb)).chunk(2, dim=-1)
         x = self.final_norm(x) * (1 + scale[:, None]) + shift[:, None]
         h, w = pixels.shape[-2:]
         feat = unpatchify(self.head(x), self.cfg.patch, h, w)
         out = self.refine(torch.cat([feat, pixels], 1))
-        return out[:, :RGBD], out[:, RGBD:]
+        # Residual on the warped memory: where a memory pixel landed, the network predicts a correction
+        # to it (occlusion, lighting, noise); elsewhere it generates the pixel outright.
+        skip = torch.cat([warp[:, :3] * warp[:, 4:5], warp[:, 3:4] * warp[:, 5:6]], 1)
+        return out[:, :RGBD] + skip, out[:, RGBD:]
 
     # ---- the two paths ----------------------------------------------------------------------
     def forward(self, x_t: Tensor, sigma: Tensor, inputs: FrameInputs) -> tuple[Tensor, Tensor]:
@@ -255,7 +258,7 @@ class FrameModel(ModelMixin, ConfigMixin):
             if i < len(self.blocks) - 1:
                 ctx = blk.context_out(ctx, out[:, :, :lc])
             x = blk.target_out(x, out[:, :, lc:], mod)
-        return self._output(x, temb, pixels)
+        return self._output(x, temb, pixels, inputs.warp)
 
     def encode_context(self, inputs: FrameInputs) -> ContextCache:
         """Run the context stream once: per-layer keys/values, reused by `denoise` at every step."""
@@ -281,7 +284,7 @@ class FrameModel(ModelMixin, ConfigMixin):
             mod = blk.modulation(temb)
             q, k, v = blk.target_qkv(x, mod)
             x = blk.target_out(x, attend(q, torch.cat([kc, k], 2), torch.cat([vc, v], 2), mask), mod)
-        return self._output(x, temb, pixels)
+        return self._output(x, temb, pixels, inputs.warp)
 
     @staticmethod
     def velocity(x_t: Tensor, x0: Tensor, sigma: Tensor, min_sigma: float = 1e-3) -> Tensor:

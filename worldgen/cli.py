@@ -242,27 +242,46 @@ def procgen(
 
 @app.command()
 def generate(
-    prompt: str = typer.Argument(..., help="a description of the world"),
+    prompt: Optional[str] = typer.Argument(None, help="a description of the world (optional with --image)"),
     out: Path = typer.Option(..., "--out", help="world folder to write"),
+    image: Optional[list[Path]] = typer.Option(None, "--image", help="a photo to build the world around (the frame "
+                                               "model predicts its depth and generates the views around it)"),
     seed: int = typer.Option(0),
-    frames: int = typer.Option(40, min=8, max=2000, help="procedural frames to lift"),
-    resolution: int = typer.Option(128, min=32, max=2048),
+    frames: Optional[int] = typer.Option(None, min=2, max=2000, help="frames to lift (default: 40 for text, 24 for an image)"),
+    resolution: int = typer.Option(128, min=32, max=2048, help="frame size (text) or lift size (image), pixels"),
     time_budget: float = typer.Option(28.0, "--time-budget", min=1.0, help="seconds of splat optimisation"),
     overwrite: bool = typer.Option(False, help="replace an existing world folder"),
     engine: str = typer.Option(LAYOUT_ENGINE, help="text -> layout: " + ENGINE_HELP),
     checkpoint: Optional[Path] = typer.Option(None, help="lm checkpoint folder (default: assets/lm-tiny)"),
+    frame_model: Optional[Path] = typer.Option(None, help="frame model folder for --image (default: assets/rtfm-tiny)"),
+    fov: Optional[float] = typer.Option(None, help="the photo's vertical field of view, degrees (default: EXIF, else 60)"),
 ) -> None:
-    """Prompt -> world (draft): a layout (rules or the language model), procedural frames, lifted into splats + mesh + video."""
-    from rtfm.language import CheckpointError
+    """Prompt -> world (draft: layout, procedural frames, lifted), or photo (+ prompt) -> world through the frame model."""
+    from renderer.errors import WorldgenError
 
     from .pipeline import generate_draft
-    from .world import WorldError
 
+    if image:
+        if len(image) > 1:
+            _fail("one --image is supported so far; several images need their poses placed first (not built yet)")
+        from .frame_model import DEFAULT_FRAME_MODEL
+        from .image_world import generate_from_image
+
+        try:
+            path = generate_from_image(image[0], out, prompt=prompt, seed=seed, frames=frames or 24, lift_size=resolution,
+                                       fov_y_deg=fov, time_budget_s=time_budget, overwrite=overwrite,
+                                       checkpoint=frame_model or DEFAULT_FRAME_MODEL)
+        except WorldgenError as e:
+            _fail(str(e))
+        _print_world(path)
+        return
+    if not prompt:
+        _fail("give a prompt, or --image PHOTO")
     try:
-        path, ignored, warnings = generate_draft(prompt, out, seed=seed, frames=frames, resolution=resolution,
+        path, ignored, warnings = generate_draft(prompt, out, seed=seed, frames=frames or 40, resolution=resolution,
                                                  time_budget_s=time_budget, overwrite=overwrite, engine=engine,
                                                  checkpoint=checkpoint)
-    except (WorldError, CheckpointError, ValueError) as e:
+    except (WorldgenError, ValueError) as e:
         _fail(str(e))
     for w in warnings:
         typer.echo(f"warning: {w}", err=True)

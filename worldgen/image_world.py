@@ -1,0 +1,84 @@
+"""Image -> world: a photo becomes frame 0 of the spatial memory (its depth predicted by the frame
+model), the frame model generates the views around it along an exploration path, and all of the
+frames are lifted into splats with mesh, collider and flythrough, as for text."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from renderer import Camera
+from renderer.lift import LiftConfig
+from renderer.view import exploration_path
+
+from .frame_model import DEFAULT_FRAME_MODEL, DEFAULT_TEXT_ENCODER, text_states
+from .frames import PosedFrames, write_transforms
+from .images import DEFAULT_FOV_Y_DEG, read_image
+from .pipeline import lift_to_world
+from .world import WorldWriter
+
+EYE = (0.0, 0.0, 1.5)  # the photo's camera: 1.5 m above the origin, looking along +X (level)
+
+
+def photo_camera(width: int, height: int, fov_y_deg: float) -> Camera:
+    return Camera.look_at(EYE, (EYE[0] + 1.0, EYE[1], EYE[2]), width=width, height=height, fov_y_deg=fov_y_deg)
+
+
+def _resize(t: torch.Tensor, w: int, h: int, mode: str) -> torch.Tensor:
+    """[H, W, C] or [H, W] -> the same at w x h."""
+    x = t.float()[None, None] if t.dim() == 2 else t.float().permute(2, 0, 1)[None]
+    y = F.interpolate(x, size=(h, w), mode=mode, **({} if mode in ("nearest", "area") else {"align_corners": False}))
+    return y[0, 0] if t.dim() == 2 else y[0].permute(1, 2, 0)
+
+
+def generate_from_image(image: str | os.PathLike, out: str | os.PathLike, *, prompt: str | None = None, seed: int = 0,
+                        frames: int = 24, lift_size: int = 128, fov_y_deg: float | None = None,
+                        time_budget_s: float = 40.0, checkpoint: str | os.PathLike = DEFAULT_FRAME_MODEL,
+                        overwrite: bool = False, progress: bool = True) -> Path:
+    """One photo (and an optional prompt) -> a world folder. Returns its path."""
+    from rtfm.checkpoint import load_frame_model
+    from rtfm.inputs import Condition
+    from rtfm.memory import SpatialMemory
+    from rtfm.photo import photo_memory, scaled_camera
+    from rtfm.rollout import rollout
+
+    rgb, _, exif_fov = read_image(image, max_side=1024)  # before the folder: a bad file leaves nothing
+    model = load_frame_model(checkpoint)
+    fov = fov_y_deg or exif_fov or DEFAULT_FOV_Y_DEG
+    with WorldWriter(out, overwrite=overwrite) as writer:
+        writer.manifest.update({"inputs": {"image": str(image), "prompt": prompt}, "seed": seed,
+                                "models": {"frames": f"rtfm ({Path(checkpoint).name})"},
+                                "camera": {"fov_y_deg": round(fov, 3), "fov_from": "argument" if fov_y_deg else
+                                           ("exif" if exif_fov else "default")}})
+        h, w = rgb.shape[:2]
+        photo = torch.from_numpy(rgb)
+        frame0, _ = photo_memory(model, photo, photo_camera(w, h, fov), seed=seed)
+        writer.timed("photo depth")
+        memory = SpatialMemory(capacity=32)
+        memory.add(frame0)
+        text = text_states(DEFAULT_TEXT_ENCODER) if prompt else None
+        condition = Condition(text=text(prompt) if text else None, images=frame0.rgb[None])
+        path = exploration_path(frame0.camera, frames - 1)
+        generated = [frame0] + list(rollout(model, path, condition, memory, seed=seed))
+        writer.timed("frames")
+        # Lift at lift_size on the short side: the photo keeps its own detail, generated frames are upsampled.
+        k = lift_size / min(frame0.camera.width, frame0.camera.height)
+        lw, lh = round(frame0.camera.width * k), round(frame0.camera.height * k)
+        cams = [scaled_camera(f.camera, lw, lh) for f in generated]
+        images = np.stack([_resize(photo, lw, lh, "area").numpy()] +
+                          [_resize(f.rgb, lw, lh, "bilinear").clamp(0, 1).numpy() for f in generated[1:]])
+        depths = np.stack([_resize(f.depth, lw, lh, "nearest").numpy() for f in generated])
+        labels = np.stack([_resize(f.label, lw, lh, "nearest").numpy().astype(np.int32) for f in generated])
+        posed = PosedFrames(cams, images.astype(np.float32), [f"{i:05d}" for i in range(len(cams))],
+                            depths.astype(np.float32), labels)
+        write_transforms(writer.path("frames"), posed, extra={"source": "image", "generated_from": 1})
+        writer.manifest["files"]["frames"] = "frames/transforms.json"
+        memory.save(writer.path("memory"))
+        writer.manifest["files"]["memory"] = "memory/memory.json"
+        lift_to_world(posed, out, config=LiftConfig(iterations=100_000, time_budget_s=time_budget_s, seed=seed),
+                      writer=writer, progress=progress)
+        return writer.commit()
