@@ -1,0 +1,78 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from renderer.view import exploration_path
+from rtfm.checkpoint import save_frame_model
+from rtfm.frame_model import FrameModel
+from worldgen.image_world import generate_from_image, photo_camera
+from worldgen.world import load_world
+
+MICRO = dict(resolution=32, dim=32, depth=1, heads=2, encoder_depth=1, refine_channels=8, image_size=32,
+             image_patch=8, layout_grid=(8, 8, 4), max_memory=4)
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "worldgen.cli", *args], capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("micro")
+    save_frame_model(FrameModel(**MICRO), folder)
+    return folder
+
+
+@pytest.fixture
+def photo(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "photo.png"
+    Image.fromarray((rng.random((48, 64, 3)) * 255).astype(np.uint8)).save(path)
+    return path
+
+
+def test_exploration_path_turns_and_steps_back():
+    start = photo_camera(64, 48, 60.0)
+    path = exploration_path(start, 12)
+    yaws = [float(torch.atan2(c.forward[1], c.forward[0]).rad2deg()) for c in path]
+    assert 30 <= max(yaws) <= 40.01 and -40.01 <= min(yaws) <= -30  # left, then right, within 40 degrees
+    back = [float(start.position[0] - c.position[0]) for c in path]
+    assert back[0] == 0 and max(back) == pytest.approx(0.5, abs=1e-5)
+    assert all(c.width == 64 and c.height == 48 for c in path)
+    with pytest.raises(ValueError):
+        exploration_path(start, 0)
+
+
+def test_image_to_world_writes_a_whole_world(photo, checkpoint, tmp_path):
+    out = generate_from_image(photo, tmp_path / "w", frames=4, lift_size=32, time_budget_s=1.0, checkpoint=checkpoint,
+                              progress=False)
+    world = load_world(out)
+    for key in ("scene", "frames", "memory", "flythrough"):  # a random model gives no depth to mesh
+        assert key in world.manifest["files"], key
+    frames = json.loads((out / "frames" / "transforms.json").read_text())
+    assert len(frames["frames"]) == 4
+    assert world.manifest["camera"] == {"fov_y_deg": 60.0, "fov_from": "default"}
+    assert {"photo depth", "frames", "lift"} <= set(world.manifest["timings_s"])
+
+
+def test_image_to_world_and_depth_from_the_cli(photo, checkpoint, tmp_path):
+    r = run("depth", str(photo), "--out", str(tmp_path / "d.npy"), "--preview", str(tmp_path / "d.png"),
+            "--checkpoint", str(checkpoint))
+    assert r.returncode == 0, r.stderr
+    d = np.load(tmp_path / "d.npy")
+    assert d.shape == (48, 64) and d.dtype == np.float32 and (d >= 0).all()
+    (tmp_path / "junk.png").write_bytes(b"\x89PNG junk")
+    r = run("generate", "--image", str(tmp_path / "junk.png"), "--out", str(tmp_path / "bad"),
+            "--frame-model", str(checkpoint))
+    assert r.returncode == 2 and "junk.png" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "bad").exists()
+    r = run("generate", "--image", str(photo), "--image", str(photo), "--out", str(tmp_path / "two"))
+    assert r.returncode == 2 and "one --image" in r.stderr
+    r = run("eval", "rtfm", "--checkpoint", str(tmp_path / "absent"), "--worlds", "1")
+    assert r.returncode == 2 and "no such checkpoint" in r.stderr
