@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 
@@ -82,3 +84,24 @@ def test_rollout_yields_frames_and_writes_them_back():
     assert torch.equal(again[0].rgb, list(rollout(model, cams[:1], k=2, steps=2))[0].rgb)  # seeded
     with pytest.raises(ValueError, match="k must be"):
         next(rollout(model, cams, k=9))
+
+
+def test_session_actions_move_the_camera_and_fill_memory():
+    from rtfm.session import WorldSession, moved
+
+    start = wall_frame(0).camera
+    assert torch.allclose(moved(start, "move", 1.0).position, start.position + torch.tensor([1.0, 0, 0]), atol=1e-6)
+    assert torch.allclose(moved(start, "strafe", 1.0).position, start.position + torch.tensor([0, -1.0, 0]), atol=1e-6)
+    turned = moved(start, "turn", 90)
+    assert torch.allclose(turned.forward, torch.tensor([0.0, 1.0, 0.0]), atol=1e-6)
+    assert float(moved(start, "look", 200).forward[2]) == pytest.approx(math.sin(math.radians(85)), abs=1e-6)
+    with pytest.raises(ValueError, match="unknown action"):
+        moved(start, "fly", 1)
+    torch.manual_seed(0)
+    model = FrameModel(resolution=RES, dim=32, depth=1, heads=2, encoder_depth=1, refine_channels=8, image_size=32,
+                       layout_grid=(8, 8, 4), max_memory=4).eval()
+    session = WorldSession(model, start, memory=SpatialMemory(capacity=2), steps=1)
+    for action, amount in (("turn", 10), ("move", 0.2), ("look", -5)):
+        f = session.step(action, amount)
+        assert f.camera is session.camera
+    assert len(session.frames) == 3 and len(session.memory) == 2
