@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -24,8 +25,10 @@ def unpatchify(t: Tensor, p: int, h: int, w: int) -> Tensor:
     return t.reshape(b, c, h, w)
 
 
+@functools.lru_cache(maxsize=32)
 def sincos_2d(h: int, w: int, dim: int, device=None) -> Tensor:
-    """Fixed 2D sine-cosine position embedding [h w, dim] (any grid size, no learned table)."""
+    """Fixed 2D sine-cosine position embedding [h w, dim] (any grid size, no learned table).
+    Remembered per (h, w, dim, device): the same few grids are asked for at every step."""
     quarter = dim // 4
     freqs = torch.exp(-math.log(10000.0) * torch.arange(quarter, device=device, dtype=torch.float32) / quarter)
     ys, xs = torch.meshgrid(torch.arange(h, device=device, dtype=torch.float32),

@@ -205,3 +205,13 @@ def test_presets_and_sizes():
     with pytest.raises(ValueError, match="unknown frame model preset"):
         FrameModelConfig.preset("huge")
     assert dataclasses.asdict(FrameModelConfig.preset("gpu"))["resolution"] == 256
+
+
+def test_shipped_checkpoint_loads_and_makes_a_frame():
+    from worldgen.frame_model import DEFAULT_FRAME_MODEL
+
+    model = load_frame_model(DEFAULT_FRAME_MODEL)
+    assert model.cfg == FrameModelConfig.preset("tiny")
+    target = cameras(1, 64)[0]
+    out = sample_frames(model, build_inputs(target, frames(2, res=64)), generator=torch.Generator().manual_seed(0))
+    assert out.rgb.shape == (1, 64, 64, 3) and torch.isfinite(out.depth).all()
