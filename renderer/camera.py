@@ -117,6 +117,13 @@ class Camera:
     def forward(self) -> Tensor:
         return self.c2w[:3, 2]
 
+    def scaled(self, width: int, height: int) -> "Camera":
+        """The same view at another image size (intrinsics scaled per axis)."""
+        K = self.K.clone()
+        K[0] *= width / self.width
+        K[1] *= height / self.height
+        return Camera(K, self.c2w, width, height)
+
     def project(self, points: Tensor) -> tuple[Tensor, Tensor]:
         """World points [N, 3] -> pixel coordinates [N, 2] (pixel centres at +0.5) and depth z [N]."""
         p = points.to(torch.float32) @ self.w2c[:3, :3].T + self.w2c[:3, 3]

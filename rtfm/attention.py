@@ -20,10 +20,6 @@ def _xformers_ops():
         return None
 
 
-def xformers_available() -> bool:
-    return _xformers_ops() is not None and torch.cuda.is_available()
-
-
 def attend(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None, backend: str = "auto") -> Tensor:
     """q [B, H, Lq, D], k and v [B, H, Lk, D], mask broadcastable to [B, H, Lq, Lk] (True = may attend)
     -> [B, H, Lq, D]. Every query row must be allowed at least one key."""

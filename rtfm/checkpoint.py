@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -155,11 +154,3 @@ def write_training_log(folder: Path, history: list[dict], record: dict) -> None:
     plt.close(fig)
     os.replace(tmp, folder / "loss.png")
 
-
-def copy_checkpoint(src: str | os.PathLike, dst: str | os.PathLike) -> None:
-    """Copy a checkpoint folder's model files (not its training state) to another folder."""
-    dst = Path(dst)
-    dst.mkdir(parents=True, exist_ok=True)
-    for name in (WEIGHTS, "config.json", "training.json", "loss.png"):
-        if (Path(src) / name).exists():
-            shutil.copy2(Path(src) / name, dst / name)

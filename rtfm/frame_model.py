@@ -139,10 +139,6 @@ class ContextCache:
     values: list[Tensor]
     mask: Tensor
 
-    def repeat(self, n: int) -> "ContextCache":
-        return ContextCache([k.repeat(n, 1, 1, 1) for k in self.keys], [v.repeat(n, 1, 1, 1) for v in self.values],
-                            self.mask.repeat(n, 1))
-
 
 class FrameModel(ModelMixin, ConfigMixin):
     config_name = "config.json"

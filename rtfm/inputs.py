@@ -25,6 +25,8 @@ from renderer.errors import WorldgenError
 from renderer.layout import LABEL_IDS, Layout
 from renderer.warp import forward_warp
 
+from .layers import resize_map
+
 WARP_CHANNELS = 6  # rgb (3), depth, rgb-valid, depth-valid
 GUIDE_CHANNELS = 5  # rgb (3), depth, present
 RAY_CHANNELS = 6  # Plücker (direction, moment) in the target frame
@@ -70,16 +72,12 @@ class MemoryFrame:
 
     def resized(self, width: int, height: int) -> "MemoryFrame":
         """The same view at another size: area-averaged colour, nearest depth and labels, scaled K."""
-        cam = self.camera
-        if (cam.width, cam.height) == (width, height):
+        if (self.camera.width, self.camera.height) == (width, height):
             return self
-        K = cam.K.clone()
-        K[0] *= width / cam.width
-        K[1] *= height / cam.height
-        rgb = F.interpolate(self.rgb.permute(2, 0, 1)[None].float(), size=(height, width), mode="area")[0].permute(1, 2, 0)
-        near = lambda t: F.interpolate(t[None, None].float(), size=(height, width), mode="nearest")[0, 0]  # noqa: E731
-        return MemoryFrame(Camera(K, cam.c2w, width, height), rgb, None if self.depth is None else near(self.depth),
-                           None if self.label is None else near(self.label).long())
+        near = lambda t: None if t is None else resize_map(t, width, height, "nearest")  # noqa: E731
+        label = near(self.label)
+        return MemoryFrame(self.camera.scaled(width, height), resize_map(self.rgb, width, height, "area"),
+                           near(self.depth), None if label is None else label.long())
 
 
 @dataclass
@@ -162,8 +160,9 @@ class FrameInputs:
         """Move to a device; floating tensors also to `dtype` (masks and labels keep theirs)."""
         return self._map(lambda t: t.to(device=device, dtype=dtype if dtype is not None and t.is_floating_point() else None))
 
-    def repeat(self, n: int) -> "FrameInputs":
-        return self._map(lambda t: t.repeat(n, *([1] * (t.dim() - 1))))
+    @property
+    def has_condition(self) -> bool:
+        return any(getattr(self, name) is not None for name in self.CONDITION_FIELDS)
 
     def without_condition(self) -> "FrameInputs":
         """The same frame with no condition tokens (the unconditional branch of guidance)."""

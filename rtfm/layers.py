@@ -26,6 +26,14 @@ def unpatchify(t: Tensor, p: int, h: int, w: int) -> Tensor:
 
 
 @functools.lru_cache(maxsize=32)
+def resize_map(t: Tensor, width: int, height: int, mode: str) -> Tensor:
+    """An image [H, W, C] or a map [H, W] at another size (F.interpolate's `mode`); floats out."""
+    x = t.float()[None, None] if t.dim() == 2 else t.float().permute(2, 0, 1)[None]
+    corners = {} if mode in ("nearest", "area") else {"align_corners": False}
+    y = F.interpolate(x, size=(height, width), mode=mode, **corners)
+    return y[0, 0] if t.dim() == 2 else y[0].permute(1, 2, 0)
+
+
 def sincos_2d(h: int, w: int, dim: int, device=None) -> Tensor:
     """Fixed 2D sine-cosine position embedding [h w, dim] (any grid size, no learned table).
     Remembered per (h, w, dim, device): the same few grids are asked for at every step."""

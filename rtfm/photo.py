@@ -9,13 +9,13 @@ memory patch); the depth is resized back to the photo's size.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from renderer.camera import Camera
 
 from .frame_model import FrameModel
 from .inputs import MemoryFrame, build_inputs
+from .layers import resize_map
 from .sampler import DEFAULT_STEPS, sample_frames
 
 
@@ -23,13 +23,6 @@ def working_size(width: int, height: int, short_side: int, multiple: int) -> tup
     k = short_side / min(width, height)
     snap = lambda v: max(multiple, round(v * k / multiple) * multiple)  # noqa: E731
     return snap(width), snap(height)
-
-
-def scaled_camera(camera: Camera, width: int, height: int) -> Camera:
-    K = camera.K.clone()
-    K[0] *= width / camera.width
-    K[1] *= height / camera.height
-    return Camera(K, camera.c2w, width, height)
 
 
 @torch.no_grad()
@@ -41,13 +34,13 @@ def photo_memory(model: FrameModel, rgb: Tensor, camera: Camera, steps: int = DE
     if (camera.width, camera.height) != (w, h):
         raise ValueError(f"camera is {camera.width}x{camera.height} but the image is {w}x{h}")
     ww, wh = working_size(w, h, model.cfg.resolution, model.cfg.memory_patch)
-    small = F.interpolate(rgb.permute(2, 0, 1)[None].float(), size=(wh, ww), mode="area")[0].permute(1, 2, 0)
-    cam = scaled_camera(camera, ww, wh)
+    small = resize_map(rgb, ww, wh, "area")
+    cam = camera.scaled(ww, wh)
     device = next(model.parameters()).device
     inputs = build_inputs(cam, known_rgb=small.clamp(0, 1), image_size=model.cfg.image_size).to(device)
     out = sample_frames(model, inputs, steps=steps, generator=torch.Generator().manual_seed(seed))
     depth_small, label = out.depth[0].cpu(), out.label[0].cpu()
     frame = MemoryFrame(cam, small.clamp(0, 1), depth_small, label)
-    sky = F.interpolate((depth_small == 0).float()[None, None], size=(h, w), mode="nearest")[0, 0] > 0.5
-    depth = F.interpolate(depth_small[None, None], size=(h, w), mode="bilinear", align_corners=False)[0, 0]
+    sky = resize_map((depth_small == 0).float(), w, h, "nearest") > 0.5
+    depth = resize_map(depth_small, w, h, "bilinear")
     return frame, torch.where(sky, torch.zeros_like(depth), depth)

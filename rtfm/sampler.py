@@ -45,10 +45,6 @@ def make_scheduler() -> FlowMatchEulerDiscreteScheduler:
     return FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=1.0)
 
 
-def has_condition(inputs: FrameInputs) -> bool:
-    return any(getattr(inputs, n) is not None for n in ("text", "images", "video", "layout_label"))
-
-
 @torch.no_grad()
 def sample_frames(model: FrameModel, inputs: FrameInputs, steps: int = DEFAULT_STEPS, guidance: float = 1.0,
                   generator: torch.Generator | None = None, reuse_cache: bool = True) -> FrameSample:
@@ -58,7 +54,7 @@ def sample_frames(model: FrameModel, inputs: FrameInputs, steps: int = DEFAULT_S
     b = inputs.batch_size
     device, dtype = inputs.rays.device, inputs.rays.dtype
     h, w = inputs.rays.shape[-2:]
-    guided = guidance != 1.0 and has_condition(inputs)
+    guided = guidance != 1.0 and inputs.has_condition
     batch = FrameInputs.collate([inputs, inputs.without_condition()]) if guided else inputs
     scheduler = make_scheduler()
     scheduler.set_timesteps(sigmas=inference_sigmas(steps), device=device)

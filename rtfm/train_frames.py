@@ -14,8 +14,6 @@ autocast on CUDA, DDP under torchrun; resumable from `OUT/train_state`.
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import random
 import time
@@ -29,6 +27,7 @@ import torch.nn.functional as F
 from .frame_model import FrameModel
 from .inputs import Condition, FrameInputs, MemoryFrame, build_inputs
 from .sampler import inference_sigmas, sample_frames
+from .schedule import warmup_cosine
 from .walks import Walk
 
 INFERENCE_STEPS = 4
@@ -195,10 +194,7 @@ class WalkBuffer:
 
 
 def lr_at(step: int, cfg: FrameTrainConfig) -> float:
-    if step < cfg.warmup:
-        return cfg.lr * (step + 1) / cfg.warmup
-    progress = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
-    return cfg.lr * (cfg.min_lr_fraction + (1 - cfg.min_lr_fraction) * 0.5 * (1 + math.cos(math.pi * progress)))
+    return warmup_cosine(step, cfg.lr, cfg.warmup, cfg.steps, cfg.min_lr_fraction)
 
 
 def train_frames(model: FrameModel, walks: Iterator[Walk], cfg: FrameTrainConfig, out: str | os.PathLike,

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from renderer import Camera
 from renderer.lift import LiftConfig
@@ -28,13 +27,6 @@ def photo_camera(width: int, height: int, fov_y_deg: float) -> Camera:
     return Camera.look_at(EYE, (EYE[0] + 1.0, EYE[1], EYE[2]), width=width, height=height, fov_y_deg=fov_y_deg)
 
 
-def _resize(t: torch.Tensor, w: int, h: int, mode: str) -> torch.Tensor:
-    """[H, W, C] or [H, W] -> the same at w x h."""
-    x = t.float()[None, None] if t.dim() == 2 else t.float().permute(2, 0, 1)[None]
-    y = F.interpolate(x, size=(h, w), mode=mode, **({} if mode in ("nearest", "area") else {"align_corners": False}))
-    return y[0, 0] if t.dim() == 2 else y[0].permute(1, 2, 0)
-
-
 def generate_from_image(image: str | os.PathLike, out: str | os.PathLike, *, prompt: str | None = None, seed: int = 0,
                         frames: int = 24, lift_size: int = 128, fov_y_deg: float | None = None,
                         time_budget_s: float = 40.0, checkpoint: str | os.PathLike = DEFAULT_FRAME_MODEL,
@@ -43,7 +35,8 @@ def generate_from_image(image: str | os.PathLike, out: str | os.PathLike, *, pro
     from rtfm.checkpoint import load_frame_model
     from rtfm.inputs import Condition
     from rtfm.memory import SpatialMemory
-    from rtfm.photo import photo_memory, scaled_camera
+    from rtfm.layers import resize_map
+    from rtfm.photo import photo_memory
     from rtfm.rollout import rollout
 
     rgb, _, exif_fov = read_image(image, max_side=1024)  # before the folder: a bad file leaves nothing
@@ -68,11 +61,11 @@ def generate_from_image(image: str | os.PathLike, out: str | os.PathLike, *, pro
         # Lift at lift_size on the short side: the photo keeps its own detail, generated frames are upsampled.
         k = lift_size / min(frame0.camera.width, frame0.camera.height)
         lw, lh = round(frame0.camera.width * k), round(frame0.camera.height * k)
-        cams = [scaled_camera(f.camera, lw, lh) for f in generated]
-        images = np.stack([_resize(photo, lw, lh, "area").numpy()] +
-                          [_resize(f.rgb, lw, lh, "bilinear").clamp(0, 1).numpy() for f in generated[1:]])
-        depths = np.stack([_resize(f.depth, lw, lh, "nearest").numpy() for f in generated])
-        labels = np.stack([_resize(f.label, lw, lh, "nearest").numpy().astype(np.int32) for f in generated])
+        cams = [f.camera.scaled(lw, lh) for f in generated]
+        images = np.stack([resize_map(photo, lw, lh, "area").numpy()] +
+                          [resize_map(f.rgb, lw, lh, "bilinear").clamp(0, 1).numpy() for f in generated[1:]])
+        depths = np.stack([resize_map(f.depth, lw, lh, "nearest").numpy() for f in generated])
+        labels = np.stack([resize_map(f.label, lw, lh, "nearest").numpy().astype(np.int32) for f in generated])
         posed = PosedFrames(cams, images.astype(np.float32), [f"{i:05d}" for i in range(len(cams))],
                             depths.astype(np.float32), labels)
         write_transforms(writer.path("frames"), posed, extra={"source": "image", "generated_from": 1})

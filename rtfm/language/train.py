@@ -5,7 +5,6 @@ own shard of the pairs and gradients are averaged by DDP."""
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from ..schedule import warmup_cosine
 from .model import Grok, GrokConfig
 from .tokenizer import SPECIALS
 
@@ -111,10 +111,7 @@ def train(model: Grok, tokenizer, pairs: list[tuple[str, str]], cfg: TrainConfig
                             lr=cfg.lr, betas=(0.9, 0.95))
 
     def lr_at(step: int) -> float:
-        if step < cfg.warmup:
-            return cfg.lr * (step + 1) / cfg.warmup
-        progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
-        return cfg.lr * (cfg.min_lr_fraction + (1 - cfg.min_lr_fraction) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
+        return warmup_cosine(step, cfg.lr, cfg.warmup, cfg.steps, cfg.min_lr_fraction)
 
     data = batches(pairs, tokenizer, cfg.batch_size, model.cfg.max_seq_len, torch.Generator().manual_seed(cfg.seed))
     history, t0, running = [], time.perf_counter(), None
