@@ -11,6 +11,7 @@ no depth, e.g. sky), label [N, H, W] int (-1 = none); the target camera may have
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -69,18 +70,28 @@ def _land(points: Tensor, valid: Tensor, target: Camera) -> tuple[Tensor, Tensor
 
 
 def forward_warp(rgb: Tensor, depth: Tensor, cameras: Sequence[Camera], target: Camera,
-                 label: Tensor | None = None) -> WarpResult:
-    """Splat N posed RGB-D(+label) frames into `target` with a z-buffer (see module docstring)."""
+                 label: Tensor | None = None, depth_tolerance: float = 0.0) -> WarpResult:
+    """Splat N posed RGB-D(+label) frames into `target` with a z-buffer (see module docstring).
+
+    depth_tolerance: for sources whose depths disagree (generated frames), source 0 is preferred;
+    order them with `by_view_proximity`. Points within this relative depth of a pixel's nearest
+    point count as the same surface, and among them the lowest source index wins (an epsilon
+    z-buffer), so one surface comes from the preferred frame instead of a patchwork. Points of the
+    other sources that lie in space source 0 sees through (nearer to its camera than its depth
+    there by more than the tolerance: a free-space violation, as in depth-map fusion) are dropped."""
     n, h, w = depth.shape
     if rgb.shape != (n, h, w, 3):
         raise ValueError(f"rgb must be [N, H, W, 3] = {(n, h, w, 3)}, got {tuple(rgb.shape)}")
     world, valid = unproject(depth, cameras)
+    if depth_tolerance > 0 and n > 1:
+        valid = valid & ~_in_free_space(world, valid, depth[0], cameras[0], depth_tolerance)
     index, z, keep = _land(world.reshape(-1, 3), valid.reshape(-1), target)
     hw = target.width * target.height
     zbuf = torch.full((hw,), float("inf"))
     zbuf.scatter_reduce_(0, index[keep], z[keep], reduce="amin")
-    # Among the points at the z-buffer depth of their pixel, the lowest point index wins.
-    winner = keep & (z == zbuf[index])
+    # Among the points at (or within the tolerance of) the z-buffer depth of their pixel, the lowest
+    # point index wins.
+    winner = keep & (z <= zbuf[index] * (1 + depth_tolerance))
     order = torch.arange(len(z))
     first = torch.full((hw,), len(z), dtype=torch.long)
     first.scatter_reduce_(0, index[winner], order[winner], reduce="amin")
@@ -98,6 +109,27 @@ def forward_warp(rgb: Tensor, depth: Tensor, cameras: Sequence[Camera], target: 
     shape = (target.height, target.width)
     return WarpResult(out_rgb.reshape(*shape, 3), out_depth.reshape(shape), out_label.reshape(shape),
                       mask.reshape(shape), source.reshape(shape))
+
+
+def _in_free_space(world: Tensor, valid: Tensor, depth0: Tensor, camera0: Camera, tolerance: float) -> Tensor:
+    """[N, H, W] bool: points of sources 1.. that source 0 sees through (source 0's own are never)."""
+    n, h, w = valid.shape
+    uv, z = camera0.project(world[1:].reshape(-1, 3))
+    u, v = torch.floor(uv[:, 0]), torch.floor(uv[:, 1])
+    inside = torch.isfinite(uv).all(-1) & (z > MIN_DEPTH) & (u >= 0) & (u < w) & (v >= 0) & (v < h)
+    seen = depth0[v.clamp(0, h - 1).long(), u.clamp(0, w - 1).long()]
+    seen = torch.where(torch.isfinite(seen) & (seen > 0), seen, torch.full_like(seen, float("inf")))
+    through = inside & (z < seen * (1 - tolerance)) & valid[1:].reshape(-1)
+    return torch.cat([torch.zeros(1, h, w, dtype=torch.bool), through.reshape(n - 1, h, w)])
+
+
+def by_view_proximity(cameras: Sequence[Camera], target: Camera) -> list[int]:
+    """Source indices from the view nearest the target's to the farthest: the distance between the
+    camera centres (metres) plus the angle between their viewing directions (radians, 1 rad ~ 1 m)."""
+    pos, fwd = target.position, target.forward
+    score = [float((c.position - pos).norm()) + math.acos(max(-1.0, min(1.0, float(c.forward @ fwd))))
+             for c in cameras]
+    return sorted(range(len(cameras)), key=lambda i: (score[i], i))
 
 
 def view_overlap(depth: Tensor, cameras: Sequence[Camera], target: Camera, stride: int = 1) -> Tensor:

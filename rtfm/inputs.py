@@ -23,11 +23,14 @@ from torch import Tensor
 from renderer.camera import Camera
 from renderer.errors import WorldgenError
 from renderer.layout import LABEL_IDS, Layout
-from renderer.warp import forward_warp
+from renderer.warp import by_view_proximity, forward_warp
 
 from .layers import resize_map
 
 WARP_CHANNELS = 6  # rgb (3), depth, rgb-valid, depth-valid
+# Warped memory points within 5% of a pixel's nearest depth are one surface, the nearest view winning;
+# other frames' points in the space that view sees through are dropped (renderer.warp.forward_warp).
+WARP_DEPTH_TOLERANCE = 0.05
 GUIDE_CHANNELS = 5  # rgb (3), depth, present
 RAY_CHANNELS = 6  # Plücker (direction, moment) in the target frame
 MEMORY_CHANNELS = 5 + RAY_CHANNELS  # rgb (3), depth, depth-valid, rays
@@ -268,6 +271,7 @@ def build_inputs(target: Camera, memory: Sequence[MemoryFrame] = (), guide: dict
             raise FrameInputError(f"known_rgb must be [{h}, {w}, 3] to match the target camera, got {tuple(known_rgb.shape)}")
         warp[:3], warp[4] = _rgb(known_rgb), 1.0
     elif with_depth:
+        with_depth = [with_depth[i] for i in by_view_proximity([m.camera for m in with_depth], target)]
         rgb = torch.stack([m.rgb.float() for m in with_depth]) if len({m.rgb.shape for m in with_depth}) == 1 else None
         if rgb is None:  # sources of several sizes: warp each size group, nearest wins
             with_depth = [m.resized(w, h) for m in with_depth]
@@ -276,7 +280,8 @@ def build_inputs(target: Camera, memory: Sequence[MemoryFrame] = (), guide: dict
         labels = None
         if all(m.label is not None for m in with_depth):
             labels = torch.stack([m.label for m in with_depth])
-        res = forward_warp(rgb, depth, [m.camera for m in with_depth], target, labels)
+        res = forward_warp(rgb, depth, [m.camera for m in with_depth], target, labels,
+                           depth_tolerance=WARP_DEPTH_TOLERANCE)
         mask = res.mask
         wrgb, wdepth = res.rgb, res.depth
         if warp_noise > 0:

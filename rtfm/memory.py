@@ -19,11 +19,12 @@ from torch import Tensor
 
 from renderer.camera import Camera
 from renderer.errors import WorldgenError
-from renderer.warp import view_overlap
+from renderer.warp import by_view_proximity, view_overlap
 
 from .inputs import MemoryFrame
 
 OVERLAP_STRIDE = 2
+COVERAGE_TIE = 0.02
 
 
 class SpatialMemoryError(WorldgenError):
@@ -89,7 +90,10 @@ class SpatialMemory:
         if k == 0 or not self.frames:
             return []
         cover = self._coverage_of(target)
-        order = sorted(range(len(cover)), key=lambda i: (-float(cover[i]), -i))  # ties: the newer frame
+        # Coverage within COVERAGE_TIE of each other is a tie, broken by the nearer view: many frames
+        # cover a target fully, and the one taken at (nearly) its pose warps into it best.
+        near = {i: r for r, i in enumerate(by_view_proximity([f.camera for f in self.frames], target))}
+        order = sorted(range(len(cover)), key=lambda i: (-round(float(cover[i]) / COVERAGE_TIE), near[i]))
         return [self.frames[i] for i in order[:k] if cover[i] > 0]
 
     # ---- persistence (safetensors + JSON, written atomically) -------------------------------

@@ -21,16 +21,20 @@ from .memory import SpatialMemory
 from .sampler import DEFAULT_STEPS, sample_frames
 
 GuideFn = Callable[[Camera], dict]
+SNAP_TOLERANCE = 0.1
 
 
 @torch.no_grad()
 def rollout(model: FrameModel, cameras: Iterable[Camera], condition: Condition | None = None,
             memory: SpatialMemory | None = None, guide: GuideFn | None = None, k: int = 4,
-            steps: int = DEFAULT_STEPS, guidance: float = 1.0, seed: int = 0) -> Iterator[MemoryFrame]:
+            steps: int = DEFAULT_STEPS, guidance: float = 1.0, seed: int = 0,
+            snap: float | None = SNAP_TOLERANCE) -> Iterator[MemoryFrame]:
     """Yield one generated MemoryFrame (rgb, metric depth, labels) per camera, in order.
 
     guide: camera -> the layout's guide render there (`renderer.guide.GuideRenderer.render`), or None.
     memory: frames given or generated earlier (a new bounded one when None); it is updated in place.
+    snap: keep memory's pixels where the sample agrees with them within this colour tolerance
+      (`rtfm.sampler.snap_to_memory`), so a revisited place does not blur; None samples freely.
     """
     if not 0 <= k <= model.cfg.max_memory:
         raise ValueError(f"k must be in 0..{model.cfg.max_memory} for this model, got {k}")
@@ -41,7 +45,7 @@ def rollout(model: FrameModel, cameras: Iterable[Camera], condition: Condition |
         inputs = build_inputs(cam, retrieved, guide(cam) if guide is not None else None, condition,
                               image_size=model.cfg.image_size).to(device)
         out = sample_frames(model, inputs, steps=steps, guidance=guidance,
-                            generator=torch.Generator().manual_seed(seed * 1_000_003 + i))
+                            generator=torch.Generator().manual_seed(seed * 1_000_003 + i), snap=snap)
         frame = MemoryFrame(cam, out.rgb[0].cpu(), out.depth[0].cpu(), out.label[0].cpu())
         memory.add(frame)
         yield frame

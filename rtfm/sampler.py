@@ -47,10 +47,11 @@ def make_scheduler() -> FlowMatchEulerDiscreteScheduler:
 
 @torch.no_grad()
 def sample_frames(model: FrameModel, inputs: FrameInputs, steps: int = DEFAULT_STEPS, guidance: float = 1.0,
-                  generator: torch.Generator | None = None, reuse_cache: bool = True) -> FrameSample:
+                  generator: torch.Generator | None = None, reuse_cache: bool = True,
+                  snap: float | None = None) -> FrameSample:
     """Sample B frames. `guidance` > 1 applies classifier-free guidance on the condition tokens
     (skipped when the batch has none). `reuse_cache=False` recomputes the context every step
-    (the reference for the speed benchmark; same result)."""
+    (the reference for the speed benchmark; same result). `snap`: see `snap_to_memory`."""
     b = inputs.batch_size
     device, dtype = inputs.rays.device, inputs.rays.dtype
     h, w = inputs.rays.shape[-2:]
@@ -76,4 +77,28 @@ def sample_frames(model: FrameModel, inputs: FrameInputs, steps: int = DEFAULT_S
     depth = depth_from_net(x[:, 3].float())
     depth = torch.where(label == SKY, torch.zeros_like(depth), depth)
     rgb = ((x[:, :3].float() + 1) / 2).clamp(0, 1).permute(0, 2, 3, 1)
-    return FrameSample(rgb, depth, label, probs)
+    out = FrameSample(rgb, depth, label, probs)
+    return snap_to_memory(out, inputs, snap) if snap is not None else out
+
+
+def snap_to_memory(sample: FrameSample, inputs: FrameInputs, tolerance: float) -> FrameSample:
+    """Keep what memory already shows where the model agrees with it.
+
+    A few sampling steps reproduce a warped memory pixel only approximately, and a walk that
+    passes the same place many times would blur it a little more each time. Where a warped pixel
+    landed and the sampled colour is within `tolerance` of it (max over channels, colour in
+    [0, 1]), the memory's colour, label and (within the same relative tolerance) depth are kept
+    exactly; where the model disagrees (a disocclusion, a surface leaking through a crack) its own
+    prediction stands. A known photo colour (no depth) is kept the same way.
+    """
+    warp_rgb = ((inputs.warp[:, :3].float() + 1) / 2).permute(0, 2, 3, 1)
+    landed = inputs.warp[:, 4] > 0.5
+    agree = landed & ((sample.rgb - warp_rgb).abs().amax(-1) <= tolerance)
+    rgb = torch.where(agree[..., None], warp_rgb, sample.rgb)
+    has_depth = inputs.warp[:, 5] > 0.5
+    warp_depth = depth_from_net(inputs.warp[:, 3].float())
+    close = agree & has_depth & ((sample.depth - warp_depth).abs() <= tolerance * warp_depth)
+    depth = torch.where(close, warp_depth, sample.depth)
+    warp_label = inputs.warp_label.to(sample.label.device)
+    label = torch.where(agree & has_depth & (warp_label >= 0), warp_label, sample.label)
+    return FrameSample(rgb, depth, label, sample.label_probs)

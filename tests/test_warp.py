@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from renderer import Camera
-from renderer.warp import fill_nearest, forward_warp, top_k_by_overlap, unproject, view_overlap
+from renderer.warp import by_view_proximity, fill_nearest, forward_warp, top_k_by_overlap, unproject, view_overlap
 
 
 def loop_warp(rgb, depth, cams, target):
@@ -129,3 +129,31 @@ def test_unproject_rejects_mismatched_cameras():
         unproject(torch.ones(2, 6, 8), [cam])
     with pytest.raises(ValueError, match="8x5"):
         unproject(torch.ones(1, 5, 8), [cam])
+
+
+def test_epsilon_zbuffer_prefers_the_first_source_and_drops_its_free_space():
+    """Two frames of one wall at the same pose, the second with its depth 3% short and a floater
+    40% short: with a tolerance the first frame's wall wins everywhere (the 3% is one surface and
+    the floater lies in space frame 0 sees through); without it, the strict z-buffer takes both."""
+    cam = Camera.look_at([0, 0, 1], [5, 0, 1], width=16, height=12)
+    rgb = torch.stack([torch.zeros(12, 16, 3), torch.ones(12, 16, 3)])
+    depth = torch.full((2, 12, 16), 3.0)
+    depth[1] *= 0.97
+    depth[1, 4:8, 4:8] = 1.8
+    strict = forward_warp(rgb, depth, [cam, cam], cam)
+    assert (strict.source == 1).all()
+    fused = forward_warp(rgb, depth, [cam, cam], cam, depth_tolerance=0.05)
+    assert (fused.source == 0).all() and torch.equal(fused.rgb, rgb[0])
+    # Nearer points that frame 0 cannot see (outside its view) are not in its free space: they win.
+    side = Camera.look_at([0, 1.0, 1], [5, 1.0, 1], width=16, height=12)
+    occluder = forward_warp(rgb[[1, 0]], torch.stack([torch.full((12, 16), 3.0), torch.full((12, 16), 1.0)]),
+                            [side, cam], cam, depth_tolerance=0.05)
+    assert (occluder.source == 1).any()
+
+
+def test_view_proximity_orders_by_position_and_direction():
+    t = Camera.look_at([0, 0, 1], [5, 0, 1], width=8, height=8)
+    same = Camera.look_at([0, 0, 1], [5, 0, 1], width=8, height=8)
+    moved = Camera.look_at([1, 0, 1], [6, 0, 1], width=8, height=8)
+    turned = Camera.look_at([0, 0, 1], [0, 5, 1], width=8, height=8)
+    assert by_view_proximity([turned, moved, same], t) == [2, 1, 0]

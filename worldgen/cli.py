@@ -417,6 +417,8 @@ def train_rtfm(
     seed: int = typer.Option(0),
     workers: int = typer.Option(1, min=0, help="DataLoader workers rendering procedural walks"),
     checkpoint_every: int = typer.Option(250, min=1),
+    p_photo: float = typer.Option(0.1, "--p-photo", min=0.0, max=1.0,
+                                  help="fraction of pairs that are photo pairs (RGB only in, depth learned)"),
     text_encoder: Optional[Path] = typer.Option(None, help="language checkpoint whose TextEncoder reads captions "
                                                 "(default: assets/lm-tiny)"),
 ) -> None:
@@ -427,7 +429,7 @@ def train_rtfm(
     from .frame_model import DEFAULT_TEXT_ENCODER, train_frame_model
 
     cfg = FrameTrainConfig(steps=steps, batch_size=batch_size, lr=lr, warmup=warmup, time_budget_s=time_budget,
-                           seed=seed, checkpoint_every=checkpoint_every)
+                           seed=seed, checkpoint_every=checkpoint_every, p_photo=p_photo)
     try:
         train_frame_model(out, preset, init, cfg, workers=workers, text_encoder=text_encoder or DEFAULT_TEXT_ENCODER,
                           log=typer.echo)
@@ -505,6 +507,44 @@ def eval_rtfm(
         return
     for key, value in result.items():
         typer.echo(f"{key:>32}: {value}")
+
+
+@eval_app.command("consistency")
+def eval_consistency(
+    checkpoint: Optional[Path] = typer.Option(None, help="frame model folder (default: assets/rtfm-tiny)"),
+    worlds: int = typer.Option(4, min=1, help="held-out worlds (seeds never used in training)"),
+    drift_worlds: int = typer.Option(2, min=0, help="of these, how many also walk the long drift path"),
+    resolution: int = typer.Option(64, min=16, max=1024),
+    loop_frames: int = typer.Option(16, min=3, help="frames of the A -> B -> A loop"),
+    rollout_frames: int = typer.Option(32, min=2, help="frames of the walk from one ground-truth frame"),
+    drift_frames: int = typer.Option(200, min=2, help="frames of the long walk for the drift curve"),
+    image_frames: int = typer.Option(16, min=1, help="frames generated around the photo for image -> world"),
+    lift_budget: float = typer.Option(15.0, "--lift-budget", min=1.0, help="seconds of lifting per image -> world"),
+    snap: float = typer.Option(0.1, min=0.0, help="snap-to-memory colour tolerance (0 = off)"),
+    seed: int = typer.Option(0),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
+) -> None:
+    """Revisits, rollouts, reprojection, drift and image -> world on held-out worlds, with memory and without."""
+    from rtfm.language import CheckpointError
+
+    from .consistency import evaluate_consistency
+    from .frame_model import DEFAULT_FRAME_MODEL
+
+    if resolution % 16:
+        _fail(f"--resolution must be a multiple of 16, got {resolution}")
+    if drift_worlds > worlds:
+        _fail(f"--drift-worlds ({drift_worlds}) cannot exceed --worlds ({worlds})")
+    try:
+        result = evaluate_consistency(checkpoint or DEFAULT_FRAME_MODEL, worlds, drift_worlds, resolution, loop_frames,
+                                      rollout_frames, drift_frames, image_frames, lift_budget_s=lift_budget, seed=seed,
+                                      snap=snap or None, log=None if as_json else typer.echo)
+    except (CheckpointError, ValueError) as e:
+        _fail(str(e))
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    for key, value in result.items():
+        typer.echo(f"{key:>44}: {value}")
 
 
 def main() -> None:

@@ -57,34 +57,41 @@ def training_walks(resolution: int = 64, frames: int = WALK_FRAMES, seed: int = 
                            persistent_workers=True))
 
 
-def held_out_walks(n: int, resolution: int = 64, frames: int = WALK_FRAMES,
-                   text_encoder: str | os.PathLike | None = DEFAULT_TEXT_ENCODER, path_kind: str = "walk") -> list[Walk]:
-    """`n` walks of held-out worlds (seeds 2**31 + i), one per world, scene types in turn."""
+def held_out_worlds(n: int, attempts: int = 20):
+    """(seed, layout, MeshWorld, GuideRenderer) of held-out worlds (seeds 2**31 + i), scene types in turn,
+    lazily: a caller that cannot use a world (no room for its path) takes the next one."""
     from renderer.guide import GuideRenderer
 
     from .procgen.composers import compose
-    from .procgen.dataset import render_sequence
-    from .procgen.paths import PathError, camera_path
     from .procgen.vocab import SCENE_TYPES
     from .procgen.world import build_world
 
-    text = text_states(text_encoder)
     scene_types = list(SCENE_TYPES)
-    walks, i = [], 0
-    while len(walks) < n:
+    for i in range(attempts * n):
         seed = HELD_OUT_SEED_BASE + i
-        i += 1
-        layout, _ = compose(scene_types[i % len(scene_types)], seed)
+        layout, _ = compose(scene_types[(i + 1) % len(scene_types)], seed)
+        yield seed, layout, build_world(layout, seed), GuideRenderer(layout)
+    raise RuntimeError(f"could not make {n} held-out worlds in {attempts * n} attempts")
+
+
+def held_out_walks(n: int, resolution: int = 64, frames: int = WALK_FRAMES,
+                   text_encoder: str | os.PathLike | None = DEFAULT_TEXT_ENCODER, path_kind: str = "walk") -> list[Walk]:
+    """`n` walks of held-out worlds (seeds 2**31 + i), one per world, scene types in turn."""
+    from .procgen.dataset import render_sequence
+    from .procgen.paths import PathError, camera_path
+
+    text = text_states(text_encoder)
+    walks = []
+    for seed, layout, world, guide in held_out_worlds(n):
         try:
             cams = camera_path(layout, path_kind, frames, width=resolution, height=resolution, fov_y_deg=70.0,
                                seed=seed)
         except PathError:
             continue
-        seq = render_sequence(layout, build_world(layout, seed), cams, GuideRenderer(layout))
+        seq = render_sequence(layout, world, cams, guide)
         walks.append(walk_from_sample(seq.to_tensors(), text))
-        if i > 20 * n:
-            raise RuntimeError("could not make enough held-out walks")
-    return walks
+        if len(walks) == n:
+            return walks
 
 
 def train_frame_model(out: str | os.PathLike, preset: str = "tiny", init: str | os.PathLike | None = None,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -27,17 +28,47 @@ def photo_camera(width: int, height: int, fov_y_deg: float) -> Camera:
     return Camera.look_at(EYE, (EYE[0] + 1.0, EYE[1], EYE[2]), width=width, height=height, fov_y_deg=fov_y_deg)
 
 
+def photo_frames(model, photo: torch.Tensor, camera: Camera, text: torch.Tensor | None = None, frames: int = 24,
+                 lift_size: int = 128, seed: int = 0, timed: Callable[[str], None] | None = None):
+    """A photo [H, W, 3] in [0, 1] seen by `camera` -> (PosedFrames at the lift size: the photo, then
+    `frames` - 1 generated views around it; the SpatialMemory that made them).
+
+    The photo's depth is predicted (`rtfm.photo.photo_memory`); the frame model walks an exploration
+    path from it with memory. Frames are lifted at `lift_size` on the short side: the photo keeps
+    its own detail, generated frames are upsampled. `timed(stage)` is called as each stage ends."""
+    from rtfm.inputs import Condition
+    from rtfm.layers import resize_map
+    from rtfm.memory import SpatialMemory
+    from rtfm.photo import photo_memory
+    from rtfm.rollout import rollout
+
+    frame0, _ = photo_memory(model, photo, camera, seed=seed)
+    if timed:
+        timed("photo depth")
+    memory = SpatialMemory(capacity=32)
+    memory.add(frame0)
+    condition = Condition(text=text, images=frame0.rgb[None])
+    generated = [frame0] + list(rollout(model, exploration_path(frame0.camera, frames - 1), condition, memory, seed=seed))
+    if timed:
+        timed("frames")
+    k = lift_size / min(frame0.camera.width, frame0.camera.height)
+    lw, lh = round(frame0.camera.width * k), round(frame0.camera.height * k)
+    cams = [f.camera.scaled(lw, lh) for f in generated]
+    images = np.stack([resize_map(photo, lw, lh, "area").numpy()] +
+                      [resize_map(f.rgb, lw, lh, "bilinear").clamp(0, 1).numpy() for f in generated[1:]])
+    depths = np.stack([resize_map(f.depth, lw, lh, "nearest").numpy() for f in generated])
+    labels = np.stack([resize_map(f.label, lw, lh, "nearest").numpy().astype(np.int32) for f in generated])
+    posed = PosedFrames(cams, images.astype(np.float32), [f"{i:05d}" for i in range(len(cams))],
+                        depths.astype(np.float32), labels)
+    return posed, memory
+
+
 def generate_from_image(image: str | os.PathLike, out: str | os.PathLike, *, prompt: str | None = None, seed: int = 0,
                         frames: int = 24, lift_size: int = 128, fov_y_deg: float | None = None,
                         time_budget_s: float = 40.0, checkpoint: str | os.PathLike = DEFAULT_FRAME_MODEL,
                         overwrite: bool = False, progress: bool = True) -> Path:
     """One photo (and an optional prompt) -> a world folder. Returns its path."""
     from rtfm.checkpoint import load_frame_model
-    from rtfm.inputs import Condition
-    from rtfm.memory import SpatialMemory
-    from rtfm.layers import resize_map
-    from rtfm.photo import photo_memory
-    from rtfm.rollout import rollout
 
     rgb, _, exif_fov = read_image(image, max_side=1024)  # before the folder: a bad file leaves nothing
     model = load_frame_model(checkpoint)
@@ -48,26 +79,9 @@ def generate_from_image(image: str | os.PathLike, out: str | os.PathLike, *, pro
                                 "camera": {"fov_y_deg": round(fov, 3), "fov_from": "argument" if fov_y_deg else
                                            ("exif" if exif_fov else "default")}})
         h, w = rgb.shape[:2]
-        photo = torch.from_numpy(rgb)
-        frame0, _ = photo_memory(model, photo, photo_camera(w, h, fov), seed=seed)
-        writer.timed("photo depth")
-        memory = SpatialMemory(capacity=32)
-        memory.add(frame0)
-        text = text_states(DEFAULT_TEXT_ENCODER) if prompt else None
-        condition = Condition(text=text(prompt) if text else None, images=frame0.rgb[None])
-        path = exploration_path(frame0.camera, frames - 1)
-        generated = [frame0] + list(rollout(model, path, condition, memory, seed=seed))
-        writer.timed("frames")
-        # Lift at lift_size on the short side: the photo keeps its own detail, generated frames are upsampled.
-        k = lift_size / min(frame0.camera.width, frame0.camera.height)
-        lw, lh = round(frame0.camera.width * k), round(frame0.camera.height * k)
-        cams = [f.camera.scaled(lw, lh) for f in generated]
-        images = np.stack([resize_map(photo, lw, lh, "area").numpy()] +
-                          [resize_map(f.rgb, lw, lh, "bilinear").clamp(0, 1).numpy() for f in generated[1:]])
-        depths = np.stack([resize_map(f.depth, lw, lh, "nearest").numpy() for f in generated])
-        labels = np.stack([resize_map(f.label, lw, lh, "nearest").numpy().astype(np.int32) for f in generated])
-        posed = PosedFrames(cams, images.astype(np.float32), [f"{i:05d}" for i in range(len(cams))],
-                            depths.astype(np.float32), labels)
+        text = text_states(DEFAULT_TEXT_ENCODER)(prompt) if prompt else None
+        posed, memory = photo_frames(model, torch.from_numpy(rgb), photo_camera(w, h, fov), text, frames, lift_size, seed,
+                                     writer.timed)
         write_transforms(writer.path("frames"), posed, extra={"source": "image", "generated_from": 1})
         writer.manifest["files"]["frames"] = "frames/transforms.json"
         memory.save(writer.path("memory"))
