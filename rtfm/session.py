@@ -4,6 +4,7 @@ frame from the session's spatial memory, which keeps every frame it made (up to 
 from __future__ import annotations
 
 import math
+from collections import deque
 
 import torch
 
@@ -46,23 +47,51 @@ def moved(camera: Camera, action: str, amount: float) -> Camera:
 
 
 class WorldSession:
-    """`step(action, amount)` or `step(camera)` -> the next MemoryFrame; `frames` holds them all."""
+    """`step(action, amount)` or `step(camera)` -> the next MemoryFrame.
+
+    bounds: (lo [3], hi [3]) of the world, metres; a step that would leave them stops at the
+      boundary (`blocked` is then True), as walking into a wall would.
+    history: how many of the latest frames `frames` keeps; the spatial memory (bounded too) keeps
+      the frames that cover the world best, so an endless walk holds constant memory.
+    """
 
     def __init__(self, model: FrameModel, start: Camera, condition: Condition | None = None,
                  memory: SpatialMemory | None = None, guide: GuideFn | None = None, k: int = 4, steps: int = 4,
-                 seed: int = 0):
+                 seed: int = 0, bounds: tuple[torch.Tensor, torch.Tensor] | None = None, history: int = 64):
         self.model, self.camera, self.condition = model, start, condition
         self.memory = memory if memory is not None else SpatialMemory()
         self.guide, self.k, self.steps, self.seed = guide, k, steps, seed
-        self.frames: list[MemoryFrame] = []
+        self.bounds = None if bounds is None else (torch.as_tensor(bounds[0]).double(), torch.as_tensor(bounds[1]).double())
+        self.frames: deque[MemoryFrame] = deque(maxlen=history)
+        self.given = list(self.memory.frames)  # frames the session started from (not generated)
+        self.made = 0
+        self.blocked = False
+
+    def _inside(self, cam: Camera) -> Camera:
+        if self.bounds is None:
+            return cam
+        eye = cam.position.double()
+        kept = torch.maximum(torch.minimum(eye, self.bounds[1]), self.bounds[0])
+        self.blocked = bool((kept != eye).any())
+        if not self.blocked:
+            return cam
+        c2w = cam.c2w.clone()
+        c2w[:3, 3] = kept.to(c2w.dtype)
+        return Camera(cam.K, c2w, cam.width, cam.height)
 
     def step(self, action: str | Camera, amount: float = 0.0) -> MemoryFrame:
         cam = action if isinstance(action, Camera) else moved(self.camera, action, amount)
         if (cam.width, cam.height) != (self.camera.width, self.camera.height):
             raise ValueError(f"a session keeps its frame size {self.camera.width}x{self.camera.height}; "
                              f"got a {cam.width}x{cam.height} camera")
+        cam = self._inside(cam)
         frame = next(rollout(self.model, [cam], self.condition, self.memory, self.guide, self.k, self.steps,
-                             seed=self.seed * 7919 + len(self.frames)))
+                             seed=self.seed * 7919 + self.made))
         self.camera = cam
+        self.made += 1
         self.frames.append(frame)
         return frame
+
+    def generated(self) -> list[MemoryFrame]:
+        """The generated frames the memory holds now (what `expand` lifts into the world)."""
+        return [f for f in self.memory.frames if not any(f is g for g in self.given)]

@@ -85,3 +85,13 @@ def test_exif_focal_length_gives_the_field_of_view(tmp_path):
     _, _, fov = read_image(path)
     diag = math.hypot(600, 400)
     assert fov == pytest.approx(math.degrees(2 * math.atan(43.27 / 2 / 24 * 400 / diag)), rel=1e-6)
+
+
+@pytest.mark.parametrize("f35", [1500, 5, "nonsense"])
+def test_exif_that_lies_or_is_garbage_gives_no_field_of_view(tmp_path, f35):
+    """1500 mm on a phone photo (fov 0.9 deg), 5 mm (fov 140 deg) or a string: refused, not used."""
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[0xA405] = f35
+    path = save(tmp_path, "lie.jpg", Image.new("RGB", (600, 400), (0, 0, 0)), exif=exif)
+    assert read_image(path)[2] is None
+    assert read_image(save(tmp_path, "none.jpg", Image.new("RGB", (60, 40))))[2] is None  # no EXIF at all

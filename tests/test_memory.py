@@ -105,3 +105,29 @@ def test_session_actions_move_the_camera_and_fill_memory():
         f = session.step(action, amount)
         assert f.camera is session.camera
     assert len(session.frames) == 3 and len(session.memory) == 2
+
+
+def test_rollout_bad_and_extreme_paths():
+    """A zero-length path yields nothing; a memory that does not overlap the target is not used;
+    a long lazy path is consumed frame by frame with the memory held to its bound."""
+    import itertools
+
+    torch.manual_seed(0)
+    model = FrameModel(resolution=RES, dim=32, depth=1, heads=2, encoder_depth=1, refine_channels=8, image_size=32,
+                       layout_grid=(8, 8, 4), max_memory=4).eval()
+    assert list(rollout(model, [], k=2, steps=1)) == []
+    mem = SpatialMemory(capacity=4)
+    mem.add(wall_frame(0))
+    behind = wall_frame(180).camera  # looking away from the wall: nothing in memory overlaps
+    assert mem.retrieve(behind, 4) == []
+    lone = next(rollout(model, [behind], memory=mem, k=2, steps=1))
+    fresh = next(rollout(model, [behind], memory=SpatialMemory(), k=2, steps=1))
+    assert torch.equal(lone.rgb, fresh.rgb)
+
+    def endless():  # a path that never ends: only what is consumed is made
+        for i in itertools.count():
+            yield wall_frame(i % 40).camera
+
+    walk = rollout(model, endless(), memory=mem, k=2, steps=1)
+    frames = list(itertools.islice(walk, 60))
+    assert len(frames) == 60 and len(mem) == 4 and mem.evicted == 60 + 2 - 4  # (the wall and `lone` came first)

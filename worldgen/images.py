@@ -21,6 +21,7 @@ from renderer.errors import WorldgenError
 
 MAX_IMAGE_PIXELS = 120_000_000  # 10k x 10k photos pass; bigger claims are refused as bombs
 DEFAULT_FOV_Y_DEG = 60.0  # when EXIF gives no focal length
+PLAUSIBLE_FOV_Y_DEG = (8.0, 130.0)  # vertical fields of view from telephoto to ultra-wide phone lenses
 Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS  # PIL itself raises at twice this
 
 
@@ -82,7 +83,8 @@ def read_image(path: str | os.PathLike, max_side: int | None = 1024,
 
 
 def exif_fov_y(im: Image.Image) -> float | None:
-    """Vertical field of view from EXIF FocalLengthIn35mmFilm (a 36 x 24 mm frame), or None."""
+    """Vertical field of view from EXIF FocalLengthIn35mmFilm (a 36 x 24 mm frame), or None when it
+    is missing or implausible (PLAUSIBLE_FOV_Y_DEG)."""
     try:
         exif = im.getexif().get_ifd(0x8769)  # the Exif sub-IFD
         f35 = float(exif.get(0xA405) or 0)  # FocalLengthIn35mmFilm
@@ -93,4 +95,7 @@ def exif_fov_y(im: Image.Image) -> float | None:
     w, h = im.size
     # The 35 mm equivalent is defined on the frame diagonal (43.27 mm).
     diag = math.hypot(w, h)
-    return math.degrees(2 * math.atan(43.27 / 2 / f35 * h / diag))
+    fov = math.degrees(2 * math.atan(43.27 / 2 / f35 * h / diag))
+    # EXIF that lies (a tag copied from another camera, a crop) is refused outside what a photo
+    # plausibly has; the caller then states the default field of view.
+    return fov if PLAUSIBLE_FOV_Y_DEG[0] <= fov <= PLAUSIBLE_FOV_Y_DEG[1] else None

@@ -82,6 +82,16 @@ class WorldWriter:
         self.manifest: dict = {"version": WORLD_VERSION, "files": {}, "timings_s": {}, "metrics": {}}
         self._clock = time.perf_counter()
 
+    @classmethod
+    def update(cls, world: "World") -> "WorldWriter":
+        """A writer for a new version of `world`: its files copied in, its manifest to amend; `commit`
+        replaces the world in one rename, so a failure leaves the old world as it was."""
+        writer = cls(world.path, overwrite=True)
+        shutil.copytree(world.path, writer.tmp, dirs_exist_ok=True, symlinks=False)
+        writer.manifest = json.loads(json.dumps(world.manifest))
+        writer.manifest.setdefault("timings_s", {})
+        return writer
+
     def path(self, name: str) -> Path:
         return self.tmp / name
 
@@ -98,9 +108,13 @@ class WorldWriter:
     def commit(self) -> Path:
         self.manifest["created"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         atomic_write(self.tmp / "world.json", [manifest_json(self.manifest)])
-        if self.out.exists():
-            shutil.rmtree(self.out)
-        os.replace(self.tmp, self.out)
+        if self.out.exists():  # renamed aside, not deleted first: no moment without a whole world
+            aside = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.old.", dir=self.out.parent))
+            os.replace(self.out, aside / self.out.name)
+            os.replace(self.tmp, self.out)
+            shutil.rmtree(aside, ignore_errors=True)
+        else:
+            os.replace(self.tmp, self.out)
         os.chmod(self.out, 0o777 & ~current_umask())  # mkdtemp makes 0700
         return self.out
 
