@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errors import ArgumentError
+
 AXES = {
     "world": np.eye(4),
     "opengl": np.array([[1.0, 0, 0, 0], [0, 0, 1, 0], [0, -1, 0, 0], [0, 0, 0, 1]]),
@@ -21,5 +23,5 @@ AXES = {
 def world_to_axes(axes: str) -> np.ndarray:
     """The 4x4 rotation taking worldgen's world frame to the named export convention."""
     if axes not in AXES:
-        raise ValueError(f"unknown axes {axes!r}; choose from {', '.join(AXES)}")
+        raise ArgumentError(f"unknown axes {axes!r}; choose from {', '.join(AXES)}")
     return AXES[axes].copy()

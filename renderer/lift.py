@@ -1,7 +1,8 @@
 """Lifting posed frames into Gaussian splats.
 
-Initialise one Gaussian per sampled pixel, backprojected with its depth (or, without depth,
-from random points inside the cameras' shared view), carrying the pixel's colour and label;
+Initialise one Gaussian per sampled pixel, backprojected with its depth (or, without depth, from
+given points such as structure from motion's, else random points inside the cameras' shared
+view), carrying the pixel's colour and label;
 then optimise against the frames with the differentiable rasteriser: L1 + D-SSIM on colour,
 L1 on depth where it is given, optional opacity and scale regularisers, Adam with gsplat's per-parameter learning rates (means decaying
 exponentially), an SH degree schedule, and gsplat's `DefaultStrategy` for densification and
@@ -23,6 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .camera import Camera
+from .errors import ArgumentError
 from .gaussians import GaussianScene
 from .raster import render
 
@@ -53,6 +55,10 @@ class LiftConfig:
     refine_every: int = 100
     grow_grad2d: float = 2e-4
     min_steps_to_densify: int = 600  # under a time budget allowing fewer steps, densification only hurts
+    # Without depth, given points (SfM's) also place init_points pixel samples at the depth of the
+    # nearest point seen in their frame: a few hundred points alone cannot cover the frames in a
+    # CPU budget too short to densify.
+    spread_points: bool = True
     background: tuple[float, float, float] = (0.0, 0.0, 0.0)
     tile_size: int = 8  # CPU rasteriser tiles
     seed: int = 0
@@ -62,7 +68,7 @@ class LiftConfig:
     def preset(cls, name: str, **overrides) -> "LiftConfig":
         """"draft": short CPU budgets (the defaults); "full": 3DGS's schedule for long GPU runs."""
         if name not in LIFT_PRESETS:
-            raise ValueError(f"unknown lift preset {name!r}; choose from {', '.join(LIFT_PRESETS)}")
+            raise ArgumentError(f"unknown lift preset {name!r}; choose from {', '.join(LIFT_PRESETS)}")
         return cls(**{**LIFT_PRESETS[name], **overrides})
 
 
@@ -90,11 +96,61 @@ def _knn_scale(points: np.ndarray, k: int = 4) -> np.ndarray:
     return np.sqrt((d[:, 1:] ** 2).mean(1)).clip(1e-4, None)
 
 
+def _nearest_point_depth(cam: Camera, points: Tensor, u: Tensor, v: Tensor, cell: int = 8) -> Tensor:
+    """Depth z [P] at pixel positions (u, v) [P] of the nearest (in the image) of `points` [N, 3]
+    visible in `cam`; 0 where no point projects into the frame. A coarse z-buffer (cells of `cell`
+    pixels keep their nearest point) drops points hidden behind nearer ones."""
+    from scipy.spatial import cKDTree
+
+    uv, z = cam.project(points)
+    inside = (z > 1e-6) & (uv[:, 0] >= 0) & (uv[:, 0] < cam.width) & (uv[:, 1] >= 0) & (uv[:, 1] < cam.height)
+    if int(inside.sum()) < 3:
+        return torch.zeros(len(u))
+    uv, z = uv[inside].double().numpy(), z[inside].double().numpy()
+    cols = -(-cam.width // cell)
+    key = (uv[:, 1] // cell).astype(np.int64) * cols + (uv[:, 0] // cell).astype(np.int64)
+    order = np.lexsort((z, key))  # by cell, nearest first
+    first = order[np.r_[True, key[order][1:] != key[order][:-1]]]
+    _, nearest = cKDTree(uv[first]).query(np.stack([u.double().numpy(), v.double().numpy()], 1))
+    return torch.from_numpy(z[first][nearest]).float()
+
+
 def initial_scene(cameras: list[Camera], images: Tensor, depths: Tensor | None, labels: Tensor | None,
-                  n_points: int, generator: torch.Generator) -> GaussianScene:
-    """images [M, H, W, 3], depths [M, H, W] (0 or non-finite = unknown), labels [M, H, W]."""
+                  n_points: int, generator: torch.Generator, points: Tensor | None = None,
+                  point_rgb: Tensor | None = None, spread_points: bool = True) -> GaussianScene:
+    """images [M, H, W, 3], depths [M, H, W] (0 or non-finite = unknown), labels [M, H, W].
+
+    points [N, 3] with colours point_rgb [N, 3] in [0, 1] (e.g. triangulated by structure from
+    motion) start the cloud where there is no depth: with `spread_points`, n_points random pixels
+    are placed at the depth of the nearest point visible in their frame and join the points;
+    without, the points alone. With depth for some frames the points join the depth samples.
+    Their labels are -1 (unknown)."""
     m, h, w, _ = images.shape
-    if depths is not None:  # sampled pixels with known depth
+    if points is not None:
+        points = torch.as_tensor(points, dtype=torch.float32).reshape(-1, 3)
+        point_rgb = torch.as_tensor(point_rgb, dtype=torch.float32).reshape(-1, 3)
+        if len(points) == 0 or len(point_rgb) != len(points) or not torch.isfinite(points).all():
+            raise ValueError(f"initial points must be N >= 1 finite [N, 3] with colours [N, 3], got {tuple(points.shape)} "
+                             f"and {tuple(point_rgb.shape)}")
+        known = depths is not None and bool((torch.isfinite(depths) & (depths > 0)).any())
+        if not known and not spread_points:  # the given points alone
+            scale = torch.from_numpy(_knn_scale(points.numpy().astype(np.float64))).float()
+            return GaussianScene.from_points(points, point_rgb.clamp(0, 1), scale=scale, opacity=0.5,
+                                             labels=torch.full((len(points),), -1, dtype=torch.int64))
+        if not known:
+            depths = None
+    if points is not None and depths is None:  # random pixels at the depth of the nearest given point
+        f = torch.randint(0, m, (n_points,), generator=generator)
+        y = torch.randint(0, h, (n_points,), generator=generator)
+        x = torch.randint(0, w, (n_points,), generator=generator)
+        z = torch.zeros(n_points)
+        for i in range(m):
+            sel = f == i
+            if sel.any():
+                z[sel] = _nearest_point_depth(cameras[i], points, x[sel] + 0.5, y[sel] + 0.5)
+        seen = z > 0
+        f, y, x, z = f[seen], y[seen], x[seen], z[seen]
+    elif depths is not None:  # sampled pixels with known depth
         valid = torch.isfinite(depths) & (depths > 0)
         idx = valid.reshape(-1).nonzero().squeeze(1)
         if len(idx) == 0:
@@ -120,6 +176,9 @@ def initial_scene(cameras: list[Camera], images: Tensor, depths: Tensor | None, 
         pts[sel] = ((pix @ torch.linalg.inv(cam.K).T) * z[sel, None]) @ cam.c2w[:3, :3].T + cam.c2w[:3, 3]
     rgb = images[f, y, x]
     lab = labels[f, y, x].long() if labels is not None else torch.full((len(f),), -1, dtype=torch.int64)
+    if points is not None:
+        pts, rgb = torch.cat([pts, points]), torch.cat([rgb, point_rgb.clamp(0, 1)])
+        lab = torch.cat([lab, torch.full((len(points),), -1, dtype=torch.int64)])
     scale = torch.from_numpy(_knn_scale(pts.numpy().astype(np.float64))).float()
     return GaussianScene.from_points(pts, rgb, scale=scale, opacity=0.5, labels=lab)
 
@@ -130,19 +189,24 @@ def _psnr(pred: Tensor, gt: Tensor) -> float:
 
 
 def lift(cameras: list[Camera], images: Tensor, depths: Tensor | None = None, labels: Tensor | None = None,
-         config: LiftConfig | None = None, progress: bool = False, init: GaussianScene | None = None) -> LiftResult:
-    """Optimise Gaussians to reproduce `images` [M, H, W, 3] seen from `cameras`."""
+         config: LiftConfig | None = None, progress: bool = False, init: GaussianScene | None = None,
+         init_points: tuple[Tensor, Tensor] | None = None) -> LiftResult:
+    """Optimise Gaussians to reproduce `images` [M, H, W, 3] seen from `cameras`.
+
+    init_points: (xyz [N, 3], rgb [N, 3]) to start from where frames have no depth (see
+    `initial_scene`), e.g. structure-from-motion points; ignored when `init` is given."""
     cfg = config or LiftConfig()
     # Multi-threaded CPU reductions are otherwise free to change the summation order run to run.
     previous = torch.are_deterministic_algorithms_enabled()
     torch.use_deterministic_algorithms(True)
     try:
-        return _lift(cameras, images, depths, labels, cfg, progress, init)
+        return _lift(cameras, images, depths, labels, cfg, progress, init, init_points)
     finally:
         torch.use_deterministic_algorithms(previous)
 
 
-def _lift(cameras, images, depths, labels, cfg: LiftConfig, progress: bool, init: GaussianScene | None) -> LiftResult:
+def _lift(cameras, images, depths, labels, cfg: LiftConfig, progress: bool, init: GaussianScene | None,
+          init_points=None) -> LiftResult:
     from gsplat.strategy import DefaultStrategy
     from torchmetrics.functional.image import structural_similarity_index_measure as ssim
 
@@ -154,7 +218,9 @@ def _lift(cameras, images, depths, labels, cfg: LiftConfig, progress: bool, init
     m = len(cameras)
     if images.shape[0] != m:
         raise ValueError(f"{m} cameras but {images.shape[0]} images")
-    scene = init if init is not None else initial_scene(cameras, images, depths, labels, cfg.init_points, gen)
+    points, point_rgb = init_points if init_points is not None else (None, None)
+    scene = init if init is not None else initial_scene(cameras, images, depths, labels, cfg.init_points, gen,
+                                                        points, point_rgb, cfg.spread_points)
     centers = torch.stack([c.position for c in cameras])
     scene_scale = float((centers - centers.mean(0)).norm(dim=1).max()) * 1.1 or 1.0
 
@@ -187,7 +253,11 @@ def _lift(cameras, images, depths, labels, cfg: LiftConfig, progress: bool, init
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=cfg.iterations, desc="lift", unit="step", dynamic_ncols=True)
+        # Under a time budget the bar counts seconds of it (the step count is not known ahead).
+        timed = cfg.time_budget_s is not None
+        bar = tqdm(total=round(cfg.time_budget_s, 1) if timed else cfg.iterations, desc="lift",
+                   unit="s" if timed else "step", dynamic_ncols=True,
+                   bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s {postfix}" if timed else None)
     order = torch.randperm(m, generator=gen)
     t0 = time.perf_counter()
     running_psnr = None
@@ -245,8 +315,9 @@ def _lift(cameras, images, depths, labels, cfg: LiftConfig, progress: bool, init
             result.history.append({"step": step, "seconds": round(elapsed, 3), "loss": float(loss.detach()), "psnr": round(running_psnr, 3),
                                    "gaussians": len(params["means"])})
         if bar is not None:
-            bar.update(1)
-            bar.set_postfix(loss=f"{float(loss.detach()):.4f}", psnr=f"{running_psnr:.2f}", n=len(params["means"]))
+            bar.update(min(elapsed, cfg.time_budget_s) - bar.n if cfg.time_budget_s is not None else 1)
+            bar.set_postfix(step=step + 1, loss=f"{float(loss.detach()):.4f}", psnr=f"{running_psnr:.2f}",
+                            n=len(params["means"]))
         if cfg.time_budget_s is not None and elapsed >= cfg.time_budget_s:
             result.stopped_by = "time"
             break

@@ -32,6 +32,8 @@ def tsdf_mesh(cameras: list[Camera], depths: np.ndarray, colors: np.ndarray, vox
                                          block_resolution=16, block_count=max(1000, 3 * blocks), device=device)
     for cam, depth, color in zip(cameras, depths, colors):
         d = np.nan_to_num(np.asarray(depth, np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+        if not ((d > 0) & (d < depth_max)).any():
+            continue  # a frame without depth touches no block, and open3d refuses to integrate it
         depth_img = o3d.t.geometry.Image(o3c.Tensor(d))
         color_img = o3d.t.geometry.Image(o3c.Tensor(np.ascontiguousarray(color, np.float32)))
         K = o3c.Tensor(cam.K.double().numpy())

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from .camera import Camera, look_at_c2w
+from .errors import ArgumentError
 from .gaussians import GaussianScene, SceneError
 
 
@@ -46,7 +47,7 @@ def exploration_path(start: Camera, n: int, max_yaw_deg: float = 40.0, step_back
     while stepping back, then look around a little higher and lower. Same intrinsics as `start`;
     yaw is about world +Z through the camera's position."""
     if n < 1:
-        raise ValueError(f"an exploration path needs at least one camera, got {n}")
+        raise ArgumentError(f"an exploration path needs at least one camera, got {n}")
     fwd = start.forward.double()
     base_yaw = math.atan2(float(fwd[1]), float(fwd[0]))
     base_pitch = math.asin(max(-1.0, min(1.0, float(fwd[2]))))

@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 
 from renderer.camera import Camera
+from renderer.errors import ArgumentError
 from renderer.warp import unproject
 
 from .evaluate import psnr
@@ -59,13 +60,13 @@ def revisit_psnr(frames: Sequence[MemoryFrame]) -> float:
     m = len(frames)
     pairs = [(i, m - 1 - i) for i in range(m // 2) if m - 1 - i != i]
     if not pairs:
-        raise ValueError(f"a loop of {m} frames revisits no pose")
+        raise ArgumentError(f"a loop of {m} frames revisits no pose")
     return sum(_psnr(frames[j].rgb, frames[i].rgb) for i, j in pairs) / len(pairs)
 
 
 def psnr_by_frame(frames: Sequence[MemoryFrame], truth: Sequence[MemoryFrame]) -> list[float]:
     if len(frames) != len(truth):
-        raise ValueError(f"{len(frames)} frames against {len(truth)} ground-truth frames")
+        raise ArgumentError(f"{len(frames)} frames against {len(truth)} ground-truth frames")
     return [_psnr(f.rgb, t.rgb) for f, t in zip(frames, truth)]
 
 

@@ -17,6 +17,7 @@ import time
 import torch
 from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
 
+from renderer.errors import ArgumentError
 from renderer.warp import fill_nearest, forward_warp
 
 from .frame_model import FrameModel
@@ -67,7 +68,7 @@ def evaluate(model: FrameModel, walks: list[Walk], per_walk: int = 4, steps: int
     device = next(model.parameters()).device
     pairs = [(w, t) for w in walks for t in eval_targets(w, per_walk)]
     if not pairs:
-        raise ValueError("no evaluation targets: every walk is too short or too cramped for 4 memory frames")
+        raise ArgumentError("no evaluation targets: every walk is too short or too cramped for 4 memory frames")
 
     def run(make) -> list:
         outs = []

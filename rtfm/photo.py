@@ -12,6 +12,7 @@ import torch
 from torch import Tensor
 
 from renderer.camera import Camera
+from renderer.errors import ArgumentError
 
 from .frame_model import FrameModel
 from .inputs import MemoryFrame, build_inputs
@@ -32,7 +33,7 @@ def photo_memory(model: FrameModel, rgb: Tensor, camera: Camera, steps: int = DE
     size, with predicted depth and labels; depth [H, W] metric z at the photo's size, 0 = sky)."""
     h, w = rgb.shape[:2]
     if (camera.width, camera.height) != (w, h):
-        raise ValueError(f"camera is {camera.width}x{camera.height} but the image is {w}x{h}")
+        raise ArgumentError(f"camera is {camera.width}x{camera.height} but the image is {w}x{h}")
     ww, wh = working_size(w, h, model.cfg.resolution, model.cfg.memory_patch)
     small = resize_map(rgb, ww, wh, "area")
     cam = camera.scaled(ww, wh)

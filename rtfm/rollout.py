@@ -14,6 +14,7 @@ from typing import Callable, Iterable, Iterator
 import torch
 
 from renderer.camera import Camera
+from renderer.errors import ArgumentError
 
 from .frame_model import FrameModel
 from .inputs import Condition, MemoryFrame, build_inputs
@@ -37,7 +38,7 @@ def rollout(model: FrameModel, cameras: Iterable[Camera], condition: Condition |
       (`rtfm.sampler.snap_to_memory`), so a revisited place does not blur; None samples freely.
     """
     if not 0 <= k <= model.cfg.max_memory:
-        raise ValueError(f"k must be in 0..{model.cfg.max_memory} for this model, got {k}")
+        raise ArgumentError(f"k must be in 0..{model.cfg.max_memory} for this model, got {k}")
     memory = memory if memory is not None else SpatialMemory()
     device = next(model.parameters()).device
     for i, cam in enumerate(cameras):

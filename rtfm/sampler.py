@@ -14,6 +14,7 @@ import torch
 from diffusers import FlowMatchEulerDiscreteScheduler
 from torch import Tensor
 
+from renderer.errors import ArgumentError
 from renderer.layout import LABEL_IDS
 
 from .frame_model import FrameModel
@@ -37,7 +38,7 @@ class FrameSample:
 def inference_sigmas(steps: int) -> list[float]:
     """Evenly spaced noise levels from 1 (pure noise) down, `steps` of them; the last step lands on 0."""
     if steps < 1:
-        raise ValueError(f"steps must be >= 1, got {steps}")
+        raise ArgumentError(f"steps must be >= 1, got {steps}")
     return [1.0 - i / steps for i in range(steps)]
 
 

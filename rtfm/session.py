@@ -9,6 +9,7 @@ from collections import deque
 import torch
 
 from renderer.camera import Camera, look_at_c2w
+from renderer.errors import ArgumentError
 
 from .frame_model import FrameModel
 from .inputs import Condition, MemoryFrame
@@ -23,9 +24,9 @@ def moved(camera: Camera, action: str, amount: float) -> Camera:
     right or world up; turn (yaw about world +Z, left positive) or look (pitch, up positive) by
     `amount` degrees. Pitch is kept within +-85 degrees."""
     if action not in ACTIONS:
-        raise ValueError(f"unknown action {action!r}; choose from {', '.join(ACTIONS)}")
+        raise ArgumentError(f"unknown action {action!r}; choose from {', '.join(ACTIONS)}")
     if not math.isfinite(amount):
-        raise ValueError(f"action amount must be finite, got {amount}")
+        raise ArgumentError(f"action amount must be finite, got {amount}")
     fwd = camera.forward.double()
     yaw = math.atan2(float(fwd[1]), float(fwd[0]))
     pitch = math.asin(max(-1.0, min(1.0, float(fwd[2]))))
@@ -82,7 +83,7 @@ class WorldSession:
     def step(self, action: str | Camera, amount: float = 0.0) -> MemoryFrame:
         cam = action if isinstance(action, Camera) else moved(self.camera, action, amount)
         if (cam.width, cam.height) != (self.camera.width, self.camera.height):
-            raise ValueError(f"a session keeps its frame size {self.camera.width}x{self.camera.height}; "
+            raise ArgumentError(f"a session keeps its frame size {self.camera.width}x{self.camera.height}; "
                              f"got a {cam.width}x{cam.height} camera")
         cam = self._inside(cam)
         frame = next(rollout(self.model, [cam], self.condition, self.memory, self.guide, self.k, self.steps,

@@ -10,7 +10,9 @@ from typing import Optional
 
 import typer
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help="worldgen: explorable 3D worlds as Gaussian splats.")
+from .errors import WorldgenError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help="worldgen: explorable 3D worlds as Gaussian splats.\n\nExit codes: 0 success; 2 bad input (the message names the file or argument); 3 a batch finished with failed jobs; 1 a bug (with its traceback); 130 interrupted.")
 
 LAYOUT_ENGINE = "auto"  # worldgen.lm.DEFAULT_ENGINE, without importing torch to build the CLI
 ENGINE_HELP = ("rules (the deterministic parser), lm (the trained language model) or auto (the rules, or the model "
@@ -23,13 +25,16 @@ def _fail(message: str) -> None:
 
 
 def _load(path: Path):
-    from renderer import FormatError, load_scene
+    """The splats of a .ply / .splat file or of a world folder."""
+    from renderer import load_scene
+
+    from .world import load_world
 
     if not path.exists():
-        _fail(f"{path}: no such file")
+        _fail(f"{path}: no such file or world folder")
     try:
-        return load_scene(path)
-    except FormatError as e:
+        return load_world(path).scene if path.is_dir() else load_scene(path)
+    except WorldgenError as e:
         _fail(str(e))
 
 
@@ -44,11 +49,17 @@ def _background(text: str) -> tuple[float, float, float]:
 
 
 @app.command()
-def info(scene: Path = typer.Argument(..., help="a .ply or .splat file"),
+def info(scene: Path = typer.Argument(..., help="a .ply or .splat file, or a world folder"),
          as_json: bool = typer.Option(False, "--json", help="print one JSON object")) -> None:
-    """Print a splat file's size, SH degree, bounds and labels."""
+    """Print a splat file's or a world's size, SH degree, bounds and labels (and a world's inputs, metrics, timings)."""
     s = _load(scene)
     summary = {"file": str(scene), "gaussians": len(s), "sh_degree": s.sh_degree, "bounds": None, "labels": []}
+    if scene.is_dir():
+        from .world import load_world
+
+        m = load_world(scene).manifest
+        summary.update({k: m.get(k) for k in ("inputs", "caption", "quality", "models", "metrics", "timings_s")},
+                       files=m["files"])
     if len(s):
         lo, hi = s.bounds()
         summary["bounds"] = [lo.tolist(), hi.tolist()]
@@ -62,7 +73,7 @@ def info(scene: Path = typer.Argument(..., help="a .ply or .splat file"),
 
 @app.command()
 def render(
-    scene: Path = typer.Argument(..., help="a .ply or .splat file"),
+    scene: Path = typer.Argument(..., help="a .ply or .splat file, or a world folder"),
     out: Path = typer.Option(..., "--out", help="image to write (.png or .jpg)"),
     width: int = typer.Option(512, min=1, max=8192),
     height: int = typer.Option(512, min=1, max=8192),
@@ -73,8 +84,8 @@ def render(
     background: str = typer.Option("black", help="colour name or #rrggbb"),
     backend: str = typer.Option("auto", help="auto, torch, gsplat or dense"),
 ) -> None:
-    """Render a splat file from an orbit camera around the scene's centre."""
-    from renderer import CameraError, render as render_scene
+    """Render a splat file or a world from an orbit camera around the scene's centre."""
+    from renderer import render as render_scene
     from renderer.view import frame_orbit_camera
 
     from .io import IMAGE_FORMATS, save_image
@@ -90,7 +101,7 @@ def render(
     try:
         cam = frame_orbit_camera(s, azimuth, elevation, width, height, fov, distance)
         img = render_scene(s, cam, backend=backend, background=bg).rgb[0]
-    except (CameraError, ValueError) as e:
+    except WorldgenError as e:
         _fail(str(e))
     save_image(img, out)
     typer.echo(f"wrote {out} ({width}x{height}, {len(s)} Gaussians)")
@@ -131,13 +142,12 @@ def layout(
     checkpoint: Optional[Path] = typer.Option(None, help="lm checkpoint folder (default: assets/lm-tiny)"),
 ) -> None:
     """Turn a prompt into a coarse layout (the rule-based parser, or the language model)."""
-    from rtfm.language import CheckpointError
 
     from .lm import layout_for_prompt
 
     try:
         made = layout_for_prompt(prompt, engine, seed=seed, checkpoint=checkpoint)
-    except (CheckpointError, ValueError) as e:
+    except WorldgenError as e:
         _fail(str(e))
     result, warnings, ignored = made.layout, made.warnings, made.ignored
     if out is not None:
@@ -208,86 +218,68 @@ def procgen(
     path: Optional[list[str]] = typer.Option(None, "--path", help="repeatable; default: all kinds"),
 ) -> None:
     """Write a procedural dataset: N worlds, each with layout.json and M posed RGB-D + label frames."""
-    import numpy as np
+    from .procgen.dataset import write_dataset
 
-    from .frames import PosedFrames, write_transforms
-    from .procgen.composers import compose
-    from .procgen.dataset import render_sequence
-    from .procgen.paths import PATH_KINDS, PathError, camera_path
-    from .procgen.vocab import SCENE_TYPES
-    from .procgen.world import build_world
-
-    types = scene_type or list(SCENE_TYPES)
-    kinds = path or list(PATH_KINDS)
-    bad = [t for t in types if t not in SCENE_TYPES] + [k for k in kinds if k not in PATH_KINDS]
-    if bad:
-        _fail(f"unknown scene type or path kind: {', '.join(bad)} (scene types: {', '.join(SCENE_TYPES)}; paths: {', '.join(PATH_KINDS)})")
-    for i in range(worlds):
-        rng = np.random.default_rng([seed, i])
-        world_seed = int(rng.integers(2**31))
-        lay, _ = compose(str(rng.choice(types)), world_seed)
-        kind = str(rng.choice(kinds))
-        try:
-            cams = camera_path(lay, kind, frames, width=resolution, height=resolution, seed=world_seed)
-        except PathError:
-            kind = "orbit"
-            cams = camera_path(lay, kind, frames, width=resolution, height=resolution, seed=world_seed)
-        seq = render_sequence(lay, build_world(lay, world_seed), cams)
-        folder = out / f"world_{i:05d}"
-        lay.save(folder / "layout.json")
-        write_transforms(folder, PosedFrames(cams, seq.rgb, [], seq.depth, seq.label),
-                         extra={"caption": lay.caption, "seed": world_seed, "path": kind})
-        typer.echo(f"{folder}: {lay.caption}")
+    try:
+        write_dataset(out, worlds, frames, resolution, seed, scene_type or None, tuple(path) if path else None,
+                      log=typer.echo)
+    except WorldgenError as e:
+        _fail(str(e))
 
 
 @app.command()
 def generate(
-    prompt: Optional[str] = typer.Argument(None, help="a description of the world (optional with --image)"),
+    prompt: Optional[str] = typer.Argument(None, help="a description of the world (optional with --image, --video, --layout)"),
     out: Path = typer.Option(..., "--out", help="world folder to write"),
     image: Optional[list[Path]] = typer.Option(None, "--image", help="a photo to build the world around (the frame "
                                                "model predicts its depth and generates the views around it)"),
+    video: Optional[Path] = typer.Option(None, "--video", help="a video (mp4, mov, webm ...) or a folder of its frames: "
+                                         "posed by structure from motion, filled in by the frame model, lifted"),
+    layout: Optional[Path] = typer.Option(None, "--layout", help="a box layout .json or a voxel grid .npy (with its .json "
+                                          "table) instead of reading one from the prompt"),
+    quality: str = typer.Option("draft", help="draft (procedural frames of the layout) or full (frames from the frame "
+                                "model with spatial memory); photos and videos always use the frame model"),
     seed: int = typer.Option(0),
-    frames: Optional[int] = typer.Option(None, min=2, max=2000, help="frames to lift (default: 40 for text, 24 for an image)"),
-    resolution: int = typer.Option(128, min=32, max=2048, help="frame size (text) or lift size (image), pixels"),
-    time_budget: float = typer.Option(28.0, "--time-budget", min=1.0, help="seconds of splat optimisation"),
+    frames: Optional[int] = typer.Option(None, min=2, max=2000, help="frames to lift (default: 40 draft, 24 full / image)"),
+    resolution: Optional[int] = typer.Option(None, min=32, max=2048, help="frame / lift size, pixels (default 128)"),
+    time_budget: Optional[float] = typer.Option(None, "--time-budget", min=1.0,
+                                                help="seconds of splat optimisation (default: 28 draft, 40 full)"),
+    lift_steps: Optional[int] = typer.Option(None, "--lift-steps", min=1,
+                                             help="lift exactly this many steps instead (the same world on any machine)"),
     overwrite: bool = typer.Option(False, help="replace an existing world folder"),
     engine: str = typer.Option(LAYOUT_ENGINE, help="text -> layout: " + ENGINE_HELP),
-    checkpoint: Optional[Path] = typer.Option(None, help="lm checkpoint folder (default: assets/lm-tiny)"),
-    frame_model: Optional[Path] = typer.Option(None, help="frame model folder for --image (default: assets/rtfm-tiny)"),
-    fov: Optional[float] = typer.Option(None, help="the photo's vertical field of view, degrees (default: EXIF, else 60)"),
+    no_flythrough: bool = typer.Option(False, "--no-flythrough", help="skip flythrough.mp4"),
+    frame_model: Optional[Path] = typer.Option(None, help="frame model folder (default: assets/rtfm-tiny)"),
+    fov: Optional[float] = typer.Option(None, help="the photo's / video's vertical field of view, degrees "
+                                        "(default: EXIF, else 60)"),
+    quiet: bool = typer.Option(False, "--quiet", help="no progress bars; print only the world's path"),
+    as_json: bool = typer.Option(False, "--json", help="print world.json's summary as one JSON object"),
 ) -> None:
-    """Prompt -> world (draft: layout, procedural frames, lifted), or photo (+ prompt) -> world through the frame model."""
-    from renderer.errors import WorldgenError
+    """Prompt, layout, photo or video -> a world folder (worldgen.generate, then World.save)."""
+    from .api import generate as generate_world
+    from .world import WorldWriter
 
-    from .pipeline import generate_draft
-
-    if image:
-        if len(image) > 1:
-            _fail("one --image is supported so far; several images need their poses placed first (not built yet)")
-        from .frame_model import DEFAULT_FRAME_MODEL
-        from .image_world import generate_from_image
-
-        try:
-            path = generate_from_image(image[0], out, prompt=prompt, seed=seed, frames=frames or 24, lift_size=resolution,
-                                       fov_y_deg=fov, time_budget_s=time_budget, overwrite=overwrite,
-                                       checkpoint=frame_model or DEFAULT_FRAME_MODEL)
-        except WorldgenError as e:
-            _fail(str(e))
-        _print_world(path)
-        return
-    if not prompt:
-        _fail("give a prompt, or --image PHOTO")
     try:
-        path, ignored, warnings = generate_draft(prompt, out, seed=seed, frames=frames or 40, resolution=resolution,
-                                                 time_budget_s=time_budget, overwrite=overwrite, engine=engine,
-                                                 checkpoint=checkpoint)
-    except (WorldgenError, ValueError) as e:
+        WorldWriter.check_target(out, overwrite)  # before any work: an existing world is refused at once
+        world = generate_world(prompt, images=image or None, video=video, layout=layout, seed=seed, quality=quality,
+                               frames=frames, resolution=resolution, time_budget_s=time_budget, lift_steps=lift_steps,
+                               progress=not (quiet or as_json), engine=engine, flythrough=not no_flythrough,
+                               fov_y_deg=fov, frame_model=frame_model)
+        path = world.save(out, overwrite=overwrite)
+    except WorldgenError as e:
         _fail(str(e))
-    for w in warnings:
+    for w in world.manifest.get("warnings") or []:
         typer.echo(f"warning: {w}", err=True)
-    if ignored:
-        typer.echo("ignored words: " + " ".join(ignored[:100]), err=True)
-    _print_world(path)
+    if world.manifest.get("ignored_words") and not quiet:
+        typer.echo("ignored words: " + " ".join(world.manifest["ignored_words"][:100]), err=True)
+    if as_json:
+        m = world.manifest
+        typer.echo(json.dumps({"world": str(path), "files": m["files"], "metrics": m.get("metrics"),
+                               "timings_s": m.get("timings_s"), "caption": m.get("caption")}))
+    elif quiet:
+        typer.echo(str(path))
+    else:
+        _print_world(path)
 
 
 def _print_world(path: Path) -> None:
@@ -317,21 +309,14 @@ def lift_cmd(
     """Lift posed frames (RGB, depth and labels when present) into a world folder."""
     from renderer.lift import LiftConfig
 
-    from .frames import FramesError, read_colmap, read_transforms
+    from .frames import read_frames
     from .pipeline import lift_to_world
-    from .world import WorldError
 
     try:
-        if (frames_dir / "transforms.json").exists():
-            posed = read_transforms(frames_dir, size=size)
-        else:
-            model = next((p for p in (frames_dir / "sparse" / "0", frames_dir / "sparse", frames_dir) if (p / "cameras.txt").exists()), None)
-            if model is None:
-                _fail(f"{frames_dir}: no transforms.json and no COLMAP text model (cameras.txt, images.txt)")
-            posed = read_colmap(model, frames_dir / "images", size=size)
+        posed = read_frames(frames_dir, size=size)
         config = LiftConfig.preset(preset, iterations=iterations, time_budget_s=time_budget, seed=seed)
         path = lift_to_world(posed, out, config=config, overwrite=overwrite)
-    except (FramesError, WorldError, ValueError) as e:
+    except WorldgenError as e:
         _fail(str(e))
     _print_world(path)
 
@@ -345,7 +330,7 @@ def export_cmd(
 ) -> None:
     """Export a world's splats (ply, splat), mesh (glb) or a flythrough (mp4)."""
     from .pipeline import export_world
-    from .world import WorldError, load_world
+    from .world import load_world
 
     if fmt not in ("ply", "splat", "glb", "mp4"):
         _fail(f"--format must be ply, splat, glb or mp4, got {fmt!r}")
@@ -353,9 +338,50 @@ def export_cmd(
         _fail(f"--axes must be opengl, opencv or world, got {axes!r}")
     try:
         path = export_world(load_world(world_dir), fmt, out, axes=axes)
-    except (WorldError, ValueError) as e:
+    except WorldgenError as e:
         _fail(str(e))
     typer.echo(f"wrote {path}")
+
+
+@app.command("batch")
+def batch_cmd(
+    jobs: Path = typer.Argument(..., help="JOBS.jsonl: one JSON object per line with an \"id\" and generate's fields "
+                                "(prompt, images, video, layout, seed, quality, frames, resolution, time_budget_s, "
+                                "engine); paths relative to the file; blank and '#' lines skipped"),
+    out: Path = typer.Option(..., "--out", help="folder for OUT/<id>/ worlds and the manifest*.jsonl files"),
+    shard: str = typer.Option("0/1", "--shard", help="i/n: run the jobs whose index (file order) % n == i"),
+    workers: int = typer.Option(1, min=1, help="local processes (1: in this process), or a local Ray's CPUs"),
+    backend: str = typer.Option("local", help="local (a process pool) or ray (Ray tasks; needs worldgen's 'cluster' extra)"),
+    address: Optional[str] = typer.Option(None, help="an existing Ray cluster: auto, host:6379 or ray://host:10001"),
+    retries: int = typer.Option(1, min=0, help="reruns of a job that crashed (not of one whose inputs are bad)"),
+    overwrite: bool = typer.Option(False, help="regenerate jobs whose world already exists"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON summary on stdout"),
+    quiet: bool = typer.Option(False, "--quiet", help="no progress lines on stderr"),
+) -> None:
+    """Generate one world per line of a JOBS.jsonl file into OUT/<id>/, resumably (done worlds are skipped).
+
+    Exit codes: 0 every job done or skipped; 3 some jobs failed (named in the manifest and the
+    summary); 2 a bad JOBS file or argument (nothing is run)."""
+    from .batch import run_batch
+    from .errors import EXIT_JOBS_FAILED, WorldgenError
+
+    i, _, n = shard.partition("/")
+    if not (i.isdigit() and n.isdigit() and int(i) < int(n)):
+        _fail(f"--shard must be i/n with 0 <= i < n, got {shard!r}")
+    try:
+        summary = run_batch(jobs, out, shard=(int(i), int(n)), workers=workers, backend=backend, address=address,
+                            retries=retries, overwrite=overwrite, progress=None if quiet else lambda s: typer.echo(s, err=True))
+    except WorldgenError as e:
+        _fail(str(e))
+    if as_json:
+        typer.echo(json.dumps(summary.to_dict()))
+    elif not quiet:
+        typer.echo(f"{summary.done} done, {summary.skipped} skipped, {summary.failed} failed of {summary.total} "
+                   f"in {summary.seconds:.1f}s; manifest {summary.manifest}", err=True)
+        for f in summary.failures:
+            typer.echo(f"  failed {f['id']}: {f['error'].splitlines()[0] if f['error'] else ''}", err=True)
+    if summary.failed:
+        raise typer.Exit(EXIT_JOBS_FAILED)
 
 
 train_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Train worldgen's models on procedural data.")
@@ -398,7 +424,7 @@ def train_lm(
             _fail("--init keeps the checkpoint's architecture; drop --engram-layers and --mhc-streams")
         train_layout_lm(out, preset, layouts, variants, requests, cfg, seed=seed, model_options=options, init=init,
                         typos=typos, reworded=reworded, log=typer.echo)
-    except ValueError as e:
+    except WorldgenError as e:
         _fail(str(e))
     typer.echo(f"wrote {out}")
 
@@ -423,7 +449,6 @@ def train_rtfm(
                                                 "(default: assets/lm-tiny)"),
 ) -> None:
     """Train the RTFM frame model on procedural walks (resumes from OUT/train_state when it exists)."""
-    from rtfm.language import CheckpointError
     from rtfm.train_frames import FrameTrainConfig
 
     from .frame_model import DEFAULT_TEXT_ENCODER, train_frame_model
@@ -433,7 +458,7 @@ def train_rtfm(
     try:
         train_frame_model(out, preset, init, cfg, workers=workers, text_encoder=text_encoder or DEFAULT_TEXT_ENCODER,
                           log=typer.echo)
-    except (CheckpointError, ValueError) as e:
+    except WorldgenError as e:
         _fail(str(e))
     typer.echo(f"wrote {out}")
 
@@ -452,7 +477,6 @@ def depth(
 
     import numpy as np
 
-    from renderer.errors import WorldgenError
     from renderer.formats.base import atomic_write
 
     from .frame_model import DEFAULT_FRAME_MODEL, depth_from_image
@@ -492,7 +516,6 @@ def eval_rtfm(
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
 ) -> None:
     """Novel views of held-out worlds from K = 0, 1, 2, 4 memory frames, against warping alone; depth from one RGB frame."""
-    from rtfm.language import CheckpointError
 
     from .frame_model import DEFAULT_FRAME_MODEL, evaluate_frame_model
 
@@ -500,7 +523,7 @@ def eval_rtfm(
         _fail(f"--resolution must be a multiple of 16, got {resolution}")
     try:
         result = evaluate_frame_model(checkpoint or DEFAULT_FRAME_MODEL, worlds, resolution, per_walk, steps, guidance, seed)
-    except (CheckpointError, ValueError) as e:
+    except WorldgenError as e:
         _fail(str(e))
     if as_json:
         typer.echo(json.dumps(result))
@@ -525,7 +548,6 @@ def eval_consistency(
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
 ) -> None:
     """Revisits, rollouts, reprojection, drift and image -> world on held-out worlds, with memory and without."""
-    from rtfm.language import CheckpointError
 
     from .consistency import evaluate_consistency
     from .frame_model import DEFAULT_FRAME_MODEL
@@ -538,13 +560,30 @@ def eval_consistency(
         result = evaluate_consistency(checkpoint or DEFAULT_FRAME_MODEL, worlds, drift_worlds, resolution, loop_frames,
                                       rollout_frames, drift_frames, image_frames, lift_budget_s=lift_budget, seed=seed,
                                       snap=snap or None, log=None if as_json else typer.echo)
-    except (CheckpointError, ValueError) as e:
+    except WorldgenError as e:
         _fail(str(e))
     if as_json:
         typer.echo(json.dumps(result))
         return
     for key, value in result.items():
         typer.echo(f"{key:>44}: {value}")
+
+
+@app.command("bench")
+def bench(
+    names: Optional[list[str]] = typer.Argument(None, help="bench/ scripts to run (default: all of them)"),
+    out: Path = typer.Option(Path("BENCHMARKS.md"), "--out", help="the page to write (plots go to bench/plots/)"),
+    timeout: float = typer.Option(3600.0, min=1.0, help="seconds allowed per script"),
+    quiet: bool = typer.Option(False, "--quiet", help="print only the page's path"),
+) -> None:
+    """Run the benchmarks in bench/ and write BENCHMARKS.md: their figures, plots and the machine."""
+    from .benchmarks import run_benchmarks
+
+    try:
+        page = run_benchmarks(names or None, out, timeout, log=(lambda _: None) if quiet else typer.echo)
+    except WorldgenError as e:
+        _fail(str(e))
+    typer.echo(f"wrote {page}")
 
 
 def main() -> None:

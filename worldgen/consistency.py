@@ -11,16 +11,15 @@ lifting the photo alone with its predicted depth (the same lift budget).
 
 from __future__ import annotations
 
-import math
 import os
 import time
 
 import torch
 
 from renderer.camera import Camera
+from renderer.errors import ArgumentError
 from renderer.lift import LiftConfig, lift
 from renderer.raster import render
-
 from rtfm.rollout import SNAP_TOLERANCE
 
 from .frame_model import DEFAULT_FRAME_MODEL, DEFAULT_TEXT_ENCODER, held_out_worlds, text_states
@@ -119,7 +118,7 @@ def evaluate_consistency(checkpoint: str | os.PathLike = DEFAULT_FRAME_MODEL, wo
 
     t0 = time.perf_counter()
     if drift_worlds > worlds:
-        raise ValueError(f"drift_worlds ({drift_worlds}) cannot exceed worlds ({worlds})")
+        raise ArgumentError(f"drift_worlds ({drift_worlds}) cannot exceed worlds ({worlds})")
     model = load_frame_model(checkpoint, "cuda" if torch.cuda.is_available() else "cpu")
     lengths = {"loop": ("loop", loop_frames), "walk": ("walk", rollout_frames), "drift": ("walk", drift_frames)}
     cases = held_out_cases(worlds, text_states(text_encoder), resolution, lengths)

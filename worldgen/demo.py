@@ -12,6 +12,7 @@ import math
 import torch
 
 from renderer import GaussianScene
+from renderer.errors import ArgumentError
 from renderer.gaussians import quat_multiply, rgb_to_sh0
 
 # label id -> (name, colour)
@@ -46,7 +47,7 @@ def _surfel_scene(points, normals, rgb, label, spacing, gen) -> GaussianScene:
 def demo_scene(num_gaussians: int = 50_000, seed: int = 0) -> GaussianScene:
     """About `num_gaussians` surface Gaussians in a 4 m x 4 m scene centred on the origin, +Z up."""
     if num_gaussians < 16:
-        raise ValueError(f"demo scene needs at least 16 Gaussians, got {num_gaussians}")
+        raise ArgumentError(f"demo scene needs at least 16 Gaussians, got {num_gaussians}")
     gen = torch.Generator().manual_seed(seed)
     rand = lambda *s: torch.rand(*s, generator=gen)  # noqa: E731
     # Surface areas decide how the budget is shared, so the density is uniform.

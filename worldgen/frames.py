@@ -21,7 +21,7 @@ from PIL import Image
 
 from renderer.camera import Camera, CameraError
 from renderer.formats.base import atomic_write, read_json, read_npy_header
-from renderer.errors import WorldgenError
+from renderer.errors import InputFileError
 
 from .images import MAX_IMAGE_PIXELS, ImageError, read_image
 
@@ -29,7 +29,7 @@ OPENGL_FROM_OPENCV = np.diag([1.0, -1.0, -1.0, 1.0])  # nerfstudio's transform_m
 MAX_FRAMES = 100_000
 
 
-class FramesError(WorldgenError):
+class FramesError(InputFileError):
     """A frame folder that cannot be read; the message names the file or frame."""
 
 
@@ -150,8 +150,25 @@ def _finish(folder: Path, cams, images, names, depths, labels) -> PosedFrames:
                        None if labels is None else np.stack(labels))
 
 
-def read_transforms(folder: str | os.PathLike, size: int | None = None) -> PosedFrames:
-    """Read a nerfstudio-style folder. `size`: downscale so the longer image side is at most this."""
+def _focal(fl, angle, side: int, fallback: float | None = None) -> float:
+    """A focal length in pixels: given (fl_x), else from the field of view (camera_angle_x, radians;
+    NeRF's synthetic scenes give only that), else `fallback`."""
+    if fl is not None:
+        return float(fl)
+    if angle is not None:
+        return 0.5 * side / math.tan(float(angle) / 2)
+    if fallback is None:
+        raise KeyError("fl_x/fl_y or camera_angle_x")
+    return fallback
+
+
+def read_transforms(folder: str | os.PathLike, size: int | None = None, skip_missing: bool = False) -> PosedFrames:
+    """Read a nerfstudio / instant-ngp / NeRF-style folder (OpenGL camera axes in transform_matrix;
+    fl_x or camera_angle_x; w and h optional). `size`: downscale so the longer image side is at most
+    this. `skip_missing`: drop frames whose image file is absent (instant-ngp's loader does so, and
+    its published fox scene lists 67 frames for 50 images) instead of refusing the folder.
+    instant-ngp's "aabb_scale", "scale" and "offset" describe its own unit cube and are ignored:
+    the poses keep the file's world frame."""
     folder = Path(folder)
     meta_path = folder / "transforms.json"
     meta = read_json(meta_path, FramesError, max_bytes=256 << 20)
@@ -161,13 +178,16 @@ def read_transforms(folder: str | os.PathLike, size: int | None = None) -> Posed
     if len(frames) > MAX_FRAMES:
         raise FramesError(f"{meta_path}: {len(frames)} frames; at most {MAX_FRAMES}")
     # Resolve every path first, so missing files are reported together, before any decoding.
-    missing, resolved = [], []
+    missing, resolved, present = [], [], []
     for i, fr in enumerate(frames):
         if not isinstance(fr, dict):
             raise FramesError(f"{meta_path}: frame {i} is not an object")
         img = _inside(folder, fr.get("file_path"), f"frame {i} file_path")
         if not img.is_file():
+            if skip_missing:
+                continue
             missing.append(fr["file_path"])
+        present.append((i, fr))
         extra = {k: _inside(folder, fr[k], f"frame {i} {k}") for k in ("depth_file_path", "label_file_path") if k in fr}
         for k, p in extra.items():
             if not p.is_file():
@@ -176,22 +196,28 @@ def read_transforms(folder: str | os.PathLike, size: int | None = None) -> Posed
     if missing:
         shown = ", ".join(missing[:20]) + (f" and {len(missing) - 20} more" if len(missing) > 20 else "")
         raise FramesError(f"{meta_path}: {len(missing)} frame files are missing: {shown}")
+    if not present:
+        raise FramesError(f"{meta_path}: none of the {len(frames)} frames' images exist")
     cams, images, names, depths, labels = [], [], [], [], []
     has_depth = all("depth_file_path" in e for _, e in resolved)
     has_label = all("label_file_path" in e for _, e in resolved)
-    for i, (fr, (img_path, extra)) in enumerate(zip(frames, resolved)):
+    for (i, fr), (img_path, extra) in zip(present, resolved):
         where = f"{meta_path}: frame {i} ({fr['file_path']})"
         get = lambda k: fr.get(k, meta.get(k))  # noqa: E731 - per-frame values override the shared ones
+        image, scale = _load_image(img_path, size)  # first: w and h default to the image's own size
         try:
-            fx, fy, cx, cy = (float(get(k)) for k in ("fl_x", "fl_y", "cx", "cy"))
-            w0, h0 = int(get("w")), int(get("h"))
+            w0 = int(get("w")) if get("w") is not None else round(image.shape[1] / scale)
+            h0 = int(get("h")) if get("h") is not None else round(image.shape[0] / scale)
+            fx = _focal(get("fl_x"), get("camera_angle_x"), w0)
+            fy = _focal(get("fl_y"), get("camera_angle_y"), h0, fallback=fx)
+            cx = float(get("cx")) if get("cx") is not None else w0 / 2
+            cy = float(get("cy")) if get("cy") is not None else h0 / 2
             dist = tuple(float(get(k) or 0.0) for k in ("k1", "k2", "p1", "p2"))
             c2w = np.asarray(fr["transform_matrix"], dtype=np.float64) @ OPENGL_FROM_OPENCV
         except (TypeError, ValueError, KeyError) as e:
             raise FramesError(f"{where}: missing or non-numeric intrinsics/pose ({e})") from None
         if c2w.shape != (4, 4) or not np.isfinite(c2w).all():
             raise FramesError(f"{where}: transform_matrix must be a finite 4x4 matrix")
-        image, scale = _load_image(img_path, size)
         if (round(w0 * scale), round(h0 * scale)) != (image.shape[1], image.shape[0]):
             raise FramesError(f"{where}: image is {image.shape[1]}x{image.shape[0]} but transforms.json says {w0}x{h0}")
         K = np.array([[fx * scale, 0, cx * scale], [0, fy * scale, cy * scale], [0, 0, 1]])
@@ -236,6 +262,34 @@ def _match(a: np.ndarray, image_shape, where: str, what: str) -> np.ndarray:
 COLMAP_MODELS = {"SIMPLE_PINHOLE": 3, "PINHOLE": 4, "SIMPLE_RADIAL": 4, "RADIAL": 5, "OPENCV": 8}
 
 
+def colmap_intrinsics(model: str, params) -> tuple[float, ...]:
+    """A COLMAP camera (model name, its parameter list) -> (fx, fy, cx, cy, k1, k2, p1, p2), the
+    OpenCV-model values that `undistort` takes. COLMAP's pixel centres are at +0.5, as ours."""
+    params = [float(v) for v in params]
+    if model not in COLMAP_MODELS or len(params) != COLMAP_MODELS[model]:
+        raise FramesError(f"unsupported COLMAP camera {model} with {len(params)} parameters (models: {', '.join(COLMAP_MODELS)})")
+    if model == "SIMPLE_PINHOLE":
+        f, cx, cy = params
+        return (f, f, cx, cy, 0.0, 0.0, 0.0, 0.0)
+    if model == "PINHOLE":
+        return (*params, 0.0, 0.0, 0.0, 0.0)
+    if model == "SIMPLE_RADIAL":
+        f, cx, cy, k1 = params
+        return (f, f, cx, cy, k1, 0.0, 0.0, 0.0)
+    if model == "RADIAL":
+        f, cx, cy, k1, k2 = params
+        return (f, f, cx, cy, k1, k2, 0.0, 0.0)
+    return tuple(params)
+
+
+def c2w_from_colmap(R: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """COLMAP's cam_from_world (R [3, 3], t [3]; OpenCV camera axes, as ours) -> our c2w [4, 4]."""
+    R, t = np.asarray(R, dtype=np.float64), np.asarray(t, dtype=np.float64).reshape(3)
+    c2w = np.eye(4)
+    c2w[:3, :3], c2w[:3, 3] = R.T, -R.T @ t
+    return c2w
+
+
 def _colmap_lines(path: Path, keep_empty: bool = False):
     try:
         with open(path, encoding="utf-8") as f:
@@ -273,21 +327,7 @@ def read_colmap(model_dir: str | os.PathLike, images_dir: str | os.PathLike, siz
             raise FramesError(f"{where}: non-numeric camera values") from None
         if len(params) != COLMAP_MODELS[parts[1]]:
             raise FramesError(f"{where}: {parts[1]} takes {COLMAP_MODELS[parts[1]]} parameters, got {len(params)}")
-        model = parts[1]
-        if model == "SIMPLE_PINHOLE":
-            f, cx, cy = params
-            k = (f, f, cx, cy, 0, 0, 0, 0)
-        elif model == "PINHOLE":
-            k = (*params, 0, 0, 0, 0)
-        elif model == "SIMPLE_RADIAL":
-            f, cx, cy, k1 = params
-            k = (f, f, cx, cy, k1, 0, 0, 0)
-        elif model == "RADIAL":
-            f, cx, cy, k1, k2 = params
-            k = (f, f, cx, cy, k1, k2, 0, 0)
-        else:
-            k = tuple(params)
-        cams_txt[cam_id] = (w, h, k)
+        cams_txt[cam_id] = (w, h, colmap_intrinsics(parts[1], params))
     lines = list(_colmap_lines(model_dir / "images.txt", keep_empty=True))
     while lines and not lines[-1][1]:
         lines.pop()
@@ -314,16 +354,12 @@ def read_colmap(model_dir: str | os.PathLike, images_dir: str | os.PathLike, siz
         w, h, (fx, fy, cx, cy, *dist) = cams_txt[cam_id]
         R = _quat_to_R(*map(float, p[1:5]))
         t = np.array([float(v) for v in p[5:8]])
-        w2c = np.eye(4)
-        w2c[:3, :3], w2c[:3, 3] = R, t
         image, scale = _load_image(_inside(images_dir, name, "image name"), size)
         if (round(w * scale), round(h * scale)) != (image.shape[1], image.shape[0]):
             raise FramesError(f"{where}: image is {image.shape[1]}x{image.shape[0]}, camera {cam_id} says {w}x{h}")
         K = np.array([[fx * scale, 0, cx * scale], [0, fy * scale, cy * scale], [0, 0, 1]])
         image = undistort(image, K, tuple(dist))
-        c2w = np.eye(4)
-        c2w[:3, :3], c2w[:3, 3] = R.T, -R.T @ t
-        cams.append(_frame_camera(K, c2w, image.shape[1], image.shape[0], where))
+        cams.append(_frame_camera(K, c2w_from_colmap(R, t), image.shape[1], image.shape[0], where))
         images.append(image)
         names.append(name)
     return _finish(model_dir, cams, images, names, None, None)
@@ -335,3 +371,21 @@ def _is_pose_line(parts: list[str]) -> bool:
         return True
     except ValueError:
         return False
+
+
+def find_colmap_model(folder: str | os.PathLike) -> Path | None:
+    """The COLMAP text model in a capture folder: sparse/0, sparse or the folder itself (None if none)."""
+    folder = Path(folder)
+    return next((p for p in (folder / "sparse" / "0", folder / "sparse", folder) if (p / "cameras.txt").is_file()), None)
+
+
+def read_frames(folder: str | os.PathLike, size: int | None = None) -> PosedFrames:
+    """A posed capture folder: transforms.json (nerfstudio / instant-ngp / worldgen) or a COLMAP text
+    model (sparse/0, sparse or the folder, with its images in images/)."""
+    folder = Path(folder)
+    if (folder / "transforms.json").is_file():
+        return read_transforms(folder, size=size)
+    model = find_colmap_model(folder)
+    if model is None:
+        raise FramesError(f"{folder}: no transforms.json and no COLMAP text model (cameras.txt, images.txt)")
+    return read_colmap(model, folder / "images", size=size)

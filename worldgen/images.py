@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from renderer.errors import WorldgenError
+from renderer.errors import InputFileError
 
 MAX_IMAGE_PIXELS = 120_000_000  # 10k x 10k photos pass; bigger claims are refused as bombs
 DEFAULT_FOV_Y_DEG = 60.0  # when EXIF gives no focal length
@@ -25,7 +25,7 @@ PLAUSIBLE_FOV_Y_DEG = (8.0, 130.0)  # vertical fields of view from telephoto to 
 Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS  # PIL itself raises at twice this
 
 
-class ImageError(WorldgenError):
+class ImageError(InputFileError):
     """An image that cannot be read; the message names the file and the problem."""
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from renderer.errors import ArgumentError
 from renderer.formats.base import atomic_write
 
 IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
@@ -20,7 +21,7 @@ def save_image(rgb: torch.Tensor | np.ndarray, path: str | os.PathLike) -> None:
     path = Path(path)
     fmt = IMAGE_FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise ValueError(f"{path}: unsupported image extension {path.suffix!r} (use .png or .jpg)")
+        raise ArgumentError(f"{path}: unsupported image extension {path.suffix!r} (use .png or .jpg)")
     arr = rgb.detach().cpu().numpy() if isinstance(rgb, torch.Tensor) else np.asarray(rgb)
     buf = io.BytesIO()
     Image.fromarray((np.clip(arr, 0, 1) * 255 + 0.5).astype(np.uint8)).save(buf, format=fmt)

@@ -13,11 +13,13 @@ from pathlib import Path
 
 import torch
 
+from renderer.errors import ArgumentError, InputFileError
 from renderer.formats.base import read_json
 from rtfm.language import CheckpointError, Grok, from_pretrained, save_pretrained
 from rtfm.language.grammar import GrammarConstraint
 from rtfm.language.tokenizer import load_tokenizer, save_tokenizer, train_tokenizer
 from rtfm.language.train import EOS, MAX_PROMPT_CHARS, TrainConfig, encode_pair, new_model, train
+
 from .procgen.paraphrase import training_pairs
 from .procgen.program import LayoutGrammar, ProgramError, layout_from_program
 from .procgen.text_rules import HEX_COLOR
@@ -46,7 +48,7 @@ class LayoutLM:
         """The decoded layout program: greedy, or the most likely one a beam search of `beams`
         hypotheses finds (raises ProgramError if the token cap is hit first)."""
         if beams < 1:
-            raise ValueError(f"beams must be at least 1, got {beams}")
+            raise ArgumentError(f"beams must be at least 1, got {beams}")
         ids, _ = encode_pair(self.tokenizer, prompt, None, self.model.cfg.max_seq_len - max_new_tokens)
         x = torch.tensor([ids])
         hexes = tuple(sorted(set(HEX_COLOR.findall(prompt[:MAX_PROMPT_CHARS].lower()))))
@@ -80,7 +82,7 @@ def train_layout_lm(out: str | os.PathLike, preset: str = "tiny", n_layouts: int
     try:
         Path(out).mkdir(parents=True, exist_ok=True)  # fail now, not after an hour of training
     except OSError as e:
-        raise ValueError(f"{out}: cannot write a checkpoint there: {e.strerror or e}") from None
+        raise InputFileError(f"{out}: cannot write a checkpoint there: {e.strerror or e}") from None
     t0 = time.perf_counter()
     pairs = training_pairs(n_layouts, variants, requests, seed=seed, typos=typos, reworded=reworded)
     log(f"{len(pairs)} (prompt, program) pairs from {n_layouts} layouts in {time.perf_counter() - t0:.0f}s")
@@ -143,7 +145,7 @@ def layout_for_prompt(prompt: str, engine: str = DEFAULT_ENGINE, seed: int = 0,
     from .procgen.text_rules import layout_from_parsed, parse_prompt, unsure
 
     if engine not in ENGINES:
-        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+        raise ArgumentError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     parsed = parse_prompt(prompt) if engine != "lm" else None
     doubts = unsure(parsed) if engine == "auto" else []
 

@@ -3,6 +3,8 @@ and exports. Each stage's seconds go into world.json."""
 
 from __future__ import annotations
 
+from renderer.errors import ArgumentError
+import logging
 import math
 import os
 from dataclasses import asdict
@@ -13,6 +15,7 @@ import torch
 
 from renderer import Camera, GaussianScene, render, save_scene
 from renderer.axes import world_to_axes
+from renderer.layout import Layout, LayoutError
 from renderer.lift import LiftConfig, evaluate, lift
 from renderer.mesh import save_glb, simplify, tsdf_mesh
 from renderer.view import frame_orbit_camera
@@ -20,6 +23,9 @@ from .frames import PosedFrames, write_transforms
 from .world import World, WorldWriter
 
 HOLDOUT_EVERY = 8
+TRIANGULATE_EXHAUSTIVE_UP_TO = 150  # posed captures need not be in order: match all pairs up to this many frames
+
+log = logging.getLogger(__name__)
 
 
 def split_holdout(n: int, every: int = HOLDOUT_EVERY) -> tuple[list[int], list[int]]:
@@ -90,11 +96,32 @@ def write_video(frames: np.ndarray, path: str | os.PathLike, fps: int = 24) -> P
         return gif
 
 
+def initial_points(frames: PosedFrames, train: list[int]) -> tuple[tuple[np.ndarray, np.ndarray] | None, str]:
+    """Points to start a lift from when the frames have no depth: triangulated by pycolmap from the
+    training frames with their given poses (as 3DGS starts from COLMAP's points). -> ((xyz [N, 3],
+    rgb [N, 3]) or None, how the lift starts). Falls back to random points with a logged warning."""
+    from .sfm import SfMError, triangulate
+
+    if frames.depths is not None and bool((np.isfinite(frames.depths) & (frames.depths > 0)).any()):
+        return None, "depth"
+    if len(train) < 3:
+        return None, "random (fewer than 3 training frames to triangulate)"
+    try:
+        xyz, rgb = triangulate([frames.cameras[i] for i in train], frames.images[train],
+                               sequential=len(train) > TRIANGULATE_EXHAUSTIVE_UP_TO)
+    except SfMError as e:
+        log.warning("lifting from random points: %s", e)
+        return None, f"random (triangulation failed: {e})"
+    return (xyz, rgb), f"triangulated ({len(xyz)} points)"
+
+
 def lift_to_world(frames: PosedFrames, out: str | os.PathLike, *, config: LiftConfig, writer: WorldWriter | None = None,
                   overwrite: bool = False, progress: bool = True, mesh_voxel: float | None = None,
-                  flythrough: bool = True) -> Path:
+                  flythrough: bool = True, init_points: tuple[np.ndarray, np.ndarray] | None = None) -> Path:
     """Lift posed frames into a world folder: scene.ply, mesh.glb, collider.glb, flythrough, metrics.
-    With a `writer` (a larger pipeline's), the files join its world and the caller commits."""
+    With a `writer` (a larger pipeline's), the files join its world and the caller commits.
+    init_points (xyz [N, 3], rgb [N, 3]): points to start from where frames have no depth; when
+    no frame has depth and none are given, they are triangulated from the training frames."""
     own = writer is None
     writer = writer or WorldWriter(out, overwrite=overwrite)
     try:
@@ -103,8 +130,15 @@ def lift_to_world(frames: PosedFrames, out: str | os.PathLike, *, config: LiftCo
         depths = None if frames.depths is None else torch.from_numpy(frames.depths)
         labels = None if frames.labels is None else torch.from_numpy(frames.labels)
         cams = frames.cameras
+        if init_points is not None:
+            start = f"given points ({len(init_points[0])})"
+        else:
+            init_points, start = initial_points(frames, train)
+            if start.startswith(("triangulated", "random (triangulation")):
+                writer.timed("triangulate")
+        points = None if init_points is None else tuple(torch.as_tensor(a, dtype=torch.float32) for a in init_points)
         result = lift([cams[i] for i in train], images[train], None if depths is None else depths[train],
-                      None if labels is None else labels[train], config, progress=progress)
+                      None if labels is None else labels[train], config, progress=progress, init_points=points)
         scene = result.scene
         writer.timed("lift")
         save_scene(scene, writer.add("scene", "scene.ply"))
@@ -113,16 +147,19 @@ def lift_to_world(frames: PosedFrames, out: str | os.PathLike, *, config: LiftCo
             writer.manifest["metrics"] = {"psnr_heldout": round(metrics["psnr"], 3), "ssim_heldout": round(metrics["ssim"], 4),
                                           "heldout_frames": len(test)}
         writer.manifest["lift"] = {"steps": result.steps, "seconds": round(result.seconds, 2), "stopped_by": result.stopped_by,
-                                   "gaussians": len(scene), "config": asdict(config)}
+                                   "gaussians": len(scene), "init": start, "config": asdict(config)}
         writer.timed("metrics")
-        # The mesh: TSDF of the given depth where there is some, else of depth rendered from the splats.
-        if depths is not None:
-            d, c = frames.depths, frames.images
-        else:
-            with torch.no_grad():
-                outs = [render(scene, cam, with_labels=False) for cam in cams]
-            d = np.stack([np.where(o.alpha[0].numpy() > 0.5, o.depth[0].numpy(), 0) for o in outs])
-            c = np.stack([o.rgb[0].clamp(0, 1).numpy() for o in outs])
+        # The mesh: TSDF of the given depth in frames that have some, else of depth rendered from the splats.
+        given = [depths is not None and bool((frames.depths[i] > 0).any()) for i in range(len(cams))]
+        d, c = np.zeros(frames.images.shape[:3], np.float32), frames.images.copy()
+        with torch.no_grad():
+            for i, cam in enumerate(cams):
+                if given[i]:
+                    d[i] = frames.depths[i]
+                    continue
+                o = render(scene, cam, with_labels=False)
+                d[i] = np.where(o.alpha[0].numpy() > 0.5, o.depth[0].numpy(), 0)
+                c[i] = o.rgb[0].clamp(0, 1).numpy()
         lo, hi = np.percentile(scene.means.numpy(), [1, 99], axis=0)
         voxel = mesh_voxel or float(np.clip(np.linalg.norm(hi - lo) / 160, 0.01, 0.2))
         mesh = tsdf_mesh(cams, d, c, voxel_size=voxel)
@@ -143,24 +180,45 @@ def lift_to_world(frames: PosedFrames, out: str | os.PathLike, *, config: LiftCo
         raise
 
 
-def generate_draft(prompt: str, out: str | os.PathLike, *, seed: int = 0, frames: int = 40, resolution: int = 128,
-                   time_budget_s: float = 28.0, overwrite: bool = False, progress: bool = True, engine: str = "auto",
-                   checkpoint: str | os.PathLike | None = None) -> tuple[Path, list[str], list[str]]:
-    """The draft world for a prompt: a layout (language model or rules, worldgen.lm.layout_for_prompt),
-    procedural frames along an orbit, lifted. Returns (world folder, ignored words, warnings)."""
+def lift_budget(time_budget_s: float | None, lift_steps: int | None, seed: int) -> LiftConfig:
+    """A lift of exactly `lift_steps` steps (reproducible), else of `time_budget_s` seconds."""
+    if lift_steps is not None:
+        return LiftConfig(iterations=lift_steps, seed=seed)
+    return LiftConfig(iterations=100_000, time_budget_s=time_budget_s, seed=seed)
+
+
+def layout_step(prompt: str | None, layout: Layout | None, engine: str, seed: int,
+                checkpoint: str | os.PathLike | None):
+    """(layout, layout model name, ignored words, warnings): the given layout, or the prompt's."""
     from .lm import DEFAULT_CHECKPOINT, layout_for_prompt
+
+    if layout is not None:
+        return layout, "given", [], []
+    if not prompt or not prompt.strip():
+        raise LayoutError("a world needs a prompt or a layout")
+    made = layout_for_prompt(prompt, engine, seed=seed, checkpoint=checkpoint)
+    name = "rules" if made.engine == "rules" else f"lm ({Path(checkpoint or DEFAULT_CHECKPOINT).name})"
+    return made.layout, name, made.ignored, made.warnings
+
+
+def generate_draft(prompt: str | None, out: str | os.PathLike, *, layout: Layout | None = None, seed: int = 0,
+                   frames: int = 40, resolution: int = 128, time_budget_s: float = 28.0, overwrite: bool = False,
+                   progress: bool = True, engine: str = "auto", checkpoint: str | os.PathLike | None = None,
+                   lift_steps: int | None = None, flythrough: bool = True) -> tuple[Path, list[str], list[str]]:
+    """The draft world for a prompt or a layout: the layout (given, or from the language model or
+    rules, worldgen.lm.layout_for_prompt), procedural frames along an orbit, lifted for
+    `time_budget_s`, or for exactly `lift_steps` steps (then the world is reproducible bit for bit,
+    whatever the machine's speed). Returns (world folder, ignored words, warnings)."""
     from .procgen.dataset import render_sequence
     from .procgen.paths import camera_path
     from .procgen.world import build_world
 
-    made = layout_for_prompt(prompt, engine, seed=seed, checkpoint=checkpoint)  # before the folder: errors leave nothing
-    layout = made.layout
+    layout, layout_model, ignored, warnings = layout_step(prompt, layout, engine, seed, checkpoint)  # before the folder
     with WorldWriter(out, overwrite=overwrite) as writer:
         layout.save(writer.add("layout", "layout.json"))
-        layout_model = "rules" if made.engine == "rules" else f"lm ({Path(checkpoint or DEFAULT_CHECKPOINT).name})"
-        writer.manifest.update({"inputs": {"prompt": prompt}, "seed": seed, "caption": layout.caption,
+        writer.manifest.update({"inputs": {"prompt": prompt}, "seed": seed, "caption": layout.caption, "quality": "draft",
                                 "models": {"layout": layout_model, "frames": "procedural ray casting (draft)"},
-                                "ignored_words": made.ignored, "warnings": made.warnings})
+                                "ignored_words": ignored, "warnings": warnings})
         writer.timed("layout")
         cams = camera_path(layout, "orbit", frames, width=resolution, height=resolution, seed=seed)
         seq = render_sequence(layout, build_world(layout, seed), cams)
@@ -168,9 +226,9 @@ def generate_draft(prompt: str, out: str | os.PathLike, *, seed: int = 0, frames
         write_transforms(writer.path("frames"), posed, extra={"caption": layout.caption})
         writer.manifest["files"]["frames"] = "frames/transforms.json"
         writer.timed("frames")
-        config = LiftConfig(iterations=100_000, time_budget_s=time_budget_s, seed=seed)
-        lift_to_world(posed, out, config=config, writer=writer, progress=progress)
-        return writer.commit(), made.ignored, made.warnings
+        lift_to_world(posed, out, config=lift_budget(time_budget_s, lift_steps, seed), writer=writer, progress=progress,
+                      flythrough=flythrough)
+        return writer.commit(), ignored, warnings
 
 
 def export_world(world: World, fmt: str, out: str | os.PathLike, axes: str = "opengl") -> Path:
@@ -187,7 +245,7 @@ def export_world(world: World, fmt: str, out: str | os.PathLike, axes: str = "op
 
         src = world.file("mesh")
         if src is None:
-            raise ValueError(f"{world.path}: this world has no mesh")
+            raise ArgumentError(f"{world.path}: this world has no mesh")
         mesh = trimesh.load(src, force="mesh")  # stored in the OpenGL convention (+Y up)
         mesh.apply_transform(np.linalg.inv(world_to_axes("opengl")))
         save_glb(mesh, out, axes=axes)
@@ -195,4 +253,4 @@ def export_world(world: World, fmt: str, out: str | os.PathLike, axes: str = "op
     if fmt == "mp4":
         cams = [Camera.from_dict(c) for c in world.manifest.get("cameras", [])]
         return write_video(flythrough_frames(world.scene, cams), out)
-    raise ValueError(f"unknown export format {fmt!r}; choose from ply, splat, glb, mp4")
+    raise ArgumentError(f"unknown export format {fmt!r}; choose from ply, splat, glb, mp4")

@@ -12,15 +12,15 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from renderer import GaussianScene, load_scene
+from renderer import Camera, GaussianScene, load_scene
 from renderer.formats.base import atomic_write, current_umask
 from renderer.layout import Layout
-from renderer.errors import WorldgenError
+from renderer.errors import InputFileError
 
 WORLD_VERSION = 1
 
 
-class WorldError(WorldgenError):
+class WorldError(InputFileError):
     """A world folder that cannot be read or written."""
 
 
@@ -44,6 +44,47 @@ class World:
     def file(self, key: str) -> Path | None:
         name = self.manifest["files"].get(key)
         return None if name is None else self.path / name
+
+    @property
+    def metrics(self) -> dict:
+        """Held-out PSNR/SSIM of the lift and whatever else the pipeline measured."""
+        return dict(self.manifest.get("metrics") or {})
+
+    @property
+    def cameras(self) -> list[Camera]:
+        """The cameras of the frames the world was lifted from."""
+        return [Camera.from_dict(c) for c in self.manifest.get("cameras") or []]
+
+    def save(self, out: str | os.PathLike, overwrite: bool = False) -> Path:
+        """Copy the world to `out` atomically: a temporary sibling renamed into place."""
+        out = Path(out)
+        if out.exists() and out.resolve() == self.path.resolve():
+            return out
+        writer = WorldWriter(out, overwrite=overwrite)
+        try:
+            shutil.copytree(self.path, writer.tmp, dirs_exist_ok=True, symlinks=False)
+            writer.manifest = json.loads(json.dumps(self.manifest))
+            return writer.commit()
+        except BaseException:
+            writer.abort()
+            raise
+
+    def render(self, camera: Camera):
+        """The splats seen by `camera`: rgb [H, W, 3] float32 numpy in [0, 1]."""
+        import torch
+
+        from renderer import render
+
+        if not isinstance(camera, Camera):
+            raise WorldError(f"render needs a renderer.Camera, got {type(camera).__name__}")
+        with torch.no_grad():
+            return render(self.scene, camera, with_labels=False).rgb[0].clamp(0, 1).numpy()
+
+    def export(self, fmt: str, path: str | os.PathLike, axes: str = "opengl") -> Path:
+        """ply | splat (the splats), glb (the mesh), mp4 (a flythrough), in the axis convention `axes`."""
+        from .pipeline import export_world
+
+        return export_world(self, fmt, path, axes=axes)
 
 
 def manifest_json(manifest: dict) -> bytes:
@@ -75,12 +116,20 @@ class WorldWriter:
 
     def __init__(self, out: str | os.PathLike, overwrite: bool = False):
         self.out = Path(out)
-        if self.out.exists() and any(self.out.iterdir()) and not overwrite:
-            raise WorldError(f"{self.out}: exists and is not empty (pass overwrite to replace it)")
+        self.check_target(self.out, overwrite)
         self.out.parent.mkdir(parents=True, exist_ok=True)
         self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.", dir=self.out.parent))
         self.manifest: dict = {"version": WORLD_VERSION, "files": {}, "timings_s": {}, "metrics": {}}
         self._clock = time.perf_counter()
+
+    @staticmethod
+    def check_target(out: str | os.PathLike, overwrite: bool = False) -> None:
+        """Refuse a folder that exists and holds something (unless overwrite), or a file in its place."""
+        out = Path(out)
+        if out.exists() and not out.is_dir():
+            raise WorldError(f"{out}: exists and is not a folder")
+        if out.is_dir() and any(out.iterdir()) and not overwrite:
+            raise WorldError(f"{out}: exists and is not empty (pass overwrite to replace it)")
 
     @classmethod
     def update(cls, world: "World") -> "WorldWriter":

@@ -4,10 +4,10 @@ import os
 import tempfile
 from pathlib import Path
 
-from ..errors import WorldgenError
+from ..errors import InputFileError
 
 
-class FormatError(WorldgenError):
+class FormatError(InputFileError):
     """A splat file that cannot be read or written; the message names the file and the problem."""
 
     def __init__(self, path: str | os.PathLike, problem: str):

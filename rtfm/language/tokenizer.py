@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 from typing import Iterable
 
+from renderer.errors import InputFileError
+
 SPECIALS = ["<pad>", "<bos>", "<eos>", "<sep>"]
 
 
@@ -35,4 +37,4 @@ def load_tokenizer(folder: str | os.PathLike):
     try:
         return Tokenizer.from_file(str(path))
     except Exception as e:  # noqa: BLE001 - the library raises plain Exceptions for bad files
-        raise ValueError(f"{path}: not a tokenizers JSON file: {e}") from None
+        raise InputFileError(f"{path}: not a tokenizers JSON file: {e}") from None

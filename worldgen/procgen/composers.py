@@ -15,7 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from renderer.errors import ArgumentError
 from renderer.layout import WALL_LABELS, Box, Layout, Shell, collides
+
 from .vocab import COLORS, COUNT_WORDS, NOUNS, PALETTES, SCENE_TYPES, SIZES, nearest_color_name
 
 WALL_COLORS = ["#e8e2d6", "#f2efe8", "#dfe6e9", "#e9dcc9", "#d6e2d3", "#efe1e1", "#d9d4cc"]
@@ -250,7 +252,7 @@ class Placer:
 def compose(scene_type: str, seed: int) -> tuple[Layout, list[tuple[int, str, int]]]:
     """A layout for `scene_type` (a SCENE_TYPES key) and the relations used to place it."""
     if scene_type not in SCENE_TYPES:
-        raise ValueError(f"unknown scene type {scene_type!r}; choose from {', '.join(SCENE_TYPES)}")
+        raise ArgumentError(f"unknown scene type {scene_type!r}; choose from {', '.join(SCENE_TYPES)}")
     rng = np.random.default_rng(seed)
     if scene_type in INDOOR:
         (x0, x1), (y0, y1), specs = INDOOR[scene_type]

@@ -15,9 +15,11 @@ import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
 from renderer.camera import Camera
+from renderer.errors import ArgumentError
 from renderer.guide import GuideRenderer
 from renderer.layout import Layout
 from renderer.raycast import MeshWorld, raycast
+
 from .composers import compose
 from .paths import PATH_KINDS, FreeSpace, PathError, camera_path
 from .vocab import SCENE_TYPES
@@ -73,12 +75,15 @@ class ProcgenStream(IterableDataset):
     def __init__(self, resolution: int = 64, frames: int = 8, seed: int = 0, scene_types=None, path_kinds=PATH_KINDS,
                  sequences_per_world: int = 4, fov_y_deg: float = 70.0, shadows: bool = True, threads: int = 0):
         if resolution < 8 or frames < 1:
-            raise ValueError(f"resolution must be >= 8 and frames >= 1, got {resolution}, {frames}")
+            raise ArgumentError(f"resolution must be >= 8 and frames >= 1, got {resolution}, {frames}")
         self.scene_types = list(scene_types or SCENE_TYPES)
         unknown = set(self.scene_types) - set(SCENE_TYPES)
         if unknown:
-            raise ValueError(f"unknown scene types {sorted(unknown)}; choose from {', '.join(SCENE_TYPES)}")
+            raise ArgumentError(f"unknown scene types {sorted(unknown)}; choose from {', '.join(SCENE_TYPES)}")
         self.resolution, self.frames, self.seed = resolution, frames, seed
+        bad_paths = set(path_kinds or ()) - set(PATH_KINDS)
+        if bad_paths or not path_kinds:
+            raise ArgumentError(f"unknown path kinds {sorted(bad_paths)}; choose from {', '.join(PATH_KINDS)}")
         self.path_kinds, self.sequences_per_world = list(path_kinds), sequences_per_world
         self.fov, self.shadows, self.threads = fov_y_deg, shadows, threads
 
@@ -103,5 +108,30 @@ class ProcgenStream(IterableDataset):
                     continue  # a cramped layout: try another path (or the next world)
                 seq = render_sequence(layout, world, cams, guide, shadows=self.shadows)
                 sample = seq.to_tensors()
-                sample["path"] = kind
+                sample["path"], sample["seed"] = kind, world_seed
                 yield sample
+
+
+def write_dataset(out, worlds: int, frames: int, resolution: int, seed: int = 0, scene_types=None,
+                  path_kinds=PATH_KINDS, log=None) -> list:
+    """`worldgen procgen`: `worlds` folders OUT/world_00000/... of the training stream's own samples
+    (one sequence per world): layout.json and a transforms.json folder of RGB, depth and labels."""
+    import json
+    from pathlib import Path
+
+    from ..frames import PosedFrames, write_transforms
+
+    stream = ProcgenStream(resolution, frames, seed, scene_types, path_kinds or PATH_KINDS, sequences_per_world=1)
+    folders = []
+    for i, sample in zip(range(worlds), stream):
+        layout = Layout.from_dict(json.loads(sample["layout"]), "stream layout")
+        cams = [Camera(K, c2w, resolution, resolution) for K, c2w in zip(sample["K"], sample["c2w"])]
+        folder = Path(out) / f"world_{i:05d}"
+        layout.save(folder / "layout.json")
+        write_transforms(folder, PosedFrames(cams, sample["rgb"].numpy(), [], sample["depth"].numpy(),
+                                             sample["label"].numpy().astype(np.int32)),
+                         extra={"caption": layout.caption, "seed": sample["seed"], "path": sample["path"]})
+        folders.append(folder)
+        if log:
+            log(f"{folder}: {layout.caption}")
+    return folders

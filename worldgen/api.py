@@ -1,0 +1,134 @@
+"""The Python generation API: `worldgen.generate(...)` -> a `World`; `worldgen.load_world(dir)`.
+
+    import worldgen
+    world = worldgen.generate("a bedroom with a blue bed", seed=0)
+    world.save("worlds/bedroom")
+    rgb = world.render(world.cameras[0])                 # [H, W, 3] float32 in [0, 1]
+    world.export("ply", "bedroom.ply", axes="opengl")
+
+A generated world lives in a temporary folder until it is saved (removed when the object goes);
+`save` copies it into place atomically. Models (the frame model, the language model) are loaded
+once per process and cached by the loaders.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import weakref
+from pathlib import Path
+from typing import Literal, Sequence
+
+from renderer.errors import WorldgenError
+from renderer.layout import Layout
+
+from .world import World, load_world
+
+QUALITIES = ("draft", "full")
+DEFAULTS = {"draft": {"frames": 40, "resolution": 128, "time_budget_s": 28.0},
+            "full": {"frames": 24, "resolution": 128, "time_budget_s": 40.0}}
+
+
+class GenerateError(WorldgenError):
+    """Arguments to `generate` that cannot make a world."""
+
+
+class GeneratedWorld(World):
+    """A World in a temporary folder (deleted with the object) until `save` puts it somewhere."""
+
+    def __init__(self, path: Path, manifest: dict, scratch: Path):
+        super().__init__(path, manifest)
+        self._cleanup = weakref.finalize(self, shutil.rmtree, scratch, True)
+
+
+def _layout_of(layout) -> Layout | None:
+    if layout is None or isinstance(layout, Layout):
+        return layout
+    from renderer.layout import VoxelGrid, voxels_to_layout
+
+    path = Path(layout)
+    return voxels_to_layout(VoxelGrid.load(path)) if path.suffix.lower() == ".npy" else Layout.load(path)
+
+
+def generate(prompt: str | None = None, images: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
+             video: str | os.PathLike | None = None, layout: Layout | str | os.PathLike | None = None, *,
+             seed: int = 0, quality: Literal["draft", "full"] = "draft", frames: int | None = None,
+             resolution: int | None = None, time_budget_s: float | None = None, lift_steps: int | None = None,
+             device: str | None = None, progress: bool = True, engine: str = "auto", flythrough: bool = True,
+             fov_y_deg: float | None = None, frame_model: str | os.PathLike | None = None) -> World:
+    """Make a world from a prompt, a layout (a Layout, box JSON or voxel .npy), photo(s) or a video.
+
+    quality: "draft" renders the layout's procedural frames and lifts them; "full" makes the frames
+      with the frame model and its spatial memory. Photos and videos always go through the frame model.
+    frames / resolution / time_budget_s: frames made, their size in pixels, seconds of lifting
+      (defaults per quality in DEFAULTS).
+    lift_steps: lift for exactly this many steps instead of a time budget: the same inputs and
+      seed then give the same world bit for bit on any machine (a time budget stops wherever the
+      machine got to; everything before the lift is reproducible either way).
+    fov_y_deg: the photos' / video's vertical field of view (default: EXIF, else 60 degrees).
+    frame_model: a frame model checkpoint folder (default: assets/rtfm-tiny).
+    flythrough: also render flythrough.mp4 (a large share of a small world's time).
+    device: the frame model's device ("cpu", "cuda"); None picks CUDA when there is one.
+    Raises a WorldgenError subclass naming the input for every bad argument or file.
+    """
+    if quality not in QUALITIES:
+        raise GenerateError(f"quality must be one of {', '.join(QUALITIES)}, got {quality!r}")
+    if prompt is None and images is None and video is None and layout is None:
+        raise GenerateError("generate needs a prompt, image(s), a video or a layout")
+    if images is not None and video is not None:
+        raise GenerateError("give images or a video, not both")
+    opts = dict(DEFAULTS["full" if images is not None or video is not None else quality])
+    for key, value in (("frames", frames), ("resolution", resolution), ("time_budget_s", time_budget_s),
+                       ("lift_steps", lift_steps)):
+        if value is not None:
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+                raise GenerateError(f"{key} must be a positive number, got {value!r}")
+            opts[key] = value
+    if device is None:
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    scratch = Path(tempfile.mkdtemp(prefix="worldgen-"))
+    out = scratch / "world"
+    try:
+        from .frame_model import DEFAULT_FRAME_MODEL
+
+        opts.update(flythrough=flythrough, fov_y_deg=fov_y_deg, frame_model=frame_model or DEFAULT_FRAME_MODEL)
+        _make(out, prompt, images, video, _layout_of(layout), seed, quality, opts, device, progress, engine)
+        world = load_world(out)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    return GeneratedWorld(world.path, world.manifest, scratch)
+
+
+def _make(out, prompt, images, video, layout, seed, quality, opts, device, progress, engine) -> None:
+    frames, size, budget = int(opts["frames"]), int(opts["resolution"]), float(opts["time_budget_s"])
+    steps = int(opts["lift_steps"]) if opts.get("lift_steps") else None
+    model, fov, flythrough = opts["frame_model"], opts["fov_y_deg"], opts["flythrough"]
+    if video is not None:
+        from .video_world import generate_from_video
+
+        generate_from_video(video, out, prompt=prompt, seed=seed, lift_size=size, fov_y_deg=fov, time_budget_s=budget,
+                            checkpoint=model, progress=progress)
+    elif images is not None:
+        from .image_world import generate_from_image
+
+        paths = [images] if isinstance(images, (str, os.PathLike)) else list(images)
+        if len(paths) != 1:
+            raise GenerateError(f"{len(paths)} images: one photo per world for now (several are placed by "
+                                "structure from motion: pass them as a folder video input)")
+        generate_from_image(paths[0], out, prompt=prompt, seed=seed, frames=frames, lift_size=size, fov_y_deg=fov,
+                            time_budget_s=budget, checkpoint=model, progress=progress)
+    elif quality == "full":
+        from .layout_world import generate_full
+
+        generate_full(prompt, out, layout=layout, seed=seed, frames=frames, resolution=size, time_budget_s=budget,
+                      progress=progress, engine=engine, device=device, lift_steps=steps, flythrough=flythrough,
+                      frame_model=model)
+    else:
+        from .pipeline import generate_draft
+
+        generate_draft(prompt, out, layout=layout, seed=seed, frames=frames, resolution=size, time_budget_s=budget,
+                       progress=progress, engine=engine, lift_steps=steps, flythrough=flythrough)
