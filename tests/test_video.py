@@ -1,0 +1,163 @@
+"""Reading videos and frame folders (worldgen.video), sampling by motion, and video -> world."""
+
+import json
+import resource
+import subprocess
+import sys
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from rtfm.checkpoint import save_frame_model
+from rtfm.frame_model import FrameModel
+from worldgen.frame_model import HELD_OUT_SEED_BASE
+from worldgen.sfm import SfMError
+from worldgen.video import VideoError, read_video, sample_by_motion
+from worldgen.video_world import generate_from_video
+from worldgen.world import load_world
+
+MICRO = dict(resolution=32, dim=32, depth=1, heads=2, encoder_depth=1, refine_channels=8, image_size=32,
+             image_patch=8, layout_grid=(8, 8, 4), max_memory=4)
+
+
+def write_mp4(path, frames_uint8, fps=12):
+    iio.imwrite(path, frames_uint8, extension=".mp4", fps=fps, codec="libx264", macro_block_size=1)
+    return path
+
+
+def panning(n, h=90, w=160, step=3, seed=0):
+    """n frames of a window sliding right over a random texture of 8x8 blocks: uint8 [n, h, w, 3]."""
+    blocks = np.random.default_rng(seed).random((h // 8 + 1, (w + step * n) // 8 + 1, 3))
+    tex = (np.kron(blocks, np.ones((8, 8, 1)))[:h, : w + step * n] * 255).astype(np.uint8)
+    return np.stack([tex[:, step * i: step * i + w] for i in range(n)])
+
+
+@pytest.fixture(scope="module")
+def walk_clip(tmp_path_factory):
+    """A held-out dining room walk (seed 2**31 + 104), 24 frames of 160x160, as an mp4."""
+    from worldgen.procgen.composers import compose
+    from worldgen.procgen.dataset import render_sequence
+    from worldgen.procgen.paths import camera_path
+    from worldgen.procgen.world import build_world
+
+    seed = HELD_OUT_SEED_BASE + 104
+    layout, _ = compose("dining_room", seed)
+    cams = camera_path(layout, "walk", 24, width=160, height=160, fov_y_deg=70.0, seed=seed)
+    seq = render_sequence(layout, build_world(layout, seed), cams)
+    return write_mp4(tmp_path_factory.mktemp("clip") / "walk.mp4", (seq.rgb * 255 + 0.5).astype(np.uint8))
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("micro")
+    save_frame_model(FrameModel(**MICRO), folder)
+    return folder
+
+
+def test_reads_a_video_downscaled_and_evenly_thinned(tmp_path):
+    path = write_mp4(tmp_path / "pan.mp4", panning(40))
+    v = read_video(path, size=None)
+    assert v.frames.shape == (40, 90, 160, 3) and v.frames.dtype == np.float32 and v.fps == pytest.approx(12)
+    assert np.abs(v.frames[5] - panning(40)[5] / 255).mean() < 0.05  # the same pictures, up to compression
+    small = read_video(path, size=80, max_frames=10)
+    assert small.frames.shape[1:] == (45, 80, 3)  # longer side 80, aspect kept
+    assert 5 <= len(small) <= 10
+    step = np.diff([int(n.split()[-1]) for n in small.names])
+    assert (step == step[0]).all()  # evenly spaced over the whole video
+    assert small.times == pytest.approx(np.array([int(n.split()[-1]) for n in small.names]) / 12)
+
+
+def test_long_video_is_capped_in_duration_and_memory(tmp_path):
+    path = write_mp4(tmp_path / "long.mp4", panning(240, h=64, w=96, step=1), fps=24)  # 10 s
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    v = read_video(path, max_duration_s=2.0, max_frames=16, size=48)
+    assert v.truncated and len(v) <= 16 and v.times.max() < 2.0
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000  # kB: frames never pile up
+
+
+def test_frame_folder_in_natural_order(tmp_path):
+    frames = panning(12, h=40, w=60)
+    for i, f in enumerate(frames):
+        Image.fromarray(f).save(tmp_path / f"frame{i}.png")  # frame10 sorts after frame9
+    v = read_video(tmp_path)
+    assert v.names[:3] == ["frame0.png", "frame1.png", "frame2.png"] and v.names[-1] == "frame11.png"
+    assert np.abs(v.frames - frames / 255).max() < 1e-6 and v.fps is None
+    Image.fromarray(frames[0][:20]).save(tmp_path / "frame12.png")
+    with pytest.raises(VideoError, match="frame12.png: frame is 60x20 but frame0.png is 60x40"):
+        read_video(tmp_path)
+
+
+def test_bad_inputs_name_the_file(tmp_path):
+    corrupt = tmp_path / "corrupt.mp4"
+    corrupt.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40)
+    with pytest.raises(VideoError, match=r"corrupt.mp4: cannot decode this video"):
+        read_video(corrupt)
+    truncated = tmp_path / "truncated.mp4"
+    truncated.write_bytes(write_mp4(tmp_path / "ok.mp4", panning(20)).read_bytes()[:600])
+    with pytest.raises(VideoError, match="truncated.mp4"):
+        read_video(truncated)
+    with pytest.raises(VideoError, match="nope.mp4: no such video"):
+        read_video(tmp_path / "nope.mp4")
+    (tmp_path / "notes.txt").write_text("hi")
+    with pytest.raises(VideoError, match="notes.txt: not a video"):
+        read_video(tmp_path / "notes.txt")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(VideoError, match="empty: no frames"):
+        read_video(tmp_path / "empty")
+
+
+def test_sampling_follows_motion_and_refuses_a_still_video():
+    moving = panning(30).astype(np.float32) / 255
+    # A pause: frames 10..19 repeat frame 10, so few of them are picked.
+    paused = np.concatenate([moving[:10], np.repeat(moving[10:11], 10, 0), moving[10:20]])
+    picks = sample_by_motion(paused, 10)
+    assert picks[0] == 0 and picks[-1] == len(paused) - 1 and len(picks) <= 10
+    assert sum(10 < i < 20 for i in picks) <= 1
+    still = np.repeat(moving[:1], 20, 0)
+    with pytest.raises(VideoError, match="does not move"):
+        sample_by_motion(still, 8)
+    with pytest.raises(VideoError, match="2 frames; at least 3"):
+        sample_by_motion(moving[:2], 8)
+
+
+def test_black_video_is_an_sfm_error(tmp_path, checkpoint):
+    black = write_mp4(tmp_path / "black.mp4", np.zeros((12, 64, 64, 3), np.uint8))
+    with pytest.raises(VideoError, match="does not move"):  # refused before structure from motion
+        generate_from_video(black, tmp_path / "w", checkpoint=checkpoint, progress=False)
+    assert not (tmp_path / "w").exists()
+    # Flickering black and grey frames move, but nothing can be matched between them.
+    flicker = np.zeros((12, 64, 64, 3), np.uint8)
+    flicker[::2] = 40
+    with pytest.raises(SfMError, match="too little overlap or texture"):
+        generate_from_video(write_mp4(tmp_path / "flicker.mp4", flicker), tmp_path / "w", checkpoint=checkpoint,
+                            progress=False)
+    assert not (tmp_path / "w").exists()
+
+
+def test_video_to_world_end_to_end(walk_clip, checkpoint, tmp_path):
+    out = generate_from_video(walk_clip, tmp_path / "w", frames=16, lift_size=32, time_budget_s=1.0, generated=2,
+                              checkpoint=checkpoint, progress=False)
+    world = load_world(out)
+    m = world.manifest
+    for key in ("scene", "frames", "memory", "flythrough"):
+        assert key in m["files"], key
+    for stage in ("poses", "depth", "frames", "lift", "metrics"):
+        assert stage in m["timings_s"], stage
+    assert m["models"]["poses"].startswith("structure from motion")
+    assert m["video"]["registered"] >= 8 and m["sfm"]["points"] > 50
+    assert m["lift"]["init"].startswith("given points")
+    frames = json.loads((out / "frames" / "transforms.json").read_text())
+    assert len(frames["frames"]) == m["video"]["registered"] + 2
+    assert frames["worldgen"] == {"source": "video", "video_frames": m["video"]["registered"], "generated": 2}
+
+
+def test_cli_generate_video_reports_project_errors(tmp_path):
+    corrupt = tmp_path / "corrupt.mp4"
+    corrupt.write_bytes(b"not a video at all")
+    r = subprocess.run([sys.executable, "-m", "worldgen.cli", "generate", "--video", str(corrupt), "--out",
+                        str(tmp_path / "w")], capture_output=True, text=True, timeout=300)
+    assert r.returncode != 0 and "corrupt.mp4: cannot decode this video" in r.stderr and "Traceback" not in r.stderr
