@@ -305,6 +305,7 @@ def lift_cmd(
     size: Optional[int] = typer.Option(None, help="downscale so the longer image side is at most this"),
     preset: str = typer.Option("draft", help="draft (short CPU budgets) or full (3DGS schedule, for GPUs)"),
     overwrite: bool = typer.Option(False),
+    skip_missing: bool = typer.Option(False, "--skip-missing", help="leave out frames whose image file is absent"),
 ) -> None:
     """Lift posed frames (RGB, depth and labels when present) into a world folder."""
     from renderer.lift import LiftConfig
@@ -313,7 +314,7 @@ def lift_cmd(
     from .pipeline import lift_to_world
 
     try:
-        posed = read_frames(frames_dir, size=size)
+        posed = read_frames(frames_dir, size=size, skip_missing=skip_missing)
         config = LiftConfig.preset(preset, iterations=iterations, time_budget_s=time_budget, seed=seed)
         path = lift_to_world(posed, out, config=config, overwrite=overwrite)
     except WorldgenError as e:

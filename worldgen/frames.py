@@ -379,12 +379,13 @@ def find_colmap_model(folder: str | os.PathLike) -> Path | None:
     return next((p for p in (folder / "sparse" / "0", folder / "sparse", folder) if (p / "cameras.txt").is_file()), None)
 
 
-def read_frames(folder: str | os.PathLike, size: int | None = None) -> PosedFrames:
+def read_frames(folder: str | os.PathLike, size: int | None = None, skip_missing: bool = False) -> PosedFrames:
     """A posed capture folder: transforms.json (nerfstudio / instant-ngp / worldgen) or a COLMAP text
-    model (sparse/0, sparse or the folder, with its images in images/)."""
+    model (sparse/0, sparse or the folder, with its images in images/). `skip_missing`: frames of a
+    transforms.json whose image is absent are left out instead of refused (instant-ngp's loader)."""
     folder = Path(folder)
     if (folder / "transforms.json").is_file():
-        return read_transforms(folder, size=size)
+        return read_transforms(folder, size=size, skip_missing=skip_missing)
     model = find_colmap_model(folder)
     if model is None:
         raise FramesError(f"{folder}: no transforms.json and no COLMAP text model (cameras.txt, images.txt)")

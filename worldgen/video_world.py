@@ -30,7 +30,7 @@ from renderer.lift import LiftConfig
 from renderer.view import exploration_path
 
 from .frame_model import DEFAULT_FRAME_MODEL, DEFAULT_TEXT_ENCODER, text_states
-from .frames import PosedFrames, read_colmap, read_transforms, undistort, write_transforms
+from .frames import PosedFrames, find_colmap_model, read_frames, undistort, write_transforms
 from .pipeline import lift_to_world
 from .sfm import Reconstruction, SfMError, estimate_poses, metric_scale, triangulate_reconstruction
 from .video import Video, read_video, sample_by_motion
@@ -44,13 +44,8 @@ log = logging.getLogger(__name__)
 
 def _posed_folder(folder: Path, size: int) -> PosedFrames | None:
     """A frame folder's own poses, when it has them (transforms.json or a COLMAP text model)."""
-    if not folder.is_dir():
-        return None
-    if (folder / "transforms.json").is_file():
-        return read_transforms(folder, size=size)
-    model = next((p for p in (folder / "sparse" / "0", folder / "sparse", folder) if (p / "cameras.txt").is_file()), None)
-    if model is not None:
-        return read_colmap(model, folder / "images", size=size)
+    if folder.is_dir() and ((folder / "transforms.json").is_file() or find_colmap_model(folder) is not None):
+        return read_frames(folder, size=size)
     return None
 
 
