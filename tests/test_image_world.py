@@ -73,6 +73,6 @@ def test_image_to_world_and_depth_from_the_cli(photo, checkpoint, tmp_path):
     assert r.returncode == 2 and "junk.png" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "bad").exists()
     r = run("generate", "--image", str(photo), "--image", str(photo), "--out", str(tmp_path / "two"))
-    assert r.returncode == 2 and "one photo per world" in r.stderr
+    assert r.returncode == 2 and "at least 3 overlapping photos" in r.stderr
     r = run("eval", "rtfm", "--checkpoint", str(tmp_path / "absent"), "--worlds", "1")
     assert r.returncode == 2 and "no such checkpoint" in r.stderr

@@ -17,6 +17,7 @@ from worldgen.frame_model import HELD_OUT_SEED_BASE
 from worldgen.sfm import SfMError
 from worldgen.video import VideoError, read_video, sample_by_motion
 from worldgen.video_world import generate_from_video
+from worldgen.errors import WorldgenError
 from worldgen.world import load_world
 
 MICRO = dict(resolution=32, dim=32, depth=1, heads=2, encoder_depth=1, refine_channels=8, image_size=32,
@@ -161,3 +162,22 @@ def test_cli_generate_video_reports_project_errors(tmp_path):
     r = subprocess.run([sys.executable, "-m", "worldgen.cli", "generate", "--video", str(corrupt), "--out",
                         str(tmp_path / "w")], capture_output=True, text=True, timeout=300)
     assert r.returncode != 0 and "corrupt.mp4: cannot decode this video" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_several_photos_are_placed_by_structure_from_motion(walk_clip, checkpoint, tmp_path):
+    """Photos of one place, in shuffled order: every one is placed (exhaustive matching), none sampled away."""
+    from worldgen.video_world import generate_from_images
+
+    frames = read_video(walk_clip, size=None).frames
+    order = np.random.default_rng(0).permutation(len(frames))[:14]
+    photos = []
+    for j, i in enumerate(order):
+        photos.append(tmp_path / f"photo_{j}.png")
+        Image.fromarray((frames[i] * 255 + 0.5).astype(np.uint8)).save(photos[-1])
+    out = generate_from_images(photos, tmp_path / "w", lift_size=32, time_budget_s=1.0, generated=2,
+                               checkpoint=checkpoint, progress=False)
+    m = load_world(out).manifest
+    assert m["inputs"]["images"] == [str(p) for p in photos]
+    assert m["video"]["sampled"] == 14 and m["video"]["registered"] >= 7
+    with pytest.raises(WorldgenError, match="at least 3"):
+        generate_from_images(photos[:2], tmp_path / "w2", checkpoint=checkpoint)

@@ -114,13 +114,15 @@ def _make(out, prompt, images, video, layout, seed, quality, opts, device, progr
                             checkpoint=model, progress=progress)
     elif images is not None:
         from .image_world import generate_from_image
+        from .video_world import generate_from_images
 
         paths = [images] if isinstance(images, (str, os.PathLike)) else list(images)
-        if len(paths) != 1:
-            raise GenerateError(f"{len(paths)} images: one photo per world for now (several are placed by "
-                                "structure from motion: pass them as a folder video input)")
-        generate_from_image(paths[0], out, prompt=prompt, seed=seed, frames=frames, lift_size=size, fov_y_deg=fov,
-                            time_budget_s=budget, checkpoint=model, progress=progress)
+        if len(paths) == 1:
+            generate_from_image(paths[0], out, prompt=prompt, seed=seed, frames=frames, lift_size=size, fov_y_deg=fov,
+                                time_budget_s=budget, checkpoint=model, progress=progress)
+        else:  # placed by structure from motion, then completed as a video's frames are
+            generate_from_images(paths, out, prompt=prompt, seed=seed, lift_size=size, fov_y_deg=fov,
+                                 time_budget_s=budget, checkpoint=model, progress=progress)
     elif quality == "full":
         from .layout_world import generate_full
 

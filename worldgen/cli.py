@@ -232,7 +232,9 @@ def generate(
     prompt: Optional[str] = typer.Argument(None, help="a description of the world (optional with --image, --video, --layout)"),
     out: Path = typer.Option(..., "--out", help="world folder to write"),
     image: Optional[list[Path]] = typer.Option(None, "--image", help="a photo to build the world around (the frame "
-                                               "model predicts its depth and generates the views around it)"),
+                                               "model predicts its depth and generates the views around it); "
+                                               "repeat it for several photos of one place (placed by structure from "
+                                               "motion)"),
     video: Optional[Path] = typer.Option(None, "--video", help="a video (mp4, mov, webm ...) or a folder of its frames: "
                                          "posed by structure from motion, filled in by the frame model, lifted"),
     layout: Optional[Path] = typer.Option(None, "--layout", help="a box layout .json or a voxel grid .npy (with its .json "

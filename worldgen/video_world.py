@@ -60,12 +60,14 @@ def generate_from_video(video: str | os.PathLike, out: str | os.PathLike, *, pro
                         frames: int = 32, lift_size: int = 128, fov_y_deg: float | None = None,
                         time_budget_s: float = 60.0, checkpoint: str | os.PathLike = DEFAULT_FRAME_MODEL,
                         overwrite: bool = False, progress: bool = True, generated: int = 8,
-                        max_duration_s: float = 120.0) -> Path:
+                        max_duration_s: float = 120.0, keep_all: bool = False, inputs: dict | None = None) -> Path:
     """A video file or frame folder (and an optional prompt) -> a world folder. Returns its path.
 
     frames: video frames kept (by motion); lift_size: the short side of the lifted frames, pixels;
     generated: views the frame model adds; fov_y_deg: the video's vertical field of view when known
-    (else structure from motion refines a 60 degree guess)."""
+    (else structure from motion refines a 60 degree guess); keep_all: every frame of a folder is
+    used (photos, not a video: nothing is sampled by motion); inputs: what world.json records as the
+    input (default: the video and the prompt)."""
     from rtfm.checkpoint import load_frame_model
     from rtfm.inputs import Condition, MemoryFrame
     from rtfm.layers import resize_map
@@ -103,7 +105,7 @@ def generate_from_video(video: str | os.PathLike, out: str | os.PathLike, *, pro
         poses_from = "transforms.json" if (video / "transforms.json").is_file() else "colmap"
     else:
         full = read_video(video, size=read_side, max_duration_s=max_duration_s)
-        clip = full.subset(sample_by_motion(full.frames, frames, source=str(video)))
+        clip = full if keep_all else full.subset(sample_by_motion(full.frames, frames, source=str(video)))
         stages = {"read": lap()}
         rec = estimate_poses(clip.frames, names=clip.names, fov_y_deg=fov_y_deg, seed=seed)
         if any(rec.distortion):  # the cameras are the pinhole part of the lens: undistort the frames
@@ -116,7 +118,7 @@ def generate_from_video(video: str | os.PathLike, out: str | os.PathLike, *, pro
     model = load_frame_model(checkpoint)
     with WorldWriter(out, overwrite=overwrite) as writer:
         writer.manifest["timings_s"].update(stages)
-        writer.manifest.update({"inputs": {"video": str(video), "prompt": prompt}, "seed": seed,
+        writer.manifest.update({"inputs": inputs or {"video": str(video), "prompt": prompt}, "seed": seed,
                                 "models": {"frames": f"rtfm ({Path(checkpoint).name})", "poses": poses_from},
                                 "video": {"fps": clip.fps, "truncated": clip.truncated, "sampled": len(clip),
                                           "registered": len(keep), "names": [clip.names[i] for i in keep]}})
@@ -184,3 +186,24 @@ def generate_from_video(video: str | os.PathLike, out: str | os.PathLike, *, pro
         lift_to_world(frames_out, out, config=LiftConfig(iterations=100_000, time_budget_s=time_budget_s, seed=seed),
                       writer=writer, progress=progress, init_points=(rec.points, rec.colors) if len(rec.points) else None)
         return writer.commit()
+
+
+def generate_from_images(images: list[str | os.PathLike], out: str | os.PathLike, **kwargs) -> Path:
+    """Several photos of one place (one size, any order) -> a world: each is placed by structure from
+    motion (exhaustive matching), then they are completed and lifted as a video's frames are.
+    `kwargs` as for `generate_from_video`."""
+    import shutil
+    import tempfile
+
+    paths = [Path(p) for p in images]
+    if len(paths) < 3:
+        raise ArgumentError(f"{len(paths)} images: structure from motion needs at least 3 overlapping photos "
+                            "(one photo alone: pass a single image)")
+    for p in paths:
+        if not p.is_file():
+            raise ArgumentError(f"{p}: no such image file")
+    with tempfile.TemporaryDirectory(prefix="worldgen-images-") as tmp:
+        for i, p in enumerate(paths):  # numbered copies: the folder reader keeps this order
+            shutil.copyfile(p, Path(tmp) / f"{i:05d}{p.suffix.lower()}")
+        return generate_from_video(tmp, out, frames=max(len(paths), 3), keep_all=True,
+                                   inputs={"images": [str(p) for p in paths], "prompt": kwargs.get("prompt")}, **kwargs)
