@@ -446,3 +446,9 @@ def voxels_to_layout(vox: VoxelGrid, shell: Shell | None = None, scene_type: str
                 b.center = (np.array(b.center) + shift).round(6).tolist()
         shell = Shell("room", [float(extent[0]), float(extent[1]), float(max(extent[2], 0.1))])
     return Layout(shell, boxes, scene_type).validate("voxels")
+
+
+def load_layout_file(path: str | os.PathLike) -> Layout:
+    """A box layout .json, or a voxel grid .npy (with its .json table) made into boxes."""
+    path = Path(path)
+    return voxels_to_layout(VoxelGrid.load(path)) if path.suffix.lower() == ".npy" else Layout.load(path)

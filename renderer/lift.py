@@ -132,13 +132,9 @@ def initial_scene(cameras: list[Camera], images: Tensor, depths: Tensor | None, 
         if len(points) == 0 or len(point_rgb) != len(points) or not torch.isfinite(points).all():
             raise ValueError(f"initial points must be N >= 1 finite [N, 3] with colours [N, 3], got {tuple(points.shape)} "
                              f"and {tuple(point_rgb.shape)}")
-        known = depths is not None and bool((torch.isfinite(depths) & (depths > 0)).any())
-        if not known and not spread_points:  # the given points alone
-            scale = torch.from_numpy(_knn_scale(points.numpy().astype(np.float64))).float()
-            return GaussianScene.from_points(points, point_rgb.clamp(0, 1), scale=scale, opacity=0.5,
-                                             labels=torch.full((len(points),), -1, dtype=torch.int64))
-        if not known:
+        if not (depths is not None and bool((torch.isfinite(depths) & (depths > 0)).any())):
             depths = None
+            n_points = n_points if spread_points else 0  # without spreading: the given points alone
     if points is not None and depths is None:  # random pixels at the depth of the nearest given point
         f = torch.randint(0, m, (n_points,), generator=generator)
         y = torch.randint(0, h, (n_points,), generator=generator)

@@ -26,3 +26,20 @@ def orbit_cams():
         return [Camera.orbit([0, 0, 0], distance, 40.0 + 100 * i, 15.0 + 10 * i, width=width, height=height) for i in range(n)]
 
     return make
+
+
+# The smallest frame model the pipelines run with (random weights): for tests of plumbing, not quality.
+MICRO_FRAME_MODEL = dict(resolution=32, dim=32, depth=1, heads=2, encoder_depth=1, refine_channels=8, image_size=32,
+                         image_patch=8, layout_grid=(8, 8, 4), max_memory=4)
+
+
+@pytest.fixture(scope="module")
+def micro_checkpoint(tmp_path_factory):
+    """A saved MICRO_FRAME_MODEL checkpoint folder, seeded."""
+    from rtfm.checkpoint import save_frame_model
+    from rtfm.frame_model import FrameModel
+
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("micro")
+    save_frame_model(FrameModel(**MICRO_FRAME_MODEL), folder)
+    return folder

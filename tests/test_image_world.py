@@ -8,25 +8,11 @@ import torch
 from PIL import Image
 
 from renderer.view import exploration_path
-from rtfm.checkpoint import save_frame_model
-from rtfm.frame_model import FrameModel
 from worldgen.image_world import generate_from_image, photo_camera
 from worldgen.world import load_world
 
-MICRO = dict(resolution=32, dim=32, depth=1, heads=2, encoder_depth=1, refine_channels=8, image_size=32,
-             image_patch=8, layout_grid=(8, 8, 4), max_memory=4)
-
-
 def run(*args):
     return subprocess.run([sys.executable, "-m", "worldgen.cli", *args], capture_output=True, text=True, timeout=300)
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("micro")
-    save_frame_model(FrameModel(**MICRO), folder)
-    return folder
 
 
 @pytest.fixture
@@ -49,8 +35,8 @@ def test_exploration_path_turns_and_steps_back():
         exploration_path(start, 0)
 
 
-def test_image_to_world_writes_a_whole_world(photo, checkpoint, tmp_path):
-    out = generate_from_image(photo, tmp_path / "w", frames=4, lift_size=32, time_budget_s=1.0, checkpoint=checkpoint,
+def test_image_to_world_writes_a_whole_world(photo, micro_checkpoint, tmp_path):
+    out = generate_from_image(photo, tmp_path / "w", frames=4, lift_size=32, time_budget_s=1.0, checkpoint=micro_checkpoint,
                               progress=False)
     world = load_world(out)
     for key in ("scene", "frames", "memory", "flythrough"):  # a random model gives no depth to mesh
@@ -61,15 +47,15 @@ def test_image_to_world_writes_a_whole_world(photo, checkpoint, tmp_path):
     assert {"photo depth", "frames", "lift"} <= set(world.manifest["timings_s"])
 
 
-def test_image_to_world_and_depth_from_the_cli(photo, checkpoint, tmp_path):
+def test_image_to_world_and_depth_from_the_cli(photo, micro_checkpoint, tmp_path):
     r = run("depth", str(photo), "--out", str(tmp_path / "d.npy"), "--preview", str(tmp_path / "d.png"),
-            "--checkpoint", str(checkpoint))
+            "--checkpoint", str(micro_checkpoint))
     assert r.returncode == 0, r.stderr
     d = np.load(tmp_path / "d.npy")
     assert d.shape == (48, 64) and d.dtype == np.float32 and (d >= 0).all()
     (tmp_path / "junk.png").write_bytes(b"\x89PNG junk")
     r = run("generate", "--image", str(tmp_path / "junk.png"), "--out", str(tmp_path / "bad"),
-            "--frame-model", str(checkpoint))
+            "--frame-model", str(micro_checkpoint))
     assert r.returncode == 2 and "junk.png" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "bad").exists()
     r = run("generate", "--image", str(photo), "--image", str(photo), "--out", str(tmp_path / "two"))

@@ -8,21 +8,14 @@ import sys
 import imageio.v3 as iio
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
-from rtfm.checkpoint import save_frame_model
-from rtfm.frame_model import FrameModel
 from worldgen.frame_model import HELD_OUT_SEED_BASE
 from worldgen.sfm import SfMError
 from worldgen.video import VideoError, read_video, sample_by_motion
 from worldgen.video_world import generate_from_video
 from worldgen.errors import WorldgenError
 from worldgen.world import load_world
-
-MICRO = dict(resolution=32, dim=32, depth=1, heads=2, encoder_depth=1, refine_channels=8, image_size=32,
-             image_patch=8, layout_grid=(8, 8, 4), max_memory=4)
-
 
 def write_mp4(path, frames_uint8, fps=12):
     iio.imwrite(path, frames_uint8, extension=".mp4", fps=fps, codec="libx264", macro_block_size=1)
@@ -49,14 +42,6 @@ def walk_clip(tmp_path_factory):
     cams = camera_path(layout, "walk", 24, width=160, height=160, fov_y_deg=70.0, seed=seed)
     seq = render_sequence(layout, build_world(layout, seed), cams)
     return write_mp4(tmp_path_factory.mktemp("clip") / "walk.mp4", (seq.rgb * 255 + 0.5).astype(np.uint8))
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("micro")
-    save_frame_model(FrameModel(**MICRO), folder)
-    return folder
 
 
 def test_reads_a_video_downscaled_and_evenly_thinned(tmp_path):
@@ -125,23 +110,23 @@ def test_sampling_follows_motion_and_refuses_a_still_video():
         sample_by_motion(moving[:2], 8)
 
 
-def test_black_video_is_an_sfm_error(tmp_path, checkpoint):
+def test_black_video_is_an_sfm_error(tmp_path, micro_checkpoint):
     black = write_mp4(tmp_path / "black.mp4", np.zeros((12, 64, 64, 3), np.uint8))
     with pytest.raises(VideoError, match="does not move"):  # refused before structure from motion
-        generate_from_video(black, tmp_path / "w", checkpoint=checkpoint, progress=False)
+        generate_from_video(black, tmp_path / "w", checkpoint=micro_checkpoint, progress=False)
     assert not (tmp_path / "w").exists()
     # Flickering black and grey frames move, but nothing can be matched between them.
     flicker = np.zeros((12, 64, 64, 3), np.uint8)
     flicker[::2] = 40
     with pytest.raises(SfMError, match="too little overlap or texture"):
-        generate_from_video(write_mp4(tmp_path / "flicker.mp4", flicker), tmp_path / "w", checkpoint=checkpoint,
+        generate_from_video(write_mp4(tmp_path / "flicker.mp4", flicker), tmp_path / "w", checkpoint=micro_checkpoint,
                             progress=False)
     assert not (tmp_path / "w").exists()
 
 
-def test_video_to_world_end_to_end(walk_clip, checkpoint, tmp_path):
+def test_video_to_world_end_to_end(walk_clip, micro_checkpoint, tmp_path):
     out = generate_from_video(walk_clip, tmp_path / "w", frames=16, lift_size=32, time_budget_s=1.0, generated=2,
-                              checkpoint=checkpoint, progress=False)
+                              checkpoint=micro_checkpoint, progress=False)
     world = load_world(out)
     m = world.manifest
     for key in ("scene", "frames", "memory", "flythrough"):
@@ -164,7 +149,7 @@ def test_cli_generate_video_reports_project_errors(tmp_path):
     assert r.returncode != 0 and "corrupt.mp4: cannot decode this video" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_several_photos_are_placed_by_structure_from_motion(walk_clip, checkpoint, tmp_path):
+def test_several_photos_are_placed_by_structure_from_motion(walk_clip, micro_checkpoint, tmp_path):
     """Photos of one place, in shuffled order: every one is placed (exhaustive matching), none sampled away."""
     from worldgen.video_world import generate_from_images
 
@@ -175,9 +160,9 @@ def test_several_photos_are_placed_by_structure_from_motion(walk_clip, checkpoin
         photos.append(tmp_path / f"photo_{j}.png")
         Image.fromarray((frames[i] * 255 + 0.5).astype(np.uint8)).save(photos[-1])
     out = generate_from_images(photos, tmp_path / "w", lift_size=32, time_budget_s=1.0, generated=2,
-                               checkpoint=checkpoint, progress=False)
+                               checkpoint=micro_checkpoint, progress=False)
     m = load_world(out).manifest
     assert m["inputs"]["images"] == [str(p) for p in photos]
     assert m["video"]["sampled"] == 14 and m["video"]["registered"] >= 7
     with pytest.raises(WorldgenError, match="at least 3"):
-        generate_from_images(photos[:2], tmp_path / "w2", checkpoint=checkpoint)
+        generate_from_images(photos[:2], tmp_path / "w2", checkpoint=micro_checkpoint)

@@ -20,7 +20,7 @@ import weakref
 from pathlib import Path
 from typing import Literal, Sequence
 
-from renderer.errors import WorldgenError
+from renderer.errors import ArgumentError
 from renderer.layout import Layout
 
 from .world import World, load_world
@@ -30,7 +30,7 @@ DEFAULTS = {"draft": {"frames": 40, "resolution": 128, "time_budget_s": 28.0},
             "full": {"frames": 24, "resolution": 128, "time_budget_s": 40.0}}
 
 
-class GenerateError(WorldgenError):
+class GenerateError(ArgumentError):
     """Arguments to `generate` that cannot make a world."""
 
 
@@ -43,12 +43,9 @@ class GeneratedWorld(World):
 
 
 def _layout_of(layout) -> Layout | None:
-    if layout is None or isinstance(layout, Layout):
-        return layout
-    from renderer.layout import VoxelGrid, voxels_to_layout
+    from renderer.layout import load_layout_file
 
-    path = Path(layout)
-    return voxels_to_layout(VoxelGrid.load(path)) if path.suffix.lower() == ".npy" else Layout.load(path)
+    return layout if layout is None or isinstance(layout, Layout) else load_layout_file(layout)
 
 
 def generate(prompt: str | None = None, images: str | os.PathLike | Sequence[str | os.PathLike] | None = None,

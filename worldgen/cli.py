@@ -24,18 +24,40 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
+def _load_world(path: Path):
+    """A world folder with its splats read (scene.ply), or exit 2 with the problem."""
+    from .world import load_world
+
+    try:
+        world = load_world(path)
+        world.scene  # read now, so a broken scene.ply exits here too
+        return world
+    except WorldgenError as e:
+        _fail(str(e))
+
+
 def _load(path: Path):
     """The splats of a .ply / .splat file or of a world folder."""
     from renderer import load_scene
 
-    from .world import load_world
-
     if not path.exists():
         _fail(f"{path}: no such file or world folder")
+    if path.is_dir():
+        return _load_world(path).scene
     try:
-        return load_world(path).scene if path.is_dir() else load_scene(path)
+        return load_scene(path)
     except WorldgenError as e:
         _fail(str(e))
+
+
+def _print_result(result: dict, as_json: bool) -> None:
+    """One JSON object, or one aligned `key: value` line per figure."""
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    width = max(map(len, result), default=0)
+    for key, value in result.items():
+        typer.echo(f"{key:>{width}}: {value}")
 
 
 def _background(text: str) -> tuple[float, float, float]:
@@ -52,23 +74,18 @@ def _background(text: str) -> tuple[float, float, float]:
 def info(scene: Path = typer.Argument(..., help="a .ply or .splat file, or a world folder"),
          as_json: bool = typer.Option(False, "--json", help="print one JSON object")) -> None:
     """Print a splat file's or a world's size, SH degree, bounds and labels (and a world's inputs, metrics, timings)."""
-    s = _load(scene)
+    world = _load_world(scene) if scene.is_dir() else None
+    s = world.scene if world is not None else _load(scene)
     summary = {"file": str(scene), "gaussians": len(s), "sh_degree": s.sh_degree, "bounds": None, "labels": []}
-    if scene.is_dir():
-        from .world import load_world
-
-        m = load_world(scene).manifest
+    if world is not None:
+        m = world.manifest
         summary.update({k: m.get(k) for k in ("inputs", "caption", "quality", "models", "metrics", "timings_s")},
                        files=m["files"])
     if len(s):
         lo, hi = s.bounds()
         summary["bounds"] = [lo.tolist(), hi.tolist()]
         summary["labels"] = sorted(set(s.labels.unique().tolist()) - {-1})
-    if as_json:
-        typer.echo(json.dumps(summary))
-    else:
-        for key, value in summary.items():
-            typer.echo(f"{key:>10}: {value}")
+    _print_result(summary, as_json)
 
 
 @app.command()
@@ -170,13 +187,11 @@ def layout(
 
 
 def _load_layout(path: Path):
-    from renderer.layout import Layout, LayoutError, VoxelGrid, voxels_to_layout
+    from renderer.layout import load_layout_file
 
     try:
-        if path.suffix.lower() == ".npy":
-            return voxels_to_layout(VoxelGrid.load(path))
-        return Layout.load(path)
-    except LayoutError as e:
+        return load_layout_file(path)
+    except WorldgenError as e:
         _fail(str(e))
 
 
@@ -528,11 +543,7 @@ def eval_rtfm(
         result = evaluate_frame_model(checkpoint or DEFAULT_FRAME_MODEL, worlds, resolution, per_walk, steps, guidance, seed)
     except WorldgenError as e:
         _fail(str(e))
-    if as_json:
-        typer.echo(json.dumps(result))
-        return
-    for key, value in result.items():
-        typer.echo(f"{key:>32}: {value}")
+    _print_result(result, as_json)
 
 
 @eval_app.command("consistency")
@@ -565,11 +576,7 @@ def eval_consistency(
                                       snap=snap or None, log=None if as_json else typer.echo)
     except WorldgenError as e:
         _fail(str(e))
-    if as_json:
-        typer.echo(json.dumps(result))
-        return
-    for key, value in result.items():
-        typer.echo(f"{key:>44}: {value}")
+    _print_result(result, as_json)
 
 
 @app.command("bench")

@@ -60,14 +60,8 @@ class World:
         out = Path(out)
         if out.exists() and out.resolve() == self.path.resolve():
             return out
-        writer = WorldWriter(out, overwrite=overwrite)
-        try:
-            shutil.copytree(self.path, writer.tmp, dirs_exist_ok=True, symlinks=False)
-            writer.manifest = json.loads(json.dumps(self.manifest))
+        with WorldWriter.update(self, out, overwrite) as writer:
             return writer.commit()
-        except BaseException:
-            writer.abort()
-            raise
 
     def render(self, camera: Camera):
         """The splats seen by `camera`: rgb [H, W, 3] float32 numpy in [0, 1]."""
@@ -132,11 +126,16 @@ class WorldWriter:
             raise WorldError(f"{out}: exists and is not empty (pass overwrite to replace it)")
 
     @classmethod
-    def update(cls, world: "World") -> "WorldWriter":
-        """A writer for a new version of `world`: its files copied in, its manifest to amend; `commit`
-        replaces the world in one rename, so a failure leaves the old world as it was."""
-        writer = cls(world.path, overwrite=True)
-        shutil.copytree(world.path, writer.tmp, dirs_exist_ok=True, symlinks=False)
+    def update(cls, world: "World", out: str | os.PathLike | None = None, overwrite: bool = True) -> "WorldWriter":
+        """A writer for a new version of `world` (in its own folder, or at `out`): its files copied in,
+        its manifest to amend; `commit` puts it in place in one rename, so a failure leaves what was
+        there as it was."""
+        writer = cls(world.path if out is None else out, overwrite=overwrite)
+        try:
+            shutil.copytree(world.path, writer.tmp, dirs_exist_ok=True, symlinks=False)
+        except BaseException:
+            writer.abort()
+            raise
         writer.manifest = json.loads(json.dumps(world.manifest))
         writer.manifest.setdefault("timings_s", {})
         return writer
