@@ -9,9 +9,9 @@ extras="${1:-}"
 python="${PYTHON:-python3.11}"
 command -v "$python" >/dev/null || python=python3
 
+if [ "$(id -u)" = 0 ]; then apt_get="apt-get"; else apt_get="sudo apt-get"; fi
 # open3d's wheels link the system libusb; install it when it is missing.
 if ! ldconfig -p 2>/dev/null | grep -q 'libusb-1.0.so.0'; then
-    if [ "$(id -u)" = 0 ]; then apt_get="apt-get"; else apt_get="sudo apt-get"; fi
     $apt_get install -y -q libusb-1.0-0 >/dev/null || { $apt_get update -q >/dev/null && $apt_get install -y -q libusb-1.0-0 >/dev/null; }
 fi
 
@@ -22,6 +22,10 @@ pip=".venv/bin/python -m pip"
 $pip install -q --disable-pip-version-check "${TORCH_SPEC:-torch==2.13.0}"
 if [ "$extras" = test ]; then
     $pip install -q --disable-pip-version-check -e ".[test]"
+    # The editor's browser tests drive Debian's chromium through Playwright (no browser download).
+    if ! command -v chromium >/dev/null; then
+        $apt_get install -y -q chromium >/dev/null || { $apt_get update -q >/dev/null && $apt_get install -y -q chromium >/dev/null; }
+    fi
 else
     $pip install -q --disable-pip-version-check -e .
 fi

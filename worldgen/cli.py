@@ -37,7 +37,7 @@ def _load_world(path: Path):
 
 
 def _load(path: Path):
-    """The splats of a .ply / .splat file or of a world folder."""
+    """The splats of a .ply / .splat / .spz file or of a world folder."""
     from renderer import load_scene
 
     if not path.exists():
@@ -71,7 +71,7 @@ def _background(text: str) -> tuple[float, float, float]:
 
 
 @app.command()
-def info(scene: Path = typer.Argument(..., help="a .ply or .splat file, or a world folder"),
+def info(scene: Path = typer.Argument(..., help="a .ply, .splat or .spz file, or a world folder"),
          as_json: bool = typer.Option(False, "--json", help="print one JSON object")) -> None:
     """Print a splat file's or a world's size, SH degree, bounds and labels (and a world's inputs, metrics, timings)."""
     world = _load_world(scene) if scene.is_dir() else None
@@ -90,7 +90,7 @@ def info(scene: Path = typer.Argument(..., help="a .ply or .splat file, or a wor
 
 @app.command()
 def render(
-    scene: Path = typer.Argument(..., help="a .ply or .splat file, or a world folder"),
+    scene: Path = typer.Argument(..., help="a .ply, .splat or .spz file, or a world folder"),
     out: Path = typer.Option(..., "--out", help="image to write (.png or .jpg)"),
     width: int = typer.Option(512, min=1, max=8192),
     height: int = typer.Option(512, min=1, max=8192),
@@ -342,16 +342,16 @@ def lift_cmd(
 @app.command("export")
 def export_cmd(
     world_dir: Path = typer.Argument(..., help="a world folder"),
-    fmt: str = typer.Option(..., "--format", help="ply, splat, glb or mp4"),
+    fmt: str = typer.Option(..., "--format", help="ply, splat, spz, glb or mp4"),
     out: Path = typer.Option(..., "--out"),
-    axes: str = typer.Option("opengl", help="opengl (+Y up), opencv (-Y up) or world (+Z up)"),
+    axes: str = typer.Option("opengl", help="opengl (+Y up; what .spz readers assume), opencv (-Y up) or world (+Z up)"),
 ) -> None:
-    """Export a world's splats (ply, splat), mesh (glb) or a flythrough (mp4)."""
+    """Export a world's splats (ply, splat, spz), mesh (glb) or a flythrough (mp4)."""
     from .pipeline import export_world
     from .world import load_world
 
-    if fmt not in ("ply", "splat", "glb", "mp4"):
-        _fail(f"--format must be ply, splat, glb or mp4, got {fmt!r}")
+    if fmt not in ("ply", "splat", "spz", "glb", "mp4"):
+        _fail(f"--format must be ply, splat, spz, glb or mp4, got {fmt!r}")
     if axes not in ("opengl", "opencv", "world"):
         _fail(f"--axes must be opengl, opencv or world, got {axes!r}")
     try:
@@ -594,6 +594,23 @@ def bench(
     except WorldgenError as e:
         _fail(str(e))
     typer.echo(f"wrote {page}")
+
+
+@app.command("app")
+def editor_app(
+    host: str = typer.Option("127.0.0.1", help="address to listen on (127.0.0.1: this machine only)"),
+    port: int = typer.Option(7860, min=1, max=65535),
+    data: Optional[Path] = typer.Option(None, help="folder for the users' worlds (default: a new temporary folder)"),
+    frame_model: Optional[Path] = typer.Option(None, help="frame model checkpoint folder (default assets/rtfm-tiny)"),
+    auth: Optional[str] = typer.Option(None, envvar="WORLDGEN_APP_AUTH", help="USER:PASSWORD to require a login"),
+) -> None:
+    """The web editor (gradio): create, explore, edit and export worlds in a browser."""
+    from app.server import serve  # the editor sits above worldgen; only this entry point reaches up to it
+
+    try:
+        serve(host, port, None if data is None else str(data), None if frame_model is None else str(frame_model), auth)
+    except WorldgenError as e:
+        _fail(str(e))
 
 
 def main() -> None:

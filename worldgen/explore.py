@@ -28,7 +28,8 @@ from .world import World, WorldError, WorldWriter, load_world
 BOUNDS_MARGIN_M = 0.2  # how close to a wall a walk may go
 
 
-def _memory_of(world: World, size: tuple[int, int], capacity: int):
+def world_memory(world: World, size: tuple[int, int], capacity: int):
+    """The spatial memory of a world folder: its saved memory, else its posed frames with depth."""
     from rtfm.inputs import MemoryFrame
     from rtfm.memory import SpatialMemory
 
@@ -76,7 +77,7 @@ def open_session(world_dir: str | os.PathLike, checkpoint: str | os.PathLike = D
         first = Camera.from_dict(cams[0])
         short = min(first.width, first.height)
         start = first.scaled(round(first.width * size[0] / short), round(first.height * size[1] / short))
-    memory = _memory_of(world, (start.width, start.height), capacity)
+    memory = world_memory(world, (start.width, start.height), capacity)
     layout = world.layout
     prompt = (world.manifest.get("inputs") or {}).get("prompt")
     text = text_states(DEFAULT_TEXT_ENCODER)(prompt) if prompt else None

@@ -23,8 +23,10 @@ from .pipeline import layout_step, lift_budget, lift_to_world
 from .world import WorldWriter
 
 
-def model_frames(model, layout: Layout, text: torch.Tensor | None, frames: int, size: int, seed: int):
-    """(PosedFrames at `size`, the SpatialMemory) of the frame model walking the layout's orbit."""
+def model_frames(model, layout: Layout, text: torch.Tensor | None, frames: int, size: int, seed: int,
+                 on_frame=None):
+    """(PosedFrames at `size`, the SpatialMemory) of the frame model walking the layout's orbit;
+    on_frame(index, total, rgb [H, W, 3]) sees each frame as it is made."""
     from renderer.guide import GuideRenderer
     from rtfm.inputs import Condition, layout_grid
     from rtfm.layers import resize_map
@@ -37,7 +39,11 @@ def model_frames(model, layout: Layout, text: torch.Tensor | None, frames: int, 
     cams = camera_path(layout, "orbit", frames, width=res, height=res, seed=seed)
     condition = Condition(text=text, layout=layout_grid(layout, model.cfg.layout_grid))
     memory = SpatialMemory(capacity=32)
-    made = list(rollout(model, cams, condition, memory, GuideRenderer(layout).render, seed=seed))
+    made = []
+    for frame in rollout(model, cams, condition, memory, GuideRenderer(layout).render, seed=seed):
+        made.append(frame)
+        if on_frame is not None:
+            on_frame(len(made) - 1, len(cams), frame.rgb.numpy())
     up = lambda t, mode: resize_map(t, size, size, mode)  # noqa: E731
     posed = PosedFrames([f.camera.scaled(size, size) for f in made],
                         np.stack([up(f.rgb, "bilinear").clamp(0, 1).numpy() for f in made]).astype(np.float32),
@@ -51,7 +57,7 @@ def generate_full(prompt: str | None, out: str | os.PathLike, *, layout: Layout 
                   frames: int = 40, resolution: int = 128, time_budget_s: float = 28.0, overwrite: bool = False,
                   progress: bool = True, engine: str = "auto", checkpoint: str | os.PathLike | None = None,
                   frame_model: str | os.PathLike = DEFAULT_FRAME_MODEL, device=None, lift_steps: int | None = None,
-                  flythrough: bool = True):
+                  flythrough: bool = True, on_frame=None):
     """The "full" world for a prompt or a layout. Returns (world folder, ignored words, warnings)."""
     from rtfm.checkpoint import load_frame_model
 
@@ -64,7 +70,7 @@ def generate_full(prompt: str | None, out: str | os.PathLike, *, layout: Layout 
                                 "ignored_words": ignored, "warnings": warnings})
         writer.timed("layout")
         text = text_states(DEFAULT_TEXT_ENCODER)(prompt) if prompt else None
-        posed, memory = model_frames(model, layout, text, frames, resolution, seed)
+        posed, memory = model_frames(model, layout, text, frames, resolution, seed, on_frame)
         write_transforms(writer.path("frames"), posed, extra={"caption": layout.caption, "source": "frame model"})
         writer.manifest["files"]["frames"] = "frames/transforms.json"
         memory.save(writer.path("memory"))

@@ -9,6 +9,7 @@ import math
 import os
 from dataclasses import asdict
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -26,6 +27,7 @@ HOLDOUT_EVERY = 8
 TRIANGULATE_EXHAUSTIVE_UP_TO = 150  # posed captures need not be in order: match all pairs up to this many frames
 
 log = logging.getLogger(__name__)
+FrameCallback = Callable[[int, int, np.ndarray], None]  # (index, total, rgb [H, W, 3] float32)
 
 
 def split_holdout(n: int, every: int = HOLDOUT_EVERY) -> tuple[list[int], list[int]]:
@@ -204,12 +206,15 @@ def layout_step(prompt: str | None, layout: Layout | None, engine: str, seed: in
 def generate_draft(prompt: str | None, out: str | os.PathLike, *, layout: Layout | None = None, seed: int = 0,
                    frames: int = 40, resolution: int = 128, time_budget_s: float = 28.0, overwrite: bool = False,
                    progress: bool = True, engine: str = "auto", checkpoint: str | os.PathLike | None = None,
-                   lift_steps: int | None = None, flythrough: bool = True) -> tuple[Path, list[str], list[str]]:
+                   lift_steps: int | None = None, flythrough: bool = True,
+                   on_frame: FrameCallback | None = None) -> tuple[Path, list[str], list[str]]:
     """The draft world for a prompt or a layout: the layout (given, or from the language model or
     rules, worldgen.lm.layout_for_prompt), procedural frames along an orbit, lifted for
     `time_budget_s`, or for exactly `lift_steps` steps (then the world is reproducible bit for bit,
-    whatever the machine's speed). Returns (world folder, ignored words, warnings)."""
-    from .procgen.dataset import render_sequence
+    whatever the machine's speed). on_frame(index, total, rgb [H, W, 3]) sees each frame as it is
+    ray cast. Returns (world folder, ignored words, warnings)."""
+    from renderer.raycast import raycast
+
     from .procgen.paths import camera_path
     from .procgen.world import build_world
 
@@ -221,8 +226,13 @@ def generate_draft(prompt: str | None, out: str | os.PathLike, *, layout: Layout
                                 "ignored_words": ignored, "warnings": warnings})
         writer.timed("layout")
         cams = camera_path(layout, "orbit", frames, width=resolution, height=resolution, seed=seed)
-        seq = render_sequence(layout, build_world(layout, seed), cams)
-        posed = PosedFrames(cams, seq.rgb, [f"{i:05d}" for i in range(frames)], seq.depth, seq.label)
+        mesh_world, shots = build_world(layout, seed), []
+        for i, cam in enumerate(cams):
+            shots.append(raycast(mesh_world, cam))
+            if on_frame is not None:
+                on_frame(i, len(cams), shots[-1]["rgb"])
+        stack = lambda key: np.stack([s[key] for s in shots])  # noqa: E731
+        posed = PosedFrames(cams, stack("rgb"), [f"{i:05d}" for i in range(frames)], stack("depth"), stack("label"))
         write_transforms(writer.path("frames"), posed, extra={"caption": layout.caption})
         writer.manifest["files"]["frames"] = "frames/transforms.json"
         writer.timed("frames")
@@ -232,13 +242,16 @@ def generate_draft(prompt: str | None, out: str | os.PathLike, *, layout: Layout
 
 
 def export_world(world: World, fmt: str, out: str | os.PathLike, axes: str = "opengl") -> Path:
-    """ply | splat (the splats), glb (the mesh), mp4 (a flythrough), in the chosen axis convention."""
+    """ply | splat | spz (the splats), glb (the mesh), mp4 (a flythrough), in the chosen axis convention.
+
+    spz readers (Spark, Marble, nianticlabs/spz) assume RUB, which is axes="opengl", the default."""
 
     out = Path(out)
     rot = torch.from_numpy(world_to_axes(axes)).float()
-    if fmt in ("ply", "splat"):
+    if fmt in ("ply", "splat", "spz"):
         scene = world.scene.transform(rot)
-        save_scene(scene, out.with_suffix(f".{fmt}") if out.suffix != f".{fmt}" else out)
+        out = out.with_suffix(f".{fmt}") if out.suffix != f".{fmt}" else out
+        save_scene(scene, out)
         return out
     if fmt == "glb":
         import trimesh
@@ -253,4 +266,4 @@ def export_world(world: World, fmt: str, out: str | os.PathLike, axes: str = "op
     if fmt == "mp4":
         cams = [Camera.from_dict(c) for c in world.manifest.get("cameras", [])]
         return write_video(flythrough_frames(world.scene, cams), out)
-    raise ArgumentError(f"unknown export format {fmt!r}; choose from ply, splat, glb, mp4")
+    raise ArgumentError(f"unknown export format {fmt!r}; choose from ply, splat, spz, glb, mp4")

@@ -75,7 +75,7 @@ class World:
             return render(self.scene, camera, with_labels=False).rgb[0].clamp(0, 1).numpy()
 
     def export(self, fmt: str, path: str | os.PathLike, axes: str = "opengl") -> Path:
-        """ply | splat (the splats), glb (the mesh), mp4 (a flythrough), in the axis convention `axes`."""
+        """ply | splat | spz (the splats), glb (the mesh), mp4 (a flythrough), in the axis convention `axes`."""
         from .pipeline import export_world
 
         return export_world(self, fmt, path, axes=axes)

@@ -9,9 +9,10 @@ from ..gaussians import GaussianScene
 from .base import FormatError
 from .ply import read_ply, write_ply
 from .splat import read_splat, write_splat
+from .spz import read_spz, read_spz_header, write_spz
 
-READERS = {".ply": read_ply, ".splat": read_splat}
-WRITERS = {".ply": write_ply, ".splat": write_splat}
+READERS = {".ply": read_ply, ".splat": read_splat, ".spz": read_spz}
+WRITERS = {".ply": write_ply, ".splat": write_splat, ".spz": write_spz}
 
 
 def _suffix(path: str | os.PathLike, table: dict) -> str:
@@ -22,7 +23,7 @@ def _suffix(path: str | os.PathLike, table: dict) -> str:
 
 
 def load_scene(path: str | os.PathLike) -> GaussianScene:
-    """Read a Gaussian scene from .ply (INRIA 3DGS layout) or .splat (antimatter15)."""
+    """Read a Gaussian scene from .ply (INRIA 3DGS layout), .splat (antimatter15) or .spz (Niantic, v2/v3)."""
     return READERS[_suffix(path, READERS)](path)
 
 
@@ -31,4 +32,5 @@ def save_scene(scene: GaussianScene, path: str | os.PathLike) -> None:
     WRITERS[_suffix(path, WRITERS)](scene, path)
 
 
-__all__ = ["FormatError", "load_scene", "save_scene", "read_ply", "write_ply", "read_splat", "write_splat"]
+__all__ = ["FormatError", "load_scene", "save_scene", "read_ply", "write_ply", "read_splat", "write_splat",
+           "read_spz", "read_spz_header", "write_spz"]
