@@ -91,7 +91,7 @@ class Editor:
             old.unlink(missing_ok=True)
         # a new name per version: the viewer reloads only when the file's address changes
         out = folder / f"view-{len(ed.history.log)}-{ed.history.done}.splat"
-        worldgen.load_world(ed.world.path).export("splat", out, axes="opencv")
+        ed.world.export("splat", out, axes="opencv")
         return str(out)
 
     def _choices(self, owner: str | None):
@@ -210,13 +210,13 @@ class Editor:
             ed = self.editor(owner, state.world_id)
             cam = views.control(self._camera(state, ed), name, ed.scene)
             if live:
-                return self._live_step(owner, state, ed, name, cam)
+                return self._live_step(state, ed, cam)
             state.camera = cam.to_dict()
             return state, self._view(state, owner), "splats (server render)"
         except WorldgenError as e:
             return state, gr.update(), f"Error: {e}"
 
-    def _live_step(self, owner, state, ed, name, cam):
+    def _live_step(self, state, ed, cam):
         from worldgen.explore import open_session
 
         if state.live is None:

@@ -52,7 +52,8 @@ def select_labels(scene: GaussianScene, labels: Sequence[int]) -> Tensor:
     return torch.isin(scene.labels, torch.as_tensor(list(labels), dtype=torch.int64))
 
 
-def _local_xy(points: Tensor, center: Sequence[float], yaw_deg: float) -> Tensor:
+def box_local(points: Tensor, center: Sequence[float], yaw_deg: float) -> Tensor:
+    """Points [n, 3] in the frame of a box at `center` turned by `yaw_deg` about +Z."""
     c, s = math.cos(math.radians(yaw_deg)), math.sin(math.radians(yaw_deg))
     d = points - torch.as_tensor(center, dtype=points.dtype)
     return torch.stack([c * d[:, 0] + s * d[:, 1], -s * d[:, 0] + c * d[:, 1], d[:, 2]], dim=1)
@@ -61,7 +62,7 @@ def _local_xy(points: Tensor, center: Sequence[float], yaw_deg: float) -> Tensor
 def select_box(scene: GaussianScene, center: Sequence[float], size: Sequence[float], yaw_deg: float = 0.0) -> Tensor:
     """Gaussians whose centre lies in the box (centre, full size [3] metres, yaw about +Z)."""
     half = torch.as_tensor(size, dtype=scene.means.dtype).abs() / 2
-    return (_local_xy(scene.means.detach(), center, yaw_deg).abs() <= half).all(dim=1)
+    return (box_local(scene.means.detach(), center, yaw_deg).abs() <= half).all(dim=1)
 
 
 def select_sphere(scene: GaussianScene, center: Sequence[float], radius: float) -> Tensor:

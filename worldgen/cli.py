@@ -596,24 +596,17 @@ def bench(
     typer.echo(f"wrote {page}")
 
 
-@app.command("app")
-def editor_app(
-    host: str = typer.Option("127.0.0.1", help="address to listen on (127.0.0.1: this machine only)"),
-    port: int = typer.Option(7860, min=1, max=65535),
-    data: Optional[Path] = typer.Option(None, help="folder for the users' worlds (default: a new temporary folder)"),
-    frame_model: Optional[Path] = typer.Option(None, help="frame model checkpoint folder (default assets/rtfm-tiny)"),
-    auth: Optional[str] = typer.Option(None, envvar="WORLDGEN_APP_AUTH", help="USER:PASSWORD to require a login"),
-) -> None:
-    """The web editor (gradio): create, explore, edit and export worlds in a browser."""
-    from app.server import serve  # the editor sits above worldgen; only this entry point reaches up to it
+def _plugin_commands() -> None:
+    """Commands that packages above worldgen add (the editor's `worldgen app`), found through the
+    "worldgen.commands" entry points, so worldgen never imports them by name."""
+    from importlib.metadata import entry_points
 
-    try:
-        serve(host, port, None if data is None else str(data), None if frame_model is None else str(frame_model), auth)
-    except WorldgenError as e:
-        _fail(str(e))
+    for ep in entry_points(group="worldgen.commands"):
+        ep.load()(app)
 
 
 def main() -> None:
+    _plugin_commands()
     try:
         app()
     except KeyboardInterrupt:

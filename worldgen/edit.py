@@ -23,12 +23,11 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import Tensor
 
 from renderer import GaussianScene, load_scene, save_scene
-from renderer.edit import EditError, EditHistory, select_box, select_labels, select_sphere
+from renderer.edit import EditError, EditHistory, box_local, select_box, select_labels, select_sphere
 from renderer.formats.base import atomic_write
 from renderer.layout import LABEL_IDS, LABELS, Box, Layout, hex_to_rgb
 
@@ -79,9 +78,7 @@ def assign_instances(scene: GaussianScene, layout: Layout | None, margin: float 
 
 def _box_distance(points: Tensor, box: Box) -> Tensor:
     """Euclidean distance [n] from points [n, 3] to an oriented box (0 inside)."""
-    c, s = np.cos(np.radians(box.yaw)), np.sin(np.radians(box.yaw))
-    d = points - torch.as_tensor(box.center, dtype=points.dtype)
-    local = torch.stack([c * d[:, 0] + s * d[:, 1], -s * d[:, 0] + c * d[:, 1], d[:, 2]], dim=1)
+    local = box_local(points, box.center, box.yaw)
     out = (local.abs() - torch.as_tensor(box.size, dtype=points.dtype) / 2).clamp_min(0)
     return out.norm(dim=1)
 

@@ -16,6 +16,7 @@ from torch import Tensor
 from renderer import Camera, GaussianScene
 from renderer.edit import EditError
 from renderer.lift import LiftConfig, initial_scene, lift
+from renderer.warp import unproject
 
 from .frame_model import DEFAULT_FRAME_MODEL, DEFAULT_TEXT_ENCODER, text_states
 from .world import World
@@ -26,14 +27,6 @@ MAX_REGION_POINTS = 20_000
 
 def _in_box(points: Tensor, lo: Tensor, hi: Tensor) -> Tensor:
     return ((points >= lo) & (points <= hi)).all(dim=-1)
-
-
-def _backproject(cam: Camera, depth: Tensor) -> Tensor:
-    """World points [H, W, 3] of a depth map [H, W] (metric z)."""
-    h, w = depth.shape
-    v, u = torch.meshgrid(torch.arange(h) + 0.5, torch.arange(w) + 0.5, indexing="ij")
-    pix = torch.stack([u, v, torch.ones_like(u)], -1) @ torch.linalg.inv(cam.K).T * depth[..., None]
-    return pix @ cam.c2w[:3, :3].T + cam.c2w[:3, 3]
 
 
 def views_of_region(cameras: list[Camera], points: Tensor, views: int) -> list[Camera]:
@@ -69,7 +62,8 @@ def regenerate_region(world: World, scene: GaussianScene, mask: Tensor, *, seed:
     res = model.cfg.resolution
     memory = world_memory(world, (res, res), capacity=32)
     for i, f in enumerate(memory.frames):  # cut the region out of what memory may warp in
-        inside = _in_box(_backproject(f.camera, f.depth), lo, hi) & (f.depth > 0)
+        points, valid = unproject(f.depth[None], [f.camera])
+        inside = _in_box(points[0], lo, hi) & valid[0]
         memory.frames[i] = MemoryFrame(f.camera, f.rgb, torch.where(inside, torch.zeros_like(f.depth), f.depth), f.label)
     layout = world.layout
     prompt = (world.manifest.get("inputs") or {}).get("prompt")
@@ -81,7 +75,8 @@ def regenerate_region(world: World, scene: GaussianScene, mask: Tensor, *, seed:
     cams, images, depths, labels = [], [], [], []
     for cam, f in zip(chosen, made):
         depth = resize_map(f.depth, cam.width, cam.height, "nearest")
-        keep = _in_box(_backproject(cam, depth), lo, hi) & (depth > 0)
+        points, valid = unproject(depth[None], [cam])
+        keep = _in_box(points[0], lo, hi) & valid[0]
         cams.append(cam)
         images.append(resize_map(f.rgb, cam.width, cam.height, "bilinear").clamp(0, 1) * keep[..., None])
         depths.append(torch.where(keep, depth, torch.zeros_like(depth)))
