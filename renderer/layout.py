@@ -7,7 +7,9 @@ JSON schema, version 1 (metres, world +Z up, yaw in degrees about +Z, counter-cl
      "shell": {"kind": "room", "size": [sx, sy, sz], # room: x in [-sx/2, sx/2], y likewise, z in [0, sz]
                "floor_color": "#rrggbb", "wall_color": "#rrggbb"}
             | {"kind": "outdoor", "size": [sx, sy], "ground_color": "#rrggbb", "terrain": "flat" | "hilly"},
-     "objects": [{"label": "bed", "color": "#3355aa", "center": [x, y, z], "size": [sx, sy, sz], "yaw": 0.0}],
+     "objects": [{"label": "bed", "color": "#3355aa", "center": [x, y, z], "size": [sx, sy, sz], "yaw": 0.0,
+                  "source": "prompt",                # optional: prompt | completion | layout
+                  "name": "hammock"}],               # optional: the noun, for the generic label "object"
      "caption": "a bedroom with a blue bed"}
 
 Boxes may touch (a lamp on a table) but not interpenetrate by more than `OVERLAP_TOLERANCE`;
@@ -33,6 +35,8 @@ MAX_OBJECTS = 2048
 MAX_EXTENT_M = 1000.0
 OVERLAP_TOLERANCE = 0.02  # metres of interpenetration allowed (contact, rounding)
 MAX_VOXELS = 256**3
+BOX_SOURCES = ("prompt", "completion", "layout")
+MAX_NAME_CHARS = 40
 
 # The label vocabulary: index = the integer label carried by Gaussians, pixels and voxels.
 STRUCTURE_LABELS = ["floor", "wall", "ceiling", "ground", "sky"]
@@ -40,11 +44,23 @@ INDOOR_LABELS = ["bed", "sofa", "armchair", "chair", "table", "desk", "lamp", "b
                  "plant", "rug", "fridge", "kitchen_counter", "door", "window", "painting"]
 OUTDOOR_LABELS = ["pine_tree", "broadleaf_tree", "bush", "rock", "house", "fence", "bench", "street_lamp", "car",
                   "path", "pond"]
-LABELS = STRUCTURE_LABELS + INDOOR_LABELS + OUTDOOR_LABELS
+# Kinds added later are appended, never inserted: ids 0..32 above are baked into shipped checkpoints
+# (a model with fewer labels reads the newer ids as "unknown").
+INDOOR_EXTRA_LABELS = ["toilet", "bathtub", "shower", "sink", "mirror", "stove", "microwave", "kitchen_island",
+                       "office_chair", "filing_cabinet", "computer", "whiteboard", "printer", "dresser", "piano",
+                       "fireplace", "ceiling_lamp", "curtain", "clock", "ottoman", "coat_rack", "guitar", "blackboard",
+                       "globe"]
+OUTDOOR_EXTRA_LABELS = ["traffic_light", "stop_sign", "mailbox", "trash_can", "bicycle", "bus_stop", "fire_hydrant",
+                        "truck", "bus", "flower_bed", "palm_tree", "birch_tree", "cactus", "tree_stump", "log",
+                        "mushroom", "tent", "campfire", "picnic_table", "beach_umbrella", "sun_lounger", "boat",
+                        "fountain", "swing", "slide", "statue", "barn", "hay_bale", "windmill", "scarecrow",
+                        "water_well"]
+GENERIC_LABEL = "object"  # a thing named by a noun outside the vocabulary (Box.name holds the noun)
+LABELS = STRUCTURE_LABELS + INDOOR_LABELS + OUTDOOR_LABELS + INDOOR_EXTRA_LABELS + OUTDOOR_EXTRA_LABELS + [GENERIC_LABEL]
 LABEL_IDS = {name: i for i, name in enumerate(LABELS)}
-OBJECT_LABELS = INDOOR_LABELS + OUTDOOR_LABELS
+OBJECT_LABELS = INDOOR_LABELS + OUTDOOR_LABELS + INDOOR_EXTRA_LABELS + OUTDOOR_EXTRA_LABELS + [GENERIC_LABEL]
 FLAT_LABELS = {"rug", "path", "pond"}  # floor coverings: other objects stand on them
-WALL_LABELS = {"door", "window", "painting"}  # mounted in or on a wall
+WALL_LABELS = {"door", "window", "painting", "mirror", "whiteboard", "curtain", "clock", "blackboard"}  # in or on a wall
 
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 
@@ -68,6 +84,14 @@ class Box:
     center: list[float]
     size: list[float]
     yaw: float = 0.0
+    source: str = "prompt"  # who asked for it: the prompt, scene completion, or a given layout
+    name: str = ""  # the noun a generic "object" stands for ("hammock"); empty for known kinds
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        if not self.name:
+            del d["name"]
+        return d
 
     def corners_xy(self) -> np.ndarray:
         """Footprint corners [4, 2] (counter-clockwise)."""
@@ -128,7 +152,7 @@ class Layout:
             "version": LAYOUT_VERSION,
             "scene_type": self.scene_type,
             "shell": self.shell.to_dict(),
-            "objects": [asdict(o) for o in self.objects],
+            "objects": [o.to_dict() for o in self.objects],
             "caption": self.caption,
         }
 
@@ -246,8 +270,16 @@ def _parse(d, source: str) -> Layout:
         yaw = o.get("yaw", 0.0)
         if isinstance(yaw, bool) or not isinstance(yaw, (int, float)) or not math.isfinite(yaw):
             raise LayoutError(f"{where} ({label}): yaw must be a finite number of degrees, got {yaw!r}"[:200])
+        source_of = o.get("source", "layout")
+        if source_of not in BOX_SOURCES:
+            raise LayoutError(f"{where} ({label}): source must be one of {', '.join(BOX_SOURCES)}, got {source_of!r}"[:200])
+        name = o.get("name", "")
+        if not isinstance(name, str) or len(name) > MAX_NAME_CHARS or not all(c.isprintable() for c in name):
+            raise LayoutError(f"{where} ({label}): name must be printable text of at most {MAX_NAME_CHARS} characters, "
+                              f"got {name!r}"[:200])
         boxes.append(Box(label, _color(o.get("color"), f"{where} ({label}) color"),
-                         _number_list(o.get("center"), 3, f"{where} ({label}) center"), box_size, float(yaw)))
+                         _number_list(o.get("center"), 3, f"{where} ({label}) center"), box_size, float(yaw),
+                         source_of, name))
     caption = d.get("caption", "")
     scene_type = d.get("scene_type", "")
     if not isinstance(caption, str) or not isinstance(scene_type, str):

@@ -89,7 +89,9 @@ class MultimodalEncoder(nn.Module):
         """label [B, X, Y, Z] (-1 empty), rgb [B, 3, X, Y, Z], pos [B, 3, X, Y, Z] (target-camera frame, m)
         -> [B, n, D], one token per layout_patch^3 block."""
         p = self.cfg.layout_patch
-        idx = torch.where(label < 0, torch.full_like(label, self.cfg.num_labels), label)
+        # -1 (empty) and ids this model was built without (labels added after its checkpoint) share
+        # the last, "unknown" embedding, as the frame model's pixel labels do
+        idx = torch.where(label < 0, torch.full_like(label, self.cfg.num_labels), label.clamp(max=self.cfg.num_labels))
         occ = (label >= 0).to(rgb.dtype)[:, None]
         vox = torch.cat([self.voxel_label(idx).permute(0, 4, 1, 2, 3), rgb * occ, occ], 1)  # [B, 12, X, Y, Z]
         b, c, X, Y, Z = vox.shape

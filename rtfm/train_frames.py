@@ -166,6 +166,8 @@ def draw_sigmas(n: int, generator: torch.Generator) -> torch.Tensor:
 def frame_losses(pred_x0, logits, x0, labels, cfg: FrameTrainConfig) -> dict[str, torch.Tensor]:
     rgb = F.mse_loss(pred_x0[:, :3].float(), x0[:, :3])
     depth = F.l1_loss(pred_x0[:, 3].float(), x0[:, 3])
+    # a kind the model has no logit for (added to the vocabulary after its checkpoint) is not scored
+    labels = torch.where(labels >= logits.shape[1], torch.full_like(labels, -1), labels)
     label = F.cross_entropy(logits.float(), labels, ignore_index=-1)
     total = rgb + cfg.depth_weight * depth + cfg.label_weight * label
     return {"loss": total, "rgb": rgb, "depth": depth, "label": label}

@@ -29,8 +29,10 @@ def orbit_cams():
 
 
 # The smallest frame model the pipelines run with (random weights): for tests of plumbing, not quality.
+# Its 33 labels are the shipped checkpoint's (the vocabulary has grown since; later ids read as unknown),
+# which also keeps its seeded random weights what the plumbing tests were written against.
 MICRO_FRAME_MODEL = dict(resolution=32, dim=32, depth=1, heads=2, encoder_depth=1, refine_channels=8, image_size=32,
-                         image_patch=8, layout_grid=(8, 8, 4), max_memory=4)
+                         image_patch=8, layout_grid=(8, 8, 4), max_memory=4, num_labels=33)
 
 
 @pytest.fixture(scope="module")

@@ -462,6 +462,26 @@ def test_assign_instances_from_layout_boxes():
     assert assign_instances(scene, None).tolist() == [-1] * len(pts)
 
 
+def test_phrases_select_generic_objects_by_their_noun():
+    from worldgen.edit import EditError, assign_instances, select_phrase
+
+    generic = LABEL_IDS["object"]
+    layout = Layout(Shell("outdoor", [20.0, 20.0]), [
+        Box("object", "#c0392b", [2.0, 0.0, 0.5], [2.0, 1.0, 1.0], 0.0, name="hammock"),
+        Box("object", "#2e6fd1", [-2.0, 0.0, 0.5], [0.5, 0.5, 1.0], 0.0, name="telescope"),
+    ])
+    scene = GaussianScene.from_points(torch.tensor([[2.0, 0.0, 0.5], [2.5, 0.2, 0.6], [-2.0, 0.0, 0.5]]),
+                                      torch.full((3, 3), 0.5), scale=0.02, opacity=0.9,
+                                      labels=torch.full((3,), generic))
+    instances = assign_instances(scene, layout)
+    assert instances.tolist() == [0, 0, 1]
+    for phrase in ("the hammock", "a red hammock", "hammock"):
+        assert select_phrase(phrase, scene, instances, layout).mask.tolist() == [True, True, False], phrase
+    assert select_phrase("the telescope and the hammock", scene, instances, layout).mask.all()
+    with pytest.raises(EditError, match="no zeppelin"):
+        select_phrase("a zeppelin", scene, instances, layout)
+
+
 # ---- a generated world ------------------------------------------------------------------------------------
 PROMPT = "a bedroom with a blue bed, a red chair, a green chair and two lamps"
 

@@ -148,17 +148,20 @@ def test_layout_for_prompt_engines_determinism_and_fallback(monkeypatch, tmp_pat
     prompt = "a kitchen with a red fridge and two wooden chairs"
     a, b = wlm.layout_for_prompt(prompt, "lm", seed=3), wlm.layout_for_prompt(prompt, "lm", seed=3)
     assert a.engine == "lm" and a.layout.to_json() == b.layout.to_json()
-    assert sorted(o.label for o in a.layout.objects) == ["chair", "chair", "fridge"]
+    assert sorted(o.label for o in a.layout.objects if o.source == "prompt") == ["chair", "chair", "fridge"]
+    assert {o.label for o in a.layout.objects if o.source == "completion"}.isdisjoint({"chair", "fridge"})
+    bare = wlm.layout_for_prompt(prompt, "lm", seed=3, complete=False)
+    assert sorted(o.label for o in bare.layout.objects) == ["chair", "chair", "fridge"]
     rules = wlm.layout_for_prompt(prompt + " and a dragon")  # the default
-    assert rules.engine == "rules" and rules.ignored == ["dragon"]
+    assert rules.engine == "rules" and rules.ignored == [] and "'dragon'" in rules.warnings[0]  # a generic object
     # auto: the rules when they know every word (or meet a word like no word they know) ...
     assert wlm.layout_for_prompt(prompt + " and a dragon", "auto").engine == "rules"
     # ... and the model when they meet words that look like typing mistakes
-    typed = wlm.layout_for_prompt("a kitchen with a red fidge and two wodden chairs", "auto", seed=3)
+    typed = wlm.layout_for_prompt("a kitchen with a red fidge and two wodden chairs", "auto", seed=3, complete=False)
     assert typed.engine == "lm" and "'fidge', 'wodden'" in typed.warnings[0]
     assert typed.layout.counts() == {"fridge": 1, "chair": 2}
     # ... or a word order they only guess at: the rules would paint the lamps blue
-    reordered = wlm.layout_for_prompt("a bedroom with a bed in blue and two white lamps", "auto", seed=3)
+    reordered = wlm.layout_for_prompt("a bedroom with a bed in blue and two white lamps", "auto", seed=3, complete=False)
     assert reordered.engine == "lm" and "before the count 'two'" in reordered.warnings[0]
     assert reordered.layout.counts() == {"bed": 1, "lamp": 2}
     assert {(o.label, o.color) for o in reordered.layout.objects} == {("bed", COLORS["blue"]), ("lamp", COLORS["white"])}
@@ -179,13 +182,39 @@ def test_layout_for_prompt_engines_determinism_and_fallback(monkeypatch, tmp_pat
     assert cli.LAYOUT_ENGINE == wlm.DEFAULT_ENGINE == inspect.signature(pipeline.generate_draft).parameters["engine"].default
 
     class CappedModel:  # failure injection: a decode that runs into the token cap
-        def layout(self, prompt, seed=0):
+        def program(self, prompt):
             raise ProgramError("decoding reached the 320-token cap before the program ended")
 
     monkeypatch.setattr(wlm, "_load_cached", lambda folder: CappedModel())
-    fell_back = wlm.layout_for_prompt(prompt, "lm")
+    fell_back = wlm.layout_for_prompt(prompt, "lm", complete=False)
     assert fell_back.engine == "rules" and "token cap" in fell_back.warnings[0]
     assert fell_back.layout.counts() == {"fridge": 1, "chair": 2}
+
+
+def test_the_model_may_not_invent_and_auto_keeps_the_better_reading(monkeypatch):
+    import worldgen.lm as wlm
+
+    class Inventor:  # failure injection: a model that adds a wardrobe and reads the bed's colour late
+        def program(self, prompt):
+            return "scene bedroom\nbed blue 1\nwardrobe white 1\nlamp white 2\nend"
+
+    monkeypatch.setattr(wlm, "_load_cached", lambda folder: Inventor())
+    prompt = "a bedroom with a bed in blue, two white lamps and a red hammock"
+    made = wlm.layout_for_prompt(prompt, "lm", seed=0, complete=False)
+    assert sorted((o.label, o.name) for o in made.layout.objects) == [("bed", ""), ("lamp", ""), ("lamp", ""),
+                                                                         ("object", "hammock")]
+    assert any("wardrobe" in w and "does not name" in w for w in made.warnings)
+    auto = wlm.layout_for_prompt(prompt, "auto", seed=0, complete=False)
+    assert auto.engine == "lm"  # the rules doubt the word order; the model found every kind they found
+
+    class Forgetful:  # a model that misses the lamps: auto keeps the rules' reading
+        def program(self, prompt):
+            return "scene bedroom\nbed blue 1\nend"
+
+    monkeypatch.setattr(wlm, "_load_cached", lambda folder: Forgetful())
+    auto = wlm.layout_for_prompt(prompt, "auto", seed=0, complete=False)
+    assert auto.engine == "rules" and "missed lamp" in auto.warnings[0]
+    assert wlm.layout_for_prompt("a bedroom with a bed in blue and no lamps", "lm", seed=0).layout.counts().get("lamp") is None
 
 
 def test_training_continues_from_a_checkpoint_and_a_retrained_folder_is_reloaded(tmp_path):

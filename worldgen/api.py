@@ -56,7 +56,7 @@ def generate(prompt: str | None = None, images: str | os.PathLike | Sequence[str
              resolution: int | None = None, time_budget_s: float | None = None, lift_steps: int | None = None,
              device: str | None = None, progress: bool = True, engine: str = "auto", flythrough: bool = True,
              fov_y_deg: float | None = None, frame_model: str | os.PathLike | None = None,
-             on_frame: Callable[[int, int, np.ndarray], None] | None = None) -> World:
+             on_frame: Callable[[int, int, np.ndarray], None] | None = None, complete: bool = True) -> World:
     """Make a world from a prompt, a layout (a Layout, box JSON or voxel .npy), photo(s) or a video.
 
     quality: "draft" renders the layout's procedural frames and lifts them; "full" makes the frames
@@ -72,6 +72,8 @@ def generate(prompt: str | None = None, images: str | os.PathLike | Sequence[str
     device: the frame model's device ("cpu", "cuda"); None picks CUDA when there is one.
     on_frame: called as on_frame(index, total, rgb [H, W, 3] float32) for each frame as it is made,
       for prompt and layout worlds (an editor shows them while the lift runs).
+    complete: after the objects a prompt names, add what its scene type plausibly holds (marked
+      "source": "completion" in layout.json); prompts saying "only" or "empty" are never completed.
     Raises a WorldgenError subclass naming the input for every bad argument or file.
     """
     if quality not in QUALITIES:
@@ -97,7 +99,7 @@ def generate(prompt: str | None = None, images: str | os.PathLike | Sequence[str
         from .frame_model import DEFAULT_FRAME_MODEL
 
         opts.update(flythrough=flythrough, fov_y_deg=fov_y_deg, frame_model=frame_model or DEFAULT_FRAME_MODEL,
-                    on_frame=on_frame)
+                    on_frame=on_frame, complete=complete)
         _make(out, prompt, images, video, _layout_of(layout), seed, quality, opts, device, progress, engine)
         world = load_world(out)
     except BaseException:
@@ -131,10 +133,10 @@ def _make(out, prompt, images, video, layout, seed, quality, opts, device, progr
 
         generate_full(prompt, out, layout=layout, seed=seed, frames=frames, resolution=size, time_budget_s=budget,
                       progress=progress, engine=engine, device=device, lift_steps=steps, flythrough=flythrough,
-                      frame_model=model, on_frame=opts["on_frame"])
+                      frame_model=model, on_frame=opts["on_frame"], complete=opts["complete"])
     else:
         from .pipeline import generate_draft
 
         generate_draft(prompt, out, layout=layout, seed=seed, frames=frames, resolution=size, time_budget_s=budget,
                        progress=progress, engine=engine, lift_steps=steps, flythrough=flythrough,
-                       on_frame=opts["on_frame"])
+                       on_frame=opts["on_frame"], complete=opts["complete"])

@@ -1,8 +1,8 @@
 """Batch generation: one world per line of a JOBS.jsonl file, locally (a process pool) or as Ray tasks.
 
 A JOBS file holds one JSON object per line with the fields of `worldgen.generate` (prompt, images,
-video, layout, seed, quality, frames, resolution, time_budget_s, lift_steps, flythrough, engine) and a unique `id`; blank lines and lines starting
-with '#' are skipped. Relative paths in a job (images, video, a layout file) are relative to the
+video, layout, seed, quality, frames, resolution, time_budget_s, lift_steps, flythrough, engine,
+complete) and a unique `id`; blank lines and lines starting with '#' are skipped. Relative paths in a job (images, video, a layout file) are relative to the
 JOBS file's folder, so a JOBS file and its inputs move together.
 
 On disk, OUT/<id>/ is each job's world (saved atomically by `World.save`) and OUT/manifest.jsonl
@@ -48,7 +48,7 @@ ID_PATTERN = re.compile(r"[A-Za-z0-9._-]+")
 FIELDS: dict[str, tuple[type, ...]] = {
     "id": (str,), "prompt": (str,), "images": (str, list), "video": (str,), "layout": (str, dict),
     "seed": (int,), "quality": (str,), "frames": (int,), "resolution": (int,), "time_budget_s": (int, float),
-    "engine": (str,), "lift_steps": (int,), "flythrough": (bool,),
+    "engine": (str,), "lift_steps": (int,), "flythrough": (bool,), "complete": (bool,),
 }
 PATH_FIELDS = ("images", "video", "layout")
 

@@ -16,7 +16,9 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 
 LAYOUT_ENGINE = "auto"  # worldgen.lm.DEFAULT_ENGINE, without importing torch to build the CLI
 ENGINE_HELP = ("rules (the deterministic parser), lm (the trained language model) or auto (the rules, or the model "
-               "when the prompt has words that look like typing mistakes)")
+               "when the prompt has words that look like typing mistakes or a word order the rules guess at)")
+NO_COMPLETE_HELP = ("place only what the prompt names (by default the scene type's usual furniture fills the rest; "
+                    "'only' or 'empty' in the prompt does the same)")
 
 
 def _fail(message: str) -> None:
@@ -157,13 +159,14 @@ def layout(
     out: Optional[Path] = typer.Option(None, "--out", help="also save the layout here"),
     engine: str = typer.Option(LAYOUT_ENGINE, help=ENGINE_HELP),
     checkpoint: Optional[Path] = typer.Option(None, help="lm checkpoint folder (default: assets/lm-tiny)"),
+    no_complete: bool = typer.Option(False, "--no-complete", help=NO_COMPLETE_HELP),
 ) -> None:
     """Turn a prompt into a coarse layout (the rule-based parser, or the language model)."""
 
     from .lm import layout_for_prompt
 
     try:
-        made = layout_for_prompt(prompt, engine, seed=seed, checkpoint=checkpoint)
+        made = layout_for_prompt(prompt, engine, seed=seed, checkpoint=checkpoint, complete=not no_complete)
     except WorldgenError as e:
         _fail(str(e))
     result, warnings, ignored = made.layout, made.warnings, made.ignored
@@ -266,6 +269,7 @@ def generate(
     overwrite: bool = typer.Option(False, help="replace an existing world folder"),
     engine: str = typer.Option(LAYOUT_ENGINE, help="text -> layout: " + ENGINE_HELP),
     no_flythrough: bool = typer.Option(False, "--no-flythrough", help="skip flythrough.mp4"),
+    no_complete: bool = typer.Option(False, "--no-complete", help=NO_COMPLETE_HELP),
     frame_model: Optional[Path] = typer.Option(None, help="frame model folder (default: assets/rtfm-tiny)"),
     fov: Optional[float] = typer.Option(None, help="the photo's / video's vertical field of view, degrees "
                                         "(default: EXIF, else 60)"),
@@ -281,7 +285,7 @@ def generate(
         world = generate_world(prompt, images=image or None, video=video, layout=layout, seed=seed, quality=quality,
                                frames=frames, resolution=resolution, time_budget_s=time_budget, lift_steps=lift_steps,
                                progress=not (quiet or as_json), engine=engine, flythrough=not no_flythrough,
-                               fov_y_deg=fov, frame_model=frame_model)
+                               fov_y_deg=fov, frame_model=frame_model, complete=not no_complete)
         path = world.save(out, overwrite=overwrite)
     except WorldgenError as e:
         _fail(str(e))
@@ -425,6 +429,8 @@ def train_lm(
     seed: int = typer.Option(0),
     init: Optional[Path] = typer.Option(None, "--init", help="continue training from this checkpoint (its weights, "
                                         "tokenizer and config; --preset and the model options are not used)"),
+    descriptive: int = typer.Option(0, min=0, help="long descriptive prompts per layout (moods, light, materials, "
+                                    "things outside the vocabulary that the program must not name)"),
 ) -> None:
     """Train the Grok-style text -> layout model on the procedural engine's (prompt, program) pairs."""
     from rtfm.language.train import TrainConfig
@@ -441,7 +447,7 @@ def train_lm(
         if init is not None and options:
             _fail("--init keeps the checkpoint's architecture; drop --engram-layers and --mhc-streams")
         train_layout_lm(out, preset, layouts, variants, requests, cfg, seed=seed, model_options=options, init=init,
-                        typos=typos, reworded=reworded, log=typer.echo)
+                        typos=typos, reworded=reworded, descriptive=descriptive, log=typer.echo)
     except WorldgenError as e:
         _fail(str(e))
     typer.echo(f"wrote {out}")

@@ -29,7 +29,7 @@ from torch import Tensor
 from renderer import GaussianScene, load_scene, save_scene
 from renderer.edit import EditError, EditHistory, box_local, select_box, select_labels, select_sphere
 from renderer.formats.base import atomic_write
-from renderer.layout import LABEL_IDS, LABELS, Box, Layout, hex_to_rgb
+from renderer.layout import GENERIC_LABEL, LABEL_IDS, LABELS, Box, Layout, hex_to_rgb
 
 from .world import World, WorldWriter, load_world
 
@@ -96,8 +96,9 @@ def _chroma(rgb: Tensor) -> Tensor:
 
 def select_phrase(phrase: str, scene: GaussianScene, instances: Tensor, layout: Layout | None) -> Selection:
     """The Gaussians a phrase names ("the bed", "all lamps", "the red chair", "two chairs", "the walls")."""
-    from .procgen.text_rules import parse_prompt
-    from .procgen.vocab import NUMBER_WORDS, SYNONYMS
+    from .procgen.text_rules import LEXICON, parse_prompt
+    from .procgen.vocab import NUMBER_WORDS
+    from .procgen.vocab import plural as plural_of
 
     if not isinstance(phrase, str) or not phrase.strip():
         raise EditError("the phrase is empty; name something in the world, e.g. 'the bed' or 'all lamps'")
@@ -110,19 +111,21 @@ def select_phrase(phrase: str, scene: GaussianScene, instances: Tensor, layout: 
     mask = torch.zeros(len(scene), dtype=torch.bool)
     objects: list[str] = []
     warnings: list[str] = []
-    for j, w in enumerate(words):  # structure: the floor, the walls, the sky (not "the floor lamp")
-        if w in STRUCTURE_WORDS and " ".join(words[j:j + 2]) not in SYNONYMS:
+    for j, w in enumerate(words):  # structure: the floor, the walls, the sky (not "the floor lamp", "the ceiling lamp")
+        if w in STRUCTURE_WORDS and LEXICON.get(tuple(words[j:j + 2]), ("",))[0] != "object":
             hit = select_labels(scene, [LABEL_IDS[STRUCTURE_WORDS[w]]])
             if hit.any() and STRUCTURE_WORDS[w] not in objects:
                 mask |= hit
                 objects.append(STRUCTURE_WORDS[w])
     present = _instances_by_label(scene, instances)
-    for req in parsed.requests:
+    for req in parsed.requests + _generic_named(words, parsed.requests, layout):
         candidates = present.get(req.label, [])
+        if req.label == GENERIC_LABEL:  # a thing outside the vocabulary goes by the noun its box records
+            candidates = [i for i in candidates if layout is not None and layout.objects[i].name == req.name]
         if not candidates:
-            warnings.append(f"no {req.label.replace('_', ' ')} in this world")
+            warnings.append(f"no {(req.name or req.label).replace('_', ' ')} in this world")
             continue
-        plural = _is_plural(req.label, words)
+        plural = _is_plural(req.label, words) if req.label != GENERIC_LABEL else plural_of(req.name) in words
         every = want_all or (plural and not counted)
         ranked = _rank(scene, instances, candidates, req.color)
         if every and req.color is not None:  # "the red chairs": those close to the best match in colour
@@ -141,6 +144,17 @@ def select_phrase(phrase: str, scene: GaussianScene, instances: Tensor, layout: 
                         + (f" ({'; '.join(warnings)})" if warnings else "")
                         + f"; it holds: {', '.join(here) or 'nothing labelled'}")
     return Selection(mask, phrase.strip()[:MAX_PHRASE_CHARS], objects, warnings + list(parsed.warnings))
+
+
+def _generic_named(words: list[str], requests: list, layout: Layout | None) -> list:
+    """Requests for the layout's generic objects whose noun the phrase names but the text rules did
+    not read as a thing to place ("the hammock": no article or count opened the phrase)."""
+    from .procgen.text_rules import ObjectRequest
+    from .procgen.vocab import plural
+
+    read = {r.name for r in requests if r.label == GENERIC_LABEL}
+    names = {o.name for o in (layout.objects if layout is not None else []) if o.label == GENERIC_LABEL and o.name}
+    return [ObjectRequest(GENERIC_LABEL, 1, name=n) for n in sorted(names - read) if n in words or plural(n) in words]
 
 
 def _instances_by_label(scene: GaussianScene, instances: Tensor) -> dict[str, list[int]]:

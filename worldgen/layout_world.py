@@ -57,11 +57,11 @@ def generate_full(prompt: str | None, out: str | os.PathLike, *, layout: Layout 
                   frames: int = 40, resolution: int = 128, time_budget_s: float = 28.0, overwrite: bool = False,
                   progress: bool = True, engine: str = "auto", checkpoint: str | os.PathLike | None = None,
                   frame_model: str | os.PathLike = DEFAULT_FRAME_MODEL, device=None, lift_steps: int | None = None,
-                  flythrough: bool = True, on_frame=None):
+                  flythrough: bool = True, on_frame=None, complete: bool = True):
     """The "full" world for a prompt or a layout. Returns (world folder, ignored words, warnings)."""
     from rtfm.checkpoint import load_frame_model
 
-    layout, layout_model, ignored, warnings = layout_step(prompt, layout, engine, seed, checkpoint)
+    layout, layout_model, ignored, warnings = layout_step(prompt, layout, engine, seed, checkpoint, complete)
     model = load_frame_model(frame_model, device or "cpu")
     with WorldWriter(out, overwrite=overwrite) as writer:
         layout.save(writer.add("layout", "layout.json"))

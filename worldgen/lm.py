@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from renderer.errors import ArgumentError, InputFileError
+from renderer.layout import GENERIC_LABEL
 from renderer.formats.base import read_json
 from rtfm.language import CheckpointError, Grok, from_pretrained, save_pretrained
 from rtfm.language.grammar import GrammarConstraint
@@ -21,7 +22,7 @@ from rtfm.language.tokenizer import load_tokenizer, save_tokenizer, train_tokeni
 from rtfm.language.train import EOS, MAX_PROMPT_CHARS, TrainConfig, encode_pair, new_model, train
 
 from .procgen.paraphrase import training_pairs
-from .procgen.program import LayoutGrammar, ProgramError, layout_from_program
+from .procgen.program import LayoutGrammar, ProgramError, layout_from_program, parse_program
 from .procgen.text_rules import HEX_COLOR
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "assets" / "lm-tiny"
@@ -72,9 +73,10 @@ class LayoutLM:
 def train_layout_lm(out: str | os.PathLike, preset: str = "tiny", n_layouts: int = 3000, variants: int = 3,
                     requests: int = 5, config: TrainConfig | None = None, seed: int = 0, vocab_size: int = 2048,
                     model_options: dict | None = None, init: str | os.PathLike | None = None, typos: float = 0.0,
-                    reworded: int = 0, log=print) -> LayoutLM:
-    """Generate pairs (`variants` captions, `requests` user-style prompts and `reworded` captions
-    in other word orders per layout, a `typos` share of the non-plain ones misspelled), train the
+                    reworded: int = 0, descriptive: int = 0, log=print) -> LayoutLM:
+    """Generate pairs (`variants` captions, `requests` user-style prompts, `reworded` captions in
+    other word orders and `descriptive` long prompts per layout, a `typos` share of the non-plain
+    ones misspelled), train the
     tokenizer and the model (`model_options` override the preset: engram_layers, mhc_streams, ...),
     save both (safetensors + JSON) to `out`. With `init`, training continues from that checkpoint:
     its weights, tokenizer and config are kept (preset, vocab_size and model_options are unused)
@@ -84,7 +86,7 @@ def train_layout_lm(out: str | os.PathLike, preset: str = "tiny", n_layouts: int
     except OSError as e:
         raise InputFileError(f"{out}: cannot write a checkpoint there: {e.strerror or e}") from None
     t0 = time.perf_counter()
-    pairs = training_pairs(n_layouts, variants, requests, seed=seed, typos=typos, reworded=reworded)
+    pairs = training_pairs(n_layouts, variants, requests, seed=seed, typos=typos, reworded=reworded, descriptive=descriptive)
     log(f"{len(pairs)} (prompt, program) pairs from {n_layouts} layouts in {time.perf_counter() - t0:.0f}s")
     previous = None
     if init is not None:
@@ -104,7 +106,7 @@ def train_layout_lm(out: str | os.PathLike, preset: str = "tiny", n_layouts: int
         return lm
     lm.save(out)
     record = {"preset": preset if init is None else (previous or {}).get("preset"), "n_layouts": n_layouts,
-              "variants": variants, "requests": requests, "reworded": reworded, "typos": typos,
+              "variants": variants, "requests": requests, "reworded": reworded, "typos": typos, "descriptive": descriptive,
               "model_options": model_options or {}, "seed": seed, "config": asdict(cfg), "history": history}
     if init is not None:
         record.update(init=str(init), init_training=previous)
@@ -134,25 +136,30 @@ class PromptLayout:
 
 
 def layout_for_prompt(prompt: str, engine: str = DEFAULT_ENGINE, seed: int = 0,
-                      checkpoint: str | os.PathLike | None = None) -> PromptLayout:
+                      checkpoint: str | os.PathLike | None = None, complete: bool = True) -> PromptLayout:
     """Prompt -> layout with the language model (`lm`), the rule parser (`rules`) or `auto`: the
     rules, unless they are unsure of their reading (`text_rules.unsure`): words that look like
     typing mistakes ("a wooden tabel"), or a word order they only guess at ("a bed in blue, two
-    lamps", "no tv", a sentence opening with "under the table"). Then the model reads the prompt.
+    lamps", a sentence opening with "under the table"). Then the model reads the prompt, and auto
+    keeps its reading only if it finds every kind of thing the rules found.
+
+    Whatever the engine, the model never adds a kind the prompt does not name (it is dropped,
+    with a warning), things the vocabulary lacks are placed as named generic objects, what the
+    prompt rules out ("no tv") stays out, and with `complete` the scene type's usual furniture
+    fills the rest (procgen.completion; off for "only"/"empty" prompts).
     A prompt the model cannot finish within its token cap falls back to the rules, with a warning.
     Checkpoint errors (missing files, pickle, bad config) raise CheckpointError/ValueError naming
     the file."""
-    from .procgen.text_rules import layout_from_parsed, parse_prompt, unsure
+    from .procgen.text_rules import layout_from_parsed, layout_from_requests, parse_prompt, unsure
 
     if engine not in ENGINES:
         raise ArgumentError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
-    parsed = parse_prompt(prompt) if engine != "lm" else None
+    parsed = parse_prompt(prompt)  # the model's engine too: exclusions, unknown nouns, the kinds named
     doubts = unsure(parsed) if engine == "auto" else []
 
     def by_rules(notes: list[str]) -> PromptLayout:
-        read = parsed or parse_prompt(prompt)
-        layout = layout_from_parsed(read, seed)
-        return PromptLayout(layout, "rules", list(dict.fromkeys(notes + read.warnings + read.doubts)), read.ignored)
+        layout = layout_from_parsed(parsed, seed, complete=complete)
+        return PromptLayout(layout, "rules", list(dict.fromkeys(notes + parsed.warnings + parsed.doubts)), parsed.ignored)
 
     if engine == "rules" or (engine == "auto" and not doubts):
         return by_rules([])
@@ -163,8 +170,30 @@ def layout_for_prompt(prompt: str, engine: str = DEFAULT_ENGINE, seed: int = 0,
             raise
         return by_rules([f"the language model could not be loaded ({e}); used the rule parser"])  # auto keeps working
     try:
-        made, warnings = lm.layout(prompt, seed=seed)
+        program = parse_program(lm.program(prompt))
     except ProgramError as e:
         return by_rules([f"the language model gave no layout ({e}); used the rule parser"])
-    note = [f"read by the language model: {'; '.join(doubts)}"] if doubts else []
-    return PromptLayout(made, "lm", note + warnings)
+    requests, notes = vetted_requests(program.requests, parsed)
+    named = {r.label for r in parsed.requests if r.label != GENERIC_LABEL}
+    missed = sorted(named - {r.label for r in requests})
+    if engine == "auto" and missed:
+        return by_rules([f"the language model missed {', '.join(missed)}; used the rule parser"])
+    warnings = ([f"read by the language model: {'; '.join(doubts)}"] if doubts else []) + notes
+    layout = layout_from_requests(program.scene, requests, warnings, seed, complete=complete and parsed.complete,
+                                  excluded=parsed.excluded)
+    return PromptLayout(layout, "lm", warnings, parsed.ignored)
+
+
+def vetted_requests(requests: list, parsed) -> tuple[list, list[str]]:
+    """The model's requests, less any kind the prompt does not name or rules out (the model must
+    not invent), plus the prompt's generic objects (the model's vocabulary cannot name them).
+    -> (requests, warnings about what was dropped)."""
+    from .procgen.text_rules import kinds_named
+
+    named = kinds_named(parsed)
+    kept = [r for r in requests if r.label in named]
+    dropped = sorted({r.label for r in requests} - named)
+    kept += [r for r in parsed.requests if r.label == GENERIC_LABEL]
+    notes = [f"the language model added {', '.join(d.replace('_', ' ') for d in dropped)}, which the prompt does not "
+             "name; left out"] if dropped else []
+    return kept, notes

@@ -190,7 +190,7 @@ def lift_budget(time_budget_s: float | None, lift_steps: int | None, seed: int) 
 
 
 def layout_step(prompt: str | None, layout: Layout | None, engine: str, seed: int,
-                checkpoint: str | os.PathLike | None):
+                checkpoint: str | os.PathLike | None, complete: bool = True):
     """(layout, layout model name, ignored words, warnings): the given layout, or the prompt's."""
     from .lm import DEFAULT_CHECKPOINT, layout_for_prompt
 
@@ -198,7 +198,7 @@ def layout_step(prompt: str | None, layout: Layout | None, engine: str, seed: in
         return layout, "given", [], []
     if not prompt or not prompt.strip():
         raise LayoutError("a world needs a prompt or a layout")
-    made = layout_for_prompt(prompt, engine, seed=seed, checkpoint=checkpoint)
+    made = layout_for_prompt(prompt, engine, seed=seed, checkpoint=checkpoint, complete=complete)
     name = "rules" if made.engine == "rules" else f"lm ({Path(checkpoint or DEFAULT_CHECKPOINT).name})"
     return made.layout, name, made.ignored, made.warnings
 
@@ -207,7 +207,7 @@ def generate_draft(prompt: str | None, out: str | os.PathLike, *, layout: Layout
                    frames: int = 40, resolution: int = 128, time_budget_s: float = 28.0, overwrite: bool = False,
                    progress: bool = True, engine: str = "auto", checkpoint: str | os.PathLike | None = None,
                    lift_steps: int | None = None, flythrough: bool = True,
-                   on_frame: FrameCallback | None = None) -> tuple[Path, list[str], list[str]]:
+                   on_frame: FrameCallback | None = None, complete: bool = True) -> tuple[Path, list[str], list[str]]:
     """The draft world for a prompt or a layout: the layout (given, or from the language model or
     rules, worldgen.lm.layout_for_prompt), procedural frames along an orbit, lifted for
     `time_budget_s`, or for exactly `lift_steps` steps (then the world is reproducible bit for bit,
@@ -218,7 +218,7 @@ def generate_draft(prompt: str | None, out: str | os.PathLike, *, layout: Layout
     from .procgen.paths import camera_path
     from .procgen.world import build_world
 
-    layout, layout_model, ignored, warnings = layout_step(prompt, layout, engine, seed, checkpoint)  # before the folder
+    layout, layout_model, ignored, warnings = layout_step(prompt, layout, engine, seed, checkpoint, complete)  # before the folder
     with WorldWriter(out, overwrite=overwrite) as writer:
         layout.save(writer.add("layout", "layout.json"))
         writer.manifest.update({"inputs": {"prompt": prompt}, "seed": seed, "caption": layout.caption, "quality": "draft",

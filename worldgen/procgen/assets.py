@@ -102,6 +102,73 @@ def _legs(sx, sy, h, r, inset, rng) -> list[Geom]:
     return out
 
 
+def _frame(axis, normal) -> np.ndarray:
+    """A rotation [3, 3] whose columns are (width, thickness, axis) directions: the axis along
+    `axis`, the thickness as close to `normal` as the axis allows."""
+    a = np.asarray(axis, float)
+    a = a / max(np.linalg.norm(a), 1e-12)
+    side = np.cross(a, np.asarray(normal, float))
+    if np.linalg.norm(side) < 1e-6:  # the normal lies along the axis: any perpendicular will do
+        side = np.cross(a, [1.0, 0.0, 0.0] if abs(a[0]) < 0.9 else [0.0, 1.0, 0.0])
+    side /= np.linalg.norm(side)
+    return np.stack([side, np.cross(a, side), a], 1)  # right-handed, so the winding is kept
+
+
+def _beam(p0, p1, width, thick, normal=(0.0, 0.0, 1.0)) -> Geom:
+    """A box from point p0 to point p1 (a plank, a rail, a blade) of the given cross-section,
+    its thickness along `normal` where it can be."""
+    p0, p1 = np.asarray(p0, float), np.asarray(p1, float)
+    v, f = _unit("box", 0)
+    length = max(float(np.linalg.norm(p1 - p0)), 1e-4)
+    return Geom((v * (width, thick, length)) @ _frame(p1 - p0, normal).T + (p0 + p1) / 2, f)
+
+
+def _rod(p0, p1, r, sections=8) -> Geom:
+    """A cylinder of radius r from point p0 to point p1."""
+    p0, p1 = np.asarray(p0, float), np.asarray(p1, float)
+    v, f = _unit("cylinder", sections)
+    length = max(float(np.linalg.norm(p1 - p0)), 1e-4)
+    return Geom((v * (r, r, length)) @ _frame(p1 - p0, (0.0, 0.0, 1.0)).T + (p0 + p1) / 2, f)
+
+
+def _frustum(x, y, z0, z1, r0, r1, sections=16) -> Geom:
+    """A cylinder tapering from radius r0 at z0 to r1 at z1 (a pot, a bin, a tower)."""
+    v, f = _unit("cylinder", sections)
+    radius = r0 + (v[:, 2:3] + 0.5) * (r1 - r0)
+    return Geom(np.concatenate([v[:, :2] * radius + (x, y), z0 + (v[:, 2:3] + 0.5) * max(z1 - z0, 1e-4)], 1), f)
+
+
+def _prism(profile, x0, x1) -> Geom:
+    """A convex polygon `profile` of (y, z) points, counter-clockwise, extruded from x0 to x1 (a roof)."""
+    pts = np.asarray(profile, float)
+    n = len(pts)
+    v = np.concatenate([np.c_[np.full(n, x0), pts], np.c_[np.full(n, x1), pts]])
+    faces = [[i, (i + 1) % n, n + (i + 1) % n] for i in range(n)] + [[i, n + (i + 1) % n, n + i] for i in range(n)]
+    faces += [[0, k + 1, k] for k in range(1, n - 1)] + [[n, n + k, n + k + 1] for k in range(1, n - 1)]
+    return Geom(v, np.array(faces, np.int64))
+
+
+def _swap_xy(g: Geom) -> Geom:
+    """The same mesh with x and y exchanged (a mirror, so the winding flips back)."""
+    return Geom(g.vertices[:, [1, 0, 2]], g.faces[:, ::-1].copy())
+
+
+def _ring(center, radius, tube, axis="y", segments=16) -> list[Geom]:
+    """A ring of rods (a wheel's tyre, a globe's meridian) around `center` in the plane normal to `axis`."""
+    a = np.linspace(0, 2 * math.pi, segments + 1)
+    u, w = {"x": (1, 2), "y": (0, 2), "z": (0, 1)}[axis]
+    pts = np.zeros((segments + 1, 3)) + np.asarray(center, float)
+    pts[:, u] += radius * np.cos(a)
+    pts[:, w] += radius * np.sin(a)
+    return [_rod(pts[k], pts[k + 1], tube, 6) for k in range(segments)]
+
+
+def _lean(geoms: list[Geom], angle_deg: float, axis=(1.0, 0.0, 0.0), pivot=(0.0, 0.0, 0.0)) -> list[Geom]:
+    """Rotate meshes in place by angle_deg about an axis through `pivot` (a guitar leaning back)."""
+    m = trimesh.transformations.rotation_matrix(math.radians(angle_deg), axis, pivot)
+    return [g.apply_transform(m) for g in geoms]
+
+
 # ---- indoor ------------------------------------------------------------------------------------
 def bed(s, c, rng):
     sx, sy, sz = s
@@ -483,12 +550,30 @@ def pond(s, c, rng):
     return parts
 
 
+def generic_object(s, c, rng):
+    """A thing named by a noun the library has no builder for: a rounded block in its colour on a
+    low plinth, with a seam, so it reads as an object of that size rather than as a plain box."""
+    sx, sy, sz = s
+    base_h = min(0.04, sz * 0.08)
+    m = _blob([0, 0, 0], [1, 1, 1], subdivisions=2)
+    power = rng.uniform(0.25, 0.5)  # 0 is a box, 1 a sphere
+    v = np.sign(m.vertices) * np.abs(m.vertices) ** power
+    v /= np.abs(v).max(0)
+    m.vertices = v * [sx / 2 * 0.96, sy / 2 * 0.96, (sz - base_h) / 2] + [0, 0, base_h + (sz - base_h) / 2]
+    parts = [Part(_box([-sx * 0.42, -sy * 0.42, 0], [sx * 0.42, sy * 0.42, base_h]), "plastic", _shade(c, 0.45)),
+             Part(m, "plastic" if rng.random() < 0.5 else "paint", c)]
+    z = base_h + (sz - base_h) * rng.uniform(0.45, 0.65)
+    parts.append(Part(_box([-sx * 0.48, -sy * 0.48, z - 0.006], [sx * 0.48, sy * 0.48, z + 0.006]), "plastic", _shade(c, 0.7)))
+    return parts
+
+
 ASSETS: dict[str, Callable] = {
     "bed": bed, "sofa": sofa, "armchair": armchair, "chair": chair, "table": table, "desk": desk, "lamp": lamp,
     "bookshelf": bookshelf, "wardrobe": wardrobe, "tv": tv, "plant": plant, "rug": rug, "fridge": fridge,
     "kitchen_counter": kitchen_counter, "door": door, "window": window, "painting": painting,
     "pine_tree": pine_tree, "broadleaf_tree": broadleaf_tree, "bush": bush, "rock": rock, "house": house,
     "fence": fence, "bench": bench, "street_lamp": street_lamp, "car": car, "path": path, "pond": pond,
+    "object": generic_object,
 }
 
 
@@ -502,3 +587,9 @@ def build_asset(box: Box, rng: np.random.Generator, base_z: float | None = None)
     for p in parts:
         p.mesh.apply_transform(placed)
     return parts
+
+
+# The kinds added with the open vocabulary live in their own modules (this one stays readable);
+# they register their builders in ASSETS when imported, and use the primitives above, so they
+# are imported last.
+from . import assets_indoor, assets_outdoor  # noqa: E402,F401

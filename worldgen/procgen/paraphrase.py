@@ -19,10 +19,10 @@ import re
 
 import numpy as np
 
-from renderer.layout import Layout
+from renderer.layout import WALL_LABELS, Layout
 from .composers import RELATION_WORDS, compose, groups
 from .program import TARGET_RELATIONS, program_line, program_lines
-from .text_rules import LEXICON, RELATIONS, SIZE_WORDS, STOP_WORDS, ObjectRequest, default_scene
+from .text_rules import DEFAULT_RULES, LEXICON, RELATIONS, SIZE_WORDS, STOP_WORDS, ObjectRequest, default_scene
 from .vocab import COLOR_ALIASES, COLORS, COUNT_WORDS, NOUNS, SCENE_SYNONYMS, SCENE_TYPES, SYNONYMS, plural
 
 NOUN_SYNONYMS: dict[str, list[str]] = {}
@@ -41,7 +41,9 @@ for _phrase, (_rel, _) in RELATIONS.items():
     if _rel != "wall_mount" and not _phrase.endswith(("corners", "walls")):
         RELATION_PHRASES.setdefault(_rel, []).append(_phrase)
 FLOOR_PLACES = ("corner", "wall", "center")
-WALL_OBJECTS = ("door", "window", "painting")
+DESCRIPTIVE_TRAINING_CHARS = 700  # about the 192 prompt tokens the tiny model reads at inference
+WALL_OBJECTS = tuple(sorted(WALL_LABELS))  # never given a floor place ("a mirror in the corner")
+MOUNTED = tuple(sorted(label for label, rule in DEFAULT_RULES.items() if rule == "wall_mount"))  # "... on the wall"
 REQUEST_TEMPLATES = ["{a} {scene} with {objects}", "{scene} with {objects}", "{a} {adj} {scene} with {objects}",
                      "{objects} in {a} {scene}", "{a} {scene}: {objects}", "{a} {scene} that has {objects}",
                      "i want {a} {scene} with {objects}", "make {a} {scene} with {objects}",
@@ -103,17 +105,20 @@ def describe(layout: Layout, relations, rng: np.random.Generator, plain: bool = 
 
 
 def training_pairs(n_layouts: int, variants: int = 4, requests: int = 0, seed: int = 0,
-                   typos: float = 0.0, reworded: int = 0) -> list[tuple[str, str]]:
+                   typos: float = 0.0, reworded: int = 0, descriptive: int = 0) -> list[tuple[str, str]]:
     """(prompt, program) pairs: `variants` descriptions of each of `n_layouts` composed layouts
     (the first in the engine's plain wording), `requests` user-style prompts and `reworded`
     prompts in other word orders (`reword.reword`, alternately of the whole layout and of a
-    few of its objects) from each. A `typos` share of the non-plain prompts is misspelled
-    (`misspell`); the program stays the same."""
+    few of its objects) and `descriptive` long descriptive prompts (`descriptive.descriptive_prompt`,
+    cut to what the model reads at inference) from each. A `typos` share of the non-plain prompts is
+    misspelled (`misspell`); the program stays the same."""
+    from .descriptive import descriptive_prompt
     from .reword import reword
 
     rng = np.random.default_rng(seed)
     typo_rng = np.random.default_rng([seed, 7])  # own streams: typos=0, reworded=0 give the same pairs as before
     reword_rng = np.random.default_rng([seed, 11])
+    long_rng = np.random.default_rng([seed, 13])
     types = list(SCENE_TYPES)
     pairs = []
     for i in range(n_layouts):
@@ -123,8 +128,10 @@ def training_pairs(n_layouts: int, variants: int = 4, requests: int = 0, seed: i
             pairs.append((text, "\n".join(program_lines(layout.scene_type, gs))))
         pairs.extend(request(layout, relations, rng) for _ in range(requests))
         pairs.extend(reword(layout, relations, reword_rng, few=j % 2 == 1) for j in range(reworded))
+        pairs.extend(descriptive_prompt(layout, relations, long_rng, max_chars=DESCRIPTIVE_TRAINING_CHARS)[:2]
+                     for _ in range(descriptive))
     if typos > 0:
-        plain = set(range(0, len(pairs), variants + requests + reworded))
+        plain = set(range(0, len(pairs), variants + requests + reworded + descriptive))
         pairs = [(misspell(text, typo_rng) if k not in plain and typo_rng.random() < typos else text, program)
                  for k, (text, program) in enumerate(pairs)]
     return pairs
@@ -171,7 +178,7 @@ def request(layout: Layout, relations, rng: np.random.Generator) -> tuple[str, s
         elif n <= 2 and rng.random() < 0.1:
             count = ""  # a bare noun ("grey sofa facing a tv"): the parser reads one, or two for a plural
         phrase = " ".join([w for w in [count] + words + [noun] if w])
-        if rel is None and label in ("painting", "window") and rng.random() < 0.25:
+        if rel is None and label in MOUNTED and rng.random() < 0.25:
             phrase += " on the wall"  # the parser's wall_mount: these labels' default placement
         if rel is not None:
             phrase += " " + str(rng.choice(RELATION_PHRASES[rel[0]]))

@@ -17,6 +17,7 @@ from renderer.layout import FLAT_LABELS, Layout
 from renderer.errors import WorldgenError
 
 PATH_KINDS = ("orbit", "walk", "look_around", "loop")
+HEAD_ROOM_M = 1.95  # an object whose bottom is higher than this (above the highest room eye, 1.7 m) blocks no camera
 
 
 class PathError(WorldgenError):
@@ -39,8 +40,9 @@ class FreeSpace:
         wall = margin if layout.shell.kind == "room" else margin + 0.5
         free = (X > lo[0] + wall) & (X < hi[0] - wall) & (Y > lo[1] + wall) & (Y < hi[1] - wall)
         for o in layout.objects:
-            if o.label in FLAT_LABELS or o.z_range[1] - layout.shell.ground_height(*o.center[:2]) < 0.05:
-                continue
+            base = layout.shell.ground_height(*o.center[:2])
+            if o.label in FLAT_LABELS or o.z_range[1] - base < 0.05 or o.z_range[0] - base > HEAD_ROOM_M:
+                continue  # flat, or hung above every eye height (a ceiling lamp): a camera may stand under it
             c, s = math.cos(math.radians(o.yaw)), math.sin(math.radians(o.yaw))
             dx, dy = X - o.center[0], Y - o.center[1]
             u, v = c * dx + s * dy, -s * dx + c * dy

@@ -28,7 +28,10 @@ from .program import program_lines
 from .vocab import COUNT_WORDS, NOUNS, SCENE_TYPES
 
 PAINTED = {"bed", "sofa", "armchair", "chair", "table", "desk", "lamp", "bookshelf", "wardrobe", "fridge",
-           "kitchen_counter", "door", "window", "house", "fence", "bench", "street_lamp", "car"}
+           "kitchen_counter", "door", "window", "house", "fence", "bench", "street_lamp", "car",
+           "stove", "kitchen_island", "filing_cabinet", "dresser", "piano", "fireplace", "coat_rack", "mailbox",
+           "trash_can", "bicycle", "bus_stop", "fire_hydrant", "truck", "bus", "picnic_table", "sun_lounger", "boat",
+           "swing", "slide", "barn", "windmill"}
 WOOD_WORDS = ("wood", "oak", "timber")
 PAINT_WORDS = ("painted", "coloured", "colored", "done in", "finished in")
 RELATION_FIRST_VERBS = {False: ("is", "sits", "stands", "there is", "you'll find"),  # by plural
