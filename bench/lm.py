@@ -22,7 +22,7 @@ outside the vocabulary, "no tv") and fresh long descriptive prompts from unseen 
 with their count and colour; precision = objects placed from the prompt (source "prompt", not
 scene completion) that were asked for. `auto` is the engine that uses the rules unless
 they are unsure of their reading (likely typos or a word order they guess at: text_rules.unsure,
-worldgen.lm.layout_for_prompt).
+worldgen.lm.read_prompt), and keeps the model's reading only where it finds every kind the rules found.
 Also: decoding time per layout and tokens/s on this machine.
 The last line is one JSON object with every figure.
 """
@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from machine import describe as machine  # noqa: E402  (bench/machine.py)
-from worldgen.lm import LayoutLM  # noqa: E402
+from worldgen.lm import LayoutLM, read_prompt  # noqa: E402
 from renderer.layout import GENERIC_LABEL  # noqa: E402
 from worldgen.procgen.composers import compose  # noqa: E402
 from worldgen.procgen.descriptive import descriptive_prompt  # noqa: E402
@@ -102,7 +102,8 @@ def handwritten_prompts():
             yield kind, d["prompt"], d["program"]
 
 
-def score(lm: LayoutLM, n_layouts: int, seed: int = HELD_OUT_SEED, handwritten: bool = True, beams: int = 1) -> dict:
+def score(lm: LayoutLM, n_layouts: int, seed: int = HELD_OUT_SEED, handwritten: bool = True, beams: int = 1,
+          checkpoint: str | None = None) -> dict:
     """Mean F1 per kind for the model and the rules, decode times, tokens, token-cap hits."""
     kinds = KINDS + (tuple(HANDWRITTEN) if handwritten else ())
     scores = {k: {"lm": [], "rules": [], "auto": []} for k in kinds}
@@ -121,8 +122,10 @@ def score(lm: LayoutLM, n_layouts: int, seed: int = HELD_OUT_SEED, handwritten: 
             pred, failures = set(), failures + 1
         decode_s.append(time.perf_counter() - t0)
         scores[kind]["lm"].append(f1(pred, true))
-        # auto (worldgen.lm.layout_for_prompt): the model only where the rules are unsure
-        scores[kind]["auto"].append(scores[kind]["lm" if unsure(parsed) else "rules"][-1])
+        # auto (worldgen.lm.read_prompt): the model only where the rules are unsure, kept where it reads better
+        auto = scores[kind]["rules"][-1] if not unsure(parsed) else \
+            f1(predicted_from_requests(read_prompt(text, "auto", checkpoint).requests), true)
+        scores[kind]["auto"].append(auto)
     return {"f1": {k: {m: float(np.mean(v)) for m, v in d.items()} for k, d in scores.items()},
             "count": {k: len(d["lm"]) for k, d in scores.items()}, "decode_s": decode_s, "tokens": tokens, "failures": failures}
 
@@ -206,7 +209,7 @@ def main() -> None:
     print(f"machine: {machine()}")
     print(f"checkpoint: {args.checkpoint} ({lm.model.num_parameters() / 1e6:.2f}M parameters), "
           f"{'greedy decoding' if args.beams == 1 else f'beam search of {args.beams}'}")
-    r = score(lm, args.prompts, beams=args.beams)
+    r = score(lm, args.prompts, beams=args.beams, checkpoint=args.checkpoint)
     res, decode_s, tokens = r["f1"], r["decode_s"], r["tokens"]
     for kind, d in res.items():
         print(f"{kind:17s} object F1 (label, count, colour) over {r['count'][kind]:3d} prompts: model {d['lm']:.3f}   "

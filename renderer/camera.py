@@ -18,6 +18,7 @@ from torch import Tensor
 from .errors import WorldgenError
 
 WORLD_UP = (0.0, 0.0, 1.0)
+MAX_SIDE = 1 << 16  # pixels on one side of a camera image read from a file
 
 
 class CameraError(WorldgenError):
@@ -173,7 +174,10 @@ class Camera:
             c2w = torch.tensor(d["c2w"], dtype=torch.float32)
         except (TypeError, ValueError) as e:
             raise CameraError(f"camera K/c2w are not numeric matrices: {e}") from None
-        return cls(K, c2w, int(d["width"]), int(d["height"]))
+        size = (d["width"], d["height"])
+        if any(type(v) is not int or not 1 <= v <= MAX_SIDE for v in size):
+            raise CameraError(f"camera width and height must be whole numbers in 1..{MAX_SIDE}, got {size!r}"[:200])
+        return cls(K, c2w, *size)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict())

@@ -381,25 +381,21 @@ class VoxelGrid:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "VoxelGrid":
-        from .formats.base import read_npy_header
+        from .formats.base import read_json, read_npy
 
         path = Path(path)
-        meta_path = path.with_suffix(".json")
-        try:
-            with open(path, "rb") as f:
-                shape, dtype = read_npy_header(f)  # header only: nothing allocated yet
+
+        def check(shape, dtype) -> str | None:  # before anything is allocated
             if not np.issubdtype(dtype, np.integer):
-                raise LayoutError(f"{path}: voxel grid must hold integers, got dtype {dtype}")
+                return f"voxel grid must hold integers, got dtype {dtype}"
             if len(shape) != 3:
-                raise LayoutError(f"{path}: voxel grid must be 3-D [X, Y, Z], got shape {shape}")
+                return f"voxel grid must be 3-D [X, Y, Z], got shape {shape}"
             if math.prod(shape) > MAX_VOXELS:
-                raise LayoutError(f"{path}: voxel grid {shape} has more than {MAX_VOXELS} voxels")
-            grid = np.load(path, allow_pickle=False)
-            meta = json.loads(meta_path.read_text())
-        except OSError as e:
-            raise LayoutError(f"{e.filename or path}: cannot read: {e.strerror or e}") from None
-        except (ValueError, json.JSONDecodeError) as e:
-            raise LayoutError(f"{path}: not a voxel grid (.npy + .json): {e}") from None
+                return f"voxel grid {shape} has more than {MAX_VOXELS} voxels"
+            return None
+
+        grid = read_npy(path, LayoutError, check)
+        meta = read_json(path.with_suffix(".json"), LayoutError, max_bytes=16 << 20)
         return voxel_grid_from_parts(grid, meta, str(path))
 
 
@@ -426,6 +422,9 @@ def voxel_grid_from_parts(grid: np.ndarray, meta: dict, source: str = "voxels") 
     if isinstance(size, bool) or not isinstance(size, (int, float)) or not (0 < size <= 100):
         raise LayoutError(f"{source}: voxel_size must be a positive number of metres, got {size!r}")
     origin = tuple(_number_list(meta.get("origin", [0, 0, 0]), 3, f"{source}: origin"))
+    extent = max(grid.shape) * size
+    if extent > MAX_EXTENT_M:
+        raise LayoutError(f"{source}: {max(grid.shape)} voxels of {size:g} m span {extent:g} m; at most {MAX_EXTENT_M:g} m")
     return VoxelGrid(grid.astype(np.int32, copy=False), table, float(size), origin)  # type: ignore[arg-type]
 
 

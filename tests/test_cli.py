@@ -55,11 +55,14 @@ def test_bad_inputs_get_clear_errors(tmp_path):
 
 
 def test_layout_procgen_and_render_layout(tmp_path):
-    r = run("layout", "a bedroom with two green beds and a lamp on the desk, plus dragons", "--json", "--engine", "rules")
+    r = run("layout", "a bedroom with two green beds and a lamp on the desk, plus dragons", "--json", "--engine", "rules",
+            "--no-complete")
     assert r.returncode == 0, r.stderr
     layout = json.loads(r.stdout)
     assert layout["version"] == 1 and sorted(o["label"] for o in layout["objects"]) == ["bed", "bed", "desk", "lamp"]
     assert "ignored words: dragons" in r.stderr
+    completed = json.loads(run("layout", "a bedroom with two green beds", "--json", "--engine", "rules").stdout)
+    assert {o["source"] for o in completed["objects"]} == {"prompt", "completion"}  # the default furnishes the room
     (tmp_path / "l.json").write_text(r.stdout)
     r = run("render-layout", str(tmp_path / "l.json"), "--out", str(tmp_path / "draft"), "--frames", "3", "--resolution", "24")
     assert r.returncode == 0, r.stderr
@@ -74,7 +77,8 @@ def test_layout_procgen_and_render_layout(tmp_path):
 
 
 def test_layout_with_the_shipped_language_model():
-    r = run("layout", "a bedroom with two blue beds and a white lamp on the table", "--json", "--engine", "lm")
+    r = run("layout", "a bedroom with two blue beds and a white lamp on the table", "--json", "--engine", "lm",
+            "--no-complete")
     assert r.returncode == 0, r.stderr
     layout = json.loads(r.stdout)
     assert layout["version"] == 1 and layout["scene_type"] == "bedroom"

@@ -188,3 +188,18 @@ def test_written_files_get_the_usual_permissions(tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert (tmp_path / "s.ply").stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+@pytest.mark.parametrize("ply_type, np_type, value", [("float", "<f4", float("nan")), ("float", "<f4", 2.5),
+                                                       ("double", "<f8", 2.0**40), ("uint", "<u4", 2**32 - 1)])
+def test_ply_labels_that_would_wrap_are_refused(tmp_path, ply_type, np_type, value):
+    props = ["x", "y", "z", "f_dc_0", "f_dc_1", "f_dc_2", "opacity", "scale_0", "scale_1", "scale_2",
+             "rot_0", "rot_1", "rot_2", "rot_3"]
+    header = ("ply\nformat binary_little_endian 1.0\nelement vertex 1\n" + "".join(f"property float {p}\n" for p in props)
+              + f"property {ply_type} label\nend_header\n").encode()
+    row = np.zeros(1, dtype=[("f", "<f4", len(props)), ("label", np_type)])
+    row["f"][0, 10] = 1.0  # a unit quaternion
+    row["label"] = value
+    (tmp_path / "l.ply").write_bytes(header + row.tobytes())
+    with pytest.raises(FormatError, match="label values are not integers in the int32 range"):
+        load_scene(tmp_path / "l.ply")

@@ -53,12 +53,23 @@ def edit(tmp_path, fn):
     (lambda m: m["frames"][0].update(transform_matrix="up"), "frame 0"),
     (lambda m: m["frames"][1].update(w=99), "frame 1 .*image is 24x16 but transforms.json says 99x16"),
     (lambda m: (m.pop("fl_x"), m["frames"][1].pop("fl_x")), r"frame 1 .*missing or non-numeric intrinsics"),
+    (lambda m: m.update(k1=float("inf")), "not valid JSON"),  # Infinity is not JSON
+    (lambda m: m["frames"][0].update(k1="nan"), r"frame 0 .*intrinsics and distortion must be finite"),
 ])
 def test_bad_folders_name_the_frame(tmp_path, mutate, message):
     write_transforms(tmp_path, frames())
     edit(tmp_path, mutate)
     with pytest.raises(FramesError, match=message):
         read_transforms(tmp_path)
+
+
+def test_the_frames_together_are_capped_in_pixels(tmp_path, monkeypatch):
+    write_transforms(tmp_path, frames(n=3, w=24, h=16))
+    monkeypatch.setenv("WORLDGEN_MAX_TOTAL_PIXELS", str(24 * 16 * 2))  # two frames' worth
+    with pytest.raises(FramesError, match="more than 768 pixels in all"):
+        read_transforms(tmp_path)
+    monkeypatch.setenv("WORLDGEN_MAX_TOTAL_PIXELS", str(24 * 16 * 3))
+    assert len(read_transforms(tmp_path)) == 3
 
 
 def test_nan_depth_and_mismatched_sizes(tmp_path):
@@ -111,6 +122,10 @@ def test_colmap_text_model(tmp_path):
     (tmp_path / "images.txt").write_text("# header\n" + "\n".join(lines) + "\n")
     back = read_colmap(tmp_path, tmp_path / "images")
     assert back.names == ["im0.png", "im1.png"]
+    poses_only = [line for line in lines if line.endswith(".png")]  # some writers leave out the POINTS2D lines
+    (tmp_path / "images.txt").write_text("\n".join(poses_only) + "\n")
+    assert read_colmap(tmp_path, tmp_path / "images").names == ["im0.png", "im1.png"]
+    (tmp_path / "images.txt").write_text("# header\n" + "\n".join(lines) + "\n")
     for a, b in zip(back.cameras, f.cameras):
         assert torch.allclose(a.c2w, b.c2w, atol=1e-4)
     (tmp_path / "images" / "im1.png").unlink()

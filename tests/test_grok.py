@@ -1,4 +1,5 @@
 import itertools
+import json
 import math
 
 import pytest
@@ -230,4 +231,38 @@ def test_checkpoint_round_trip_and_refusals(tmp_path):
     save_pretrained(Grok(GrokConfig(**{**TINY, "d_model": 32})), tmp_path / "other")
     (tmp_path / "ck" / "model.safetensors").write_bytes((tmp_path / "other" / "model.safetensors").read_bytes())
     with pytest.raises(CheckpointError, match="does not match config.json"):
+        from_pretrained(tmp_path / "ck")
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("vocab_size", 10**12, "vocab_size must be an integer"),  # refused before gigabytes are allocated
+    ("norm_eps", float("nan"), "NaN is not a JSON value"),
+    ("norm_eps", -1.0, "norm_eps must be a positive finite number"),
+    ("n_heads", True, "n_heads must be an integer"),
+    ("d_model", "128", "d_model must be an integer"),
+    ("engram_layers", [0.5], "engram_layers must be a list"),
+    ("n_kv_heads", 3, "multiple of n_kv_heads"),
+])
+def test_hostile_configs_are_refused_before_anything_is_built(tmp_path, key, value, message):
+    from rtfm.language import CheckpointError, from_pretrained, save_pretrained
+
+    save_pretrained(Grok(GrokConfig(**TINY)), tmp_path / "ck")
+    config = json.loads((tmp_path / "ck" / "config.json").read_text())
+    config[key] = value
+    (tmp_path / "ck" / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match=message):
+        from_pretrained(tmp_path / "ck")
+
+
+def test_nan_weights_are_refused(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    from rtfm.language import CheckpointError, from_pretrained, save_pretrained
+
+    save_pretrained(Grok(GrokConfig(**TINY)), tmp_path / "ck")
+    state = load_file(str(tmp_path / "ck" / "model.safetensors"))
+    name = sorted(state)[0]
+    state[name][0] = float("nan")
+    save_file(state, str(tmp_path / "ck" / "model.safetensors"))
+    with pytest.raises(CheckpointError, match=f"tensor {name} has NaN"):
         from_pretrained(tmp_path / "ck")

@@ -182,6 +182,9 @@ def test_layout_for_prompt_engines_determinism_and_fallback(monkeypatch, tmp_pat
     assert cli.LAYOUT_ENGINE == wlm.DEFAULT_ENGINE == inspect.signature(pipeline.generate_draft).parameters["engine"].default
 
     class CappedModel:  # failure injection: a decode that runs into the token cap
+        def reads_whole(self, prompt):
+            return True
+
         def program(self, prompt):
             raise ProgramError("decoding reached the 320-token cap before the program ended")
 
@@ -195,6 +198,9 @@ def test_the_model_may_not_invent_and_auto_keeps_the_better_reading(monkeypatch)
     import worldgen.lm as wlm
 
     class Inventor:  # failure injection: a model that adds a wardrobe and reads the bed's colour late
+        def reads_whole(self, prompt):
+            return True
+
         def program(self, prompt):
             return "scene bedroom\nbed blue 1\nwardrobe white 1\nlamp white 2\nend"
 
@@ -207,7 +213,7 @@ def test_the_model_may_not_invent_and_auto_keeps_the_better_reading(monkeypatch)
     auto = wlm.layout_for_prompt(prompt, "auto", seed=0, complete=False)
     assert auto.engine == "lm"  # the rules doubt the word order; the model found every kind they found
 
-    class Forgetful:  # a model that misses the lamps: auto keeps the rules' reading
+    class Forgetful(Inventor):  # a model that misses the lamps: auto keeps the rules' reading
         def program(self, prompt):
             return "scene bedroom\nbed blue 1\nend"
 
@@ -215,6 +221,10 @@ def test_the_model_may_not_invent_and_auto_keeps_the_better_reading(monkeypatch)
     auto = wlm.layout_for_prompt(prompt, "auto", seed=0, complete=False)
     assert auto.engine == "rules" and "missed lamp" in auto.warnings[0]
     assert wlm.layout_for_prompt("a bedroom with a bed in blue and no lamps", "lm", seed=0).layout.counts().get("lamp") is None
+    monkeypatch.undo()  # the shipped model: a prompt past what it reads stays with the rules
+    long = prompt + ". " + "The light is soft and the mood is calm. " * 40
+    made = wlm.layout_for_prompt(long, "auto", seed=0)
+    assert made.engine == "rules" and "longer than the language model reads" in made.warnings[0]
 
 
 def test_training_continues_from_a_checkpoint_and_a_retrained_folder_is_reloaded(tmp_path):

@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from renderer.formats.base import open_regular, parse_json
+
 from .errors import WorldgenError
 
 MAX_FILE_BYTES = 64 << 20
@@ -131,23 +133,19 @@ def _resolve(value, base: Path):
 def read_jobs(path: str | os.PathLike) -> list[Job]:
     """Parse and validate a whole JOBS.jsonl file; raises BatchError naming the file and line."""
     path = Path(path)
-    try:
-        size = path.stat().st_size
-    except OSError as e:
-        raise BatchError(f"{path}: cannot read the jobs file ({e.strerror or e})") from None
-    if not path.is_file():
-        raise BatchError(f"{path}: not a file")
-    if size > MAX_FILE_BYTES:
-        raise BatchError(f"{path}: {size:,} bytes is more than a jobs file may hold ({MAX_FILE_BYTES:,}); split it")
     base = path.resolve().parent
     jobs: list[Job] = []
     seen: dict[str, int] = {}
-    with open(path, "rb") as f:
+    total = 0
+    with open_regular(path, BatchError) as f:  # a FIFO or a device is refused, not read
         for number in itertools.count(1):
             raw = f.readline(MAX_LINE_BYTES + 1)
             if not raw:
                 break
             where = f"{path}:{number}"
+            total += len(raw)  # counted as read, not taken from stat
+            if total > MAX_FILE_BYTES:
+                raise BatchError(f"{path}: more than a jobs file may hold ({MAX_FILE_BYTES:,} bytes); split it")
             if len(raw) > MAX_LINE_BYTES:
                 raise BatchError(f"{where}: line is longer than {MAX_LINE_BYTES:,} bytes")
             try:
@@ -156,10 +154,7 @@ def read_jobs(path: str | os.PathLike) -> list[Job]:
                 raise BatchError(f"{where}: not UTF-8 text ({e.reason} at byte {e.start})") from None
             if not text or text.startswith("#"):
                 continue
-            try:
-                obj = json.loads(text)
-            except json.JSONDecodeError as e:
-                raise BatchError(f"{where}: not valid JSON: {e.msg} (column {e.colno})") from None
+            obj = parse_json(text, where, BatchError)
             job_id, kwargs = _parse_job(obj, where, base)
             if job_id in seen:
                 raise BatchError(f"{where}: duplicate id {job_id!r} (first on line {seen[job_id]})")

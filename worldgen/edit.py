@@ -28,7 +28,7 @@ from torch import Tensor
 
 from renderer import GaussianScene, load_scene, save_scene
 from renderer.edit import EditError, EditHistory, box_local, select_box, select_labels, select_sphere
-from renderer.formats.base import atomic_write
+from renderer.formats.base import atomic_write, read_json
 from renderer.layout import GENERIC_LABEL, LABEL_IDS, LABELS, Box, Layout, hex_to_rgb
 
 from .world import World, WorldWriter, load_world
@@ -139,7 +139,7 @@ def select_phrase(phrase: str, scene: GaussianScene, instances: Tensor, layout: 
             mask |= instances == i
             objects.append(f"{req.label} #{i}")
     if not mask.any():
-        here = sorted({LABELS[int(v)] for v in torch.unique(scene.labels).tolist() if v >= 0})
+        here = sorted({LABELS[int(v)] for v in torch.unique(scene.labels).tolist() if 0 <= v < len(LABELS)})
         raise EditError(f"nothing in the world matches {phrase[:80]!r}"
                         + (f" ({'; '.join(warnings)})" if warnings else "")
                         + f"; it holds: {', '.join(here) or 'nothing labelled'}")
@@ -207,12 +207,7 @@ class WorldEditor:
         edits_file = world.file("edits")
         if edits_file is None:
             return cls(world, EditHistory(base, instances))
-        if edits_file.stat().st_size > MAX_EDITS_FILE_BYTES:
-            raise EditError(f"{edits_file}: {edits_file.stat().st_size} bytes, over the {MAX_EDITS_FILE_BYTES} limit")
-        try:
-            data = json.loads(edits_file.read_text())
-        except (OSError, ValueError, RecursionError) as e:
-            raise EditError(f"{edits_file}: not a readable edit history: {e}") from None
+        data = read_json(edits_file, EditError, max_bytes=MAX_EDITS_FILE_BYTES)
         return cls(world, EditHistory.from_dict(data, base, instances, source=str(edits_file)))
 
     # selections ----------------------------------------------------------------------------------------

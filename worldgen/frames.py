@@ -20,8 +20,9 @@ import torch
 from PIL import Image
 
 from renderer.camera import Camera, CameraError
-from renderer.formats.base import atomic_write, read_json, read_npy_header
+from renderer.formats.base import atomic_write, read_json, read_npy
 from renderer.errors import InputFileError
+from renderer.limits import limit
 
 from .images import MAX_IMAGE_PIXELS, ImageError, read_image
 
@@ -97,13 +98,35 @@ def _inside(folder: Path, rel: str, what: str) -> Path:
     return path
 
 
-def _load_image(path: Path, size: int | None) -> tuple[np.ndarray, float]:
+class PixelBudget:
+    """Decoded pixels of one reading of frames, against limit("MAX_TOTAL_PIXELS"): each image is
+    capped on its own (images.MAX_IMAGE_PIXELS), and this caps them all together (twelve frames
+    naming one 36-megapixel photo)."""
+
+    def __init__(self, where: Path):
+        self.where, self.used, self.cap = where, 0, limit("MAX_TOTAL_PIXELS")
+
+    def take(self, image: np.ndarray) -> None:
+        self.used += image.shape[0] * image.shape[1]
+        if self.used > self.cap:
+            raise FramesError(f"{self.where}: the frames decode to more than {self.cap:,} pixels in all; read them "
+                              f"smaller (a size / --resolution) or raise WORLDGEN_MAX_TOTAL_PIXELS")
+
+
+def _load_image(path: Path, size: int | None, budget: PixelBudget) -> tuple[np.ndarray, float]:
     """RGB float32 [H, W, 3] and the scale applied (downscaled so the longer side <= size)."""
     try:
         rgb, scale, _ = read_image(path, size, exif_orientation=False)
     except ImageError as e:
         raise FramesError(str(e)) from None
+    budget.take(rgb)
     return rgb, scale
+
+
+def _check_intrinsics(where: str, values) -> None:
+    """Focal lengths, principal point and distortion must be finite (NaN ones give all-NaN images)."""
+    if not all(np.isfinite(v) for v in values):
+        raise FramesError(f"{where}: intrinsics and distortion must be finite numbers, got {list(values)}")
 
 
 def _distort(x, y, k1, k2, p1, p2):
@@ -199,12 +222,13 @@ def read_transforms(folder: str | os.PathLike, size: int | None = None, skip_mis
     if not present:
         raise FramesError(f"{meta_path}: none of the {len(frames)} frames' images exist")
     cams, images, names, depths, labels = [], [], [], [], []
+    budget = PixelBudget(meta_path)
     has_depth = all("depth_file_path" in e for _, e in resolved)
     has_label = all("label_file_path" in e for _, e in resolved)
     for (i, fr), (img_path, extra) in zip(present, resolved):
         where = f"{meta_path}: frame {i} ({fr['file_path']})"
         get = lambda k: fr.get(k, meta.get(k))  # noqa: E731 - per-frame values override the shared ones
-        image, scale = _load_image(img_path, size)  # first: w and h default to the image's own size
+        image, scale = _load_image(img_path, size, budget)  # first: w and h default to the image's own size
         try:
             w0 = int(get("w")) if get("w") is not None else round(image.shape[1] / scale)
             h0 = int(get("h")) if get("h") is not None else round(image.shape[0] / scale)
@@ -218,6 +242,7 @@ def read_transforms(folder: str | os.PathLike, size: int | None = None, skip_mis
             raise FramesError(f"{where}: missing or non-numeric intrinsics/pose ({e})") from None
         if c2w.shape != (4, 4) or not np.isfinite(c2w).all():
             raise FramesError(f"{where}: transform_matrix must be a finite 4x4 matrix")
+        _check_intrinsics(where, (fx, fy, cx, cy, *dist))
         if (round(w0 * scale), round(h0 * scale)) != (image.shape[1], image.shape[0]):
             raise FramesError(f"{where}: image is {image.shape[1]}x{image.shape[0]} but transforms.json says {w0}x{h0}")
         K = np.array([[fx * scale, 0, cx * scale], [0, fy * scale, cy * scale], [0, 0, 1]])
@@ -237,14 +262,12 @@ def read_transforms(folder: str | os.PathLike, size: int | None = None, skip_mis
 
 
 def _load_array(path: Path, where: str, kind) -> np.ndarray:
-    try:
-        with open(path, "rb") as f:
-            shape, dtype = read_npy_header(f)  # header only: nothing allocated yet
+    def check(shape, dtype) -> str | None:  # before anything is allocated
         if len(shape) != 2 or math.prod(shape) > MAX_IMAGE_PIXELS or not np.issubdtype(dtype, kind):
-            raise FramesError(f"{where}: {path.name} must be a 2-D {kind.__name__} array, got {dtype} {shape}")
-        return np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise FramesError(f"{where}: cannot read {path.name}: {e}") from None
+            return f"({where}) must be a 2-D {kind.__name__} array, got {dtype} {shape}"
+        return None
+
+    return read_npy(path, FramesError, check)
 
 
 def _match(a: np.ndarray, image_shape, where: str, what: str) -> np.ndarray:
@@ -327,17 +350,22 @@ def read_colmap(model_dir: str | os.PathLike, images_dir: str | os.PathLike, siz
             raise FramesError(f"{where}: non-numeric camera values") from None
         if len(params) != COLMAP_MODELS[parts[1]]:
             raise FramesError(f"{where}: {parts[1]} takes {COLMAP_MODELS[parts[1]]} parameters, got {len(params)}")
+        _check_intrinsics(where, params)
         cams_txt[cam_id] = (w, h, colmap_intrinsics(parts[1], params))
     lines = list(_colmap_lines(model_dir / "images.txt", keep_empty=True))
     while lines and not lines[-1][1]:
         lines.pop()
     entries = []
-    # images.txt alternates a pose line and a (possibly empty) line of 2D points.
-    for number, line in lines[::2]:
+    # images.txt alternates a pose line and a (possibly empty) line of 2D points; some writers leave
+    # the points lines out. A points line is all numbers; a pose line ends with an image name.
+    k = 0
+    while k < len(lines):
+        number, line = lines[k]
         parts = line.split()
         if len(parts) < 10 or not _is_pose_line(parts):
             raise FramesError(f"{model_dir / 'images.txt'}: line {number} is not 'IMAGE_ID QW QX QY QZ TX TY TZ CAMERA_ID NAME'")
         entries.append((number, parts))
+        k += 2 if k + 1 < len(lines) and _is_points_line(lines[k + 1][1]) else 1
     if len(entries) > MAX_FRAMES:
         raise FramesError(f"{model_dir / 'images.txt'}: {len(entries)} images; at most {MAX_FRAMES}")
     missing = [p[9] for _, p in entries if not _inside(images_dir, " ".join(p[9:]), "image name").is_file()]
@@ -345,6 +373,7 @@ def read_colmap(model_dir: str | os.PathLike, images_dir: str | os.PathLike, siz
         shown = ", ".join(missing[:20]) + (f" and {len(missing) - 20} more" if len(missing) > 20 else "")
         raise FramesError(f"{images_dir}: {len(missing)} images named in images.txt are missing: {shown}")
     cams, images, names = [], [], []
+    budget = PixelBudget(model_dir / "images.txt")
     for number, p in sorted(entries, key=lambda e: " ".join(e[1][9:])):
         name = " ".join(p[9:])
         where = f"{model_dir / 'images.txt'}: line {number} ({name})"
@@ -354,7 +383,7 @@ def read_colmap(model_dir: str | os.PathLike, images_dir: str | os.PathLike, siz
         w, h, (fx, fy, cx, cy, *dist) = cams_txt[cam_id]
         R = _quat_to_R(*map(float, p[1:5]))
         t = np.array([float(v) for v in p[5:8]])
-        image, scale = _load_image(_inside(images_dir, name, "image name"), size)
+        image, scale = _load_image(_inside(images_dir, name, "image name"), size, budget)
         if (round(w * scale), round(h * scale)) != (image.shape[1], image.shape[0]):
             raise FramesError(f"{where}: image is {image.shape[1]}x{image.shape[0]}, camera {cam_id} says {w}x{h}")
         K = np.array([[fx * scale, 0, cx * scale], [0, fy * scale, cy * scale], [0, 0, 1]])
@@ -363,6 +392,15 @@ def read_colmap(model_dir: str | os.PathLike, images_dir: str | os.PathLike, siz
         images.append(image)
         names.append(name)
     return _finish(model_dir, cams, images, names, None, None)
+
+
+def _is_points_line(line: str) -> bool:
+    """An images.txt POINTS2D line: empty, or only numbers (X Y POINT3D_ID triples)."""
+    try:
+        [float(v) for v in line.split()]
+        return True
+    except ValueError:
+        return False
 
 
 def _is_pose_line(parts: list[str]) -> bool:

@@ -45,6 +45,11 @@ class LayoutLM:
         save_pretrained(self.model, folder)
         save_tokenizer(self.tokenizer, folder)
 
+    def reads_whole(self, prompt: str, max_new_tokens: int = 320) -> bool:
+        """Whether the whole prompt fits the context `program` gives it (longer ones are cut)."""
+        room = self.model.cfg.max_seq_len - max_new_tokens - 2
+        return len(self.tokenizer.encode(prompt[:MAX_PROMPT_CHARS].lower()).ids) <= room
+
     def program(self, prompt: str, max_new_tokens: int = 320, beams: int = 1) -> str:
         """The decoded layout program: greedy, or the most likely one a beam search of `beams`
         hypotheses finds (raises ProgramError if the token cap is hit first)."""
@@ -135,31 +140,50 @@ class PromptLayout:
     ignored: list[str] = field(default_factory=list)  # words the rule parser did not understand
 
 
+@dataclass
+class PromptReading:
+    """What a prompt asks for, before anything is placed."""
+    scene: str  # a SCENE_TYPES key
+    requests: list  # text_rules.ObjectRequest
+    engine: str  # lm, or rules (asked for, chosen by auto, or the fallback)
+    warnings: list[str]
+    parsed: object  # the rules' text_rules.ParsedPrompt: exclusions, "only", ignored words
+
+
 def layout_for_prompt(prompt: str, engine: str = DEFAULT_ENGINE, seed: int = 0,
                       checkpoint: str | os.PathLike | None = None, complete: bool = True) -> PromptLayout:
-    """Prompt -> layout with the language model (`lm`), the rule parser (`rules`) or `auto`: the
-    rules, unless they are unsure of their reading (`text_rules.unsure`): words that look like
-    typing mistakes ("a wooden tabel"), or a word order they only guess at ("a bed in blue, two
-    lamps", a sentence opening with "under the table"). Then the model reads the prompt, and auto
-    keeps its reading only if it finds every kind of thing the rules found.
+    """Prompt -> layout: `read_prompt`, then the requests placed in a shell sized for them and,
+    with `complete`, the scene type's usual furniture around them (procgen.completion; never for
+    "only"/"empty" prompts, never a kind the prompt rules out). Checkpoint errors (missing files,
+    pickle, bad config) raise CheckpointError/ValueError naming the file, for `lm` only."""
+    from .procgen.text_rules import layout_from_requests
 
-    Whatever the engine, the model never adds a kind the prompt does not name (it is dropped,
-    with a warning), things the vocabulary lacks are placed as named generic objects, what the
-    prompt rules out ("no tv") stays out, and with `complete` the scene type's usual furniture
-    fills the rest (procgen.completion; off for "only"/"empty" prompts).
-    A prompt the model cannot finish within its token cap falls back to the rules, with a warning.
-    Checkpoint errors (missing files, pickle, bad config) raise CheckpointError/ValueError naming
-    the file."""
-    from .procgen.text_rules import layout_from_parsed, layout_from_requests, parse_prompt, unsure
+    read = read_prompt(prompt, engine, checkpoint)
+    layout = layout_from_requests(read.scene, read.requests, read.warnings, seed,
+                                  complete=complete and read.parsed.complete, excluded=read.parsed.excluded)
+    return PromptLayout(layout, read.engine, list(dict.fromkeys(read.warnings)), read.parsed.ignored)
+
+
+def read_prompt(prompt: str, engine: str = DEFAULT_ENGINE, checkpoint: str | os.PathLike | None = None) -> PromptReading:
+    """What a prompt asks for, read by the language model (`lm`), the rule parser (`rules`) or
+    `auto`: the rules, unless they are unsure of their reading (`text_rules.unsure`: words that
+    look like typing mistakes, "a red fidge", or a word order they only guess at, "a bed in blue,
+    two lamps", a sentence opening with "under the table"). Then the model's reading, if it finds
+    every kind the rules found; if it misses some and the only doubts were typing mistakes, the
+    rules' reading plus what the model read for the mistyped kinds; else the rules'. A prompt
+    longer than the model reads stays with the rules.
+    Whatever the engine, the model never adds a kind the prompt does not name (dropped, with a
+    warning), and things outside the vocabulary are the rules' named generic objects.
+    A prompt the model cannot finish within its token cap falls back to the rules, with a warning."""
+    from .procgen.text_rules import kinds_named, misspelled, parse_prompt, scene_for, unsure
 
     if engine not in ENGINES:
         raise ArgumentError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     parsed = parse_prompt(prompt)  # the model's engine too: exclusions, unknown nouns, the kinds named
     doubts = unsure(parsed) if engine == "auto" else []
 
-    def by_rules(notes: list[str]) -> PromptLayout:
-        layout = layout_from_parsed(parsed, seed, complete=complete)
-        return PromptLayout(layout, "rules", list(dict.fromkeys(notes + parsed.warnings + parsed.doubts)), parsed.ignored)
+    def by_rules(notes: list[str]) -> PromptReading:
+        return PromptReading(scene_for(parsed), parsed.requests, "rules", notes + parsed.warnings + parsed.doubts, parsed)
 
     if engine == "rules" or (engine == "auto" and not doubts):
         return by_rules([])
@@ -169,19 +193,27 @@ def layout_for_prompt(prompt: str, engine: str = DEFAULT_ENGINE, seed: int = 0,
         if engine == "lm":
             raise
         return by_rules([f"the language model could not be loaded ({e}); used the rule parser"])  # auto keeps working
+    if engine == "auto" and not lm.reads_whole(prompt):
+        return by_rules(["the prompt is longer than the language model reads; used the rule parser"])
     try:
         program = parse_program(lm.program(prompt))
     except ProgramError as e:
         return by_rules([f"the language model gave no layout ({e}); used the rule parser"])
     requests, notes = vetted_requests(program.requests, parsed)
-    named = {r.label for r in parsed.requests if r.label != GENERIC_LABEL}
-    missed = sorted(named - {r.label for r in requests})
+    read_by_rules = {r.label for r in parsed.requests if r.label != GENERIC_LABEL}
+    missed = sorted(read_by_rules - {r.label for r in requests})
     if engine == "auto" and missed:
-        return by_rules([f"the language model missed {', '.join(missed)}; used the rule parser"])
+        typo_kinds = kinds_named(parsed) - read_by_rules
+        extra = [r for r in requests if r.label in typo_kinds]
+        if parsed.doubts or not extra:
+            return by_rules([f"the language model missed {', '.join(missed)}; used the rule parser"])
+        # Only typing mistakes: the rules' reading, plus what the model read for the mistyped kinds.
+        typos = ", ".join(map(repr, misspelled(parsed.ignored)[:5]))
+        note = f"read by the language model: {', '.join(sorted({r.label.replace('_', ' ') for r in extra}))} (for {typos})"
+        return PromptReading(parsed.scene_type or program.scene, parsed.requests + extra, "lm",
+                             [note] + notes + parsed.warnings, parsed)
     warnings = ([f"read by the language model: {'; '.join(doubts)}"] if doubts else []) + notes
-    layout = layout_from_requests(program.scene, requests, warnings, seed, complete=complete and parsed.complete,
-                                  excluded=parsed.excluded)
-    return PromptLayout(layout, "lm", warnings, parsed.ignored)
+    return PromptReading(program.scene, requests, "lm", warnings, parsed)
 
 
 def vetted_requests(requests: list, parsed) -> tuple[list, list[str]]:

@@ -5,6 +5,7 @@ place, so a failed step never leaves a half-written world that looks complete.""
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -13,11 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from renderer import Camera, GaussianScene, load_scene
-from renderer.formats.base import atomic_write, current_umask
+from renderer.formats.base import atomic_write, current_umask, read_json
 from renderer.layout import Layout
 from renderer.errors import InputFileError
 
 WORLD_VERSION = 1
+MAX_MANIFEST_BYTES = 16 << 20  # world.json: cameras and timings; far larger is not a manifest
+MAX_FILE_NAME_CHARS = 255
 
 
 class WorldError(InputFileError):
@@ -53,7 +56,15 @@ class World:
     @property
     def cameras(self) -> list[Camera]:
         """The cameras of the frames the world was lifted from."""
-        return [Camera.from_dict(c) for c in self.manifest.get("cameras") or []]
+        from renderer.camera import CameraError
+
+        cams = []
+        for i, c in enumerate(self.manifest.get("cameras") or []):
+            try:
+                cams.append(Camera.from_dict(c))
+            except CameraError as e:  # a hand-edited manifest
+                raise WorldError(f"{self.path / 'world.json'}: camera {i}: {e}"[:300]) from None
+        return cams
 
     def save(self, out: str | os.PathLike, overwrite: bool = False) -> Path:
         """Copy the world to `out` atomically: a temporary sibling renamed into place."""
@@ -82,25 +93,47 @@ class World:
 
 
 def manifest_json(manifest: dict) -> bytes:
-    """Canonical form: sorted keys, fixed indentation, so save -> load -> save is byte-stable."""
-    return (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
+    """Canonical form: sorted keys, fixed indentation, so save -> load -> save is byte-stable.
+    Non-finite numbers (the PSNR of a perfect match) are written as null: NaN and Infinity are not
+    JSON, and worldgen's own readers refuse them."""
+    return (json.dumps(_finite(manifest), indent=2, sort_keys=True, allow_nan=False) + "\n").encode()
+
+
+def _finite(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def load_world(path: str | os.PathLike) -> World:
     path = Path(path)
-    try:
-        manifest = json.loads((path / "world.json").read_text())
-    except OSError as e:
-        raise WorldError(f"{path}: not a world folder (world.json: {e.strerror or e})") from None
-    except json.JSONDecodeError as e:
-        raise WorldError(f"{path / 'world.json'}: not valid JSON: {e}") from None
-    if not isinstance(manifest, dict) or manifest.get("version") != WORLD_VERSION or "files" not in manifest:
+    if not (path / "world.json").exists():
+        raise WorldError(f"{path}: not a world folder (it has no world.json)")
+    manifest = read_json(path / "world.json", WorldError, max_bytes=MAX_MANIFEST_BYTES)
+    version = manifest.get("version") if isinstance(manifest, dict) else None
+    if type(version) is not int or version != WORLD_VERSION or not isinstance(manifest.get("files"), dict):  # True == 1
         raise WorldError(f"{path / 'world.json'}: not a version {WORLD_VERSION} world manifest")
+    if "scene" not in manifest["files"]:
+        raise WorldError(f"{path / 'world.json'}: names no scene file")
+    for key, kind in (("cameras", list), ("metrics", dict), ("timings_s", dict)):
+        if manifest.get(key) is not None and not isinstance(manifest[key], kind):
+            raise WorldError(f"{path / 'world.json'}: {key} must be a JSON {'list' if kind is list else 'object'}")
     for key, name in manifest["files"].items():
-        p = (path / name).resolve()
-        if not p.is_relative_to(path.resolve()):
+        if not isinstance(name, str) or not name or "\0" in name or len(name) > MAX_FILE_NAME_CHARS:
+            raise WorldError(f"{path / 'world.json'}: file {key!r} must be a relative path of at most "
+                             f"{MAX_FILE_NAME_CHARS} characters, got {name!r}"[:300])
+        try:
+            p = (path / name).resolve()
+            inside, present = p.is_relative_to(path.resolve()), p.exists()
+        except OSError as e:  # a name the file system refuses (too long, a loop of links)
+            raise WorldError(f"{path / 'world.json'}: file {key} {name[:80]!r}: {e.strerror or e}") from None
+        if not inside:
             raise WorldError(f"{path / 'world.json'}: file {key} {name!r} points outside the world folder")
-        if not p.exists():
+        if not present:
             raise WorldError(f"{path}: {key} file {name} is missing")
     return World(path, manifest)
 

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from ..gaussians import GaussianScene, SceneError
-from .base import FormatError, atomic_write
+from .base import FormatError, atomic_write, open_regular
 
 MAX_HEADER_BYTES = 1 << 16
 PLY_TYPES = {
@@ -64,6 +64,9 @@ def _parse_header(path: Path, head: bytes) -> tuple[str, list[tuple[str, int, li
         elif words[0] == "property":
             if not elements:
                 raise FormatError(path, f"property before any element on header line {number}")
+            if words[-1] in {name for name, _ in elements[-1][2]}:
+                raise FormatError(path, f"property {words[-1]!r} appears twice in element {elements[-1][0]!r} "
+                                        f"(header line {number})")
             if len(words) >= 2 and words[1] == "list":
                 elements[-1][2].append((words[-1], None))
             elif len(words) == 3 and words[1] in PLY_TYPES:
@@ -80,8 +83,8 @@ def _parse_header(path: Path, head: bytes) -> tuple[str, list[tuple[str, int, li
 def read_ply(path: str | os.PathLike) -> GaussianScene:
     path = Path(path)
     try:
-        size = path.stat().st_size
-        with open(path, "rb") as f:
+        with open_regular(path, FormatError) as f:
+            size = os.fstat(f.fileno()).st_size  # of the regular file that was opened
             head = f.read(MAX_HEADER_BYTES)
             order, elements, offset = _parse_header(path, head)
             vertex = None
@@ -126,7 +129,7 @@ def read_ply(path: str | os.PathLike) -> GaussianScene:
     sh[:, 0] = cols(["f_dc_0", "f_dc_1", "f_dc_2"])
     if k > 1:
         sh[:, 1:] = cols(rest).reshape(count, 3, k - 1).transpose(1, 2)
-    labels = torch.from_numpy(data["label"].astype(np.int64)) if "label" in names else torch.full((count,), -1, dtype=torch.int64)
+    labels = _labels(path, data["label"]) if "label" in names else torch.full((count,), -1, dtype=torch.int64)
     scene = GaussianScene(
         means=cols(["x", "y", "z"]),
         quats=cols(["rot_0", "rot_1", "rot_2", "rot_3"]),
@@ -139,6 +142,18 @@ def read_ply(path: str | os.PathLike) -> GaussianScene:
         return scene.validate()
     except SceneError as e:
         raise FormatError(path, f"invalid Gaussians: {e}") from None
+
+
+def _labels(path, raw: np.ndarray) -> torch.Tensor:
+    """The label column as int64, refusing values that would wrap: NaN, fractions, beyond int32."""
+    wide = raw.astype(np.float64)
+    bad = ~np.isfinite(wide) | (wide != np.round(wide)) | (wide < -(2**31)) | (wide > 2**31 - 1)
+    if raw.dtype.kind in "iu":  # exact for integers of any width (float64 rounds above 2**53)
+        bad = (raw < -(2**31)) | (raw > 2**31 - 1) if raw.dtype.kind == "i" else raw > 2**31 - 1
+    if bad.any():
+        raise FormatError(path, f"{int(bad.sum())} label values are not integers in the int32 range "
+                                f"(first: {raw[np.argmax(bad)]!r})")
+    return torch.from_numpy(raw.astype(np.int64))
 
 
 def ply_header(n: int, sh_bases: int, with_label: bool = True) -> bytes:

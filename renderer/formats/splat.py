@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ..gaussians import GaussianScene, SceneError, rgb_to_sh0, sh0_to_rgb
-from .base import FormatError, atomic_write
+from .base import FormatError, atomic_write, open_regular
 
 RECORD = np.dtype([("pos", "<f4", 3), ("scale", "<f4", 3), ("rgba", "u1", 4), ("rot", "u1", 4)])
 
@@ -22,11 +22,12 @@ RECORD = np.dtype([("pos", "<f4", 3), ("scale", "<f4", 3), ("rgba", "u1", 4), ("
 def read_splat(path: str | os.PathLike) -> GaussianScene:
     path = Path(path)
     try:
-        size = path.stat().st_size
-        if size % RECORD.itemsize:
-            raise FormatError(path, f"size {size} bytes is not a multiple of the {RECORD.itemsize}-byte .splat record "
-                                    "(truncated or not a .splat file)")
-        data = np.fromfile(path, dtype=RECORD)
+        with open_regular(path, FormatError) as f:
+            size = os.fstat(f.fileno()).st_size  # of the regular file that was opened
+            if size % RECORD.itemsize:
+                raise FormatError(path, f"size {size} bytes is not a multiple of the {RECORD.itemsize}-byte .splat "
+                                        "record (truncated or not a .splat file)")
+            data = np.fromfile(f, dtype=RECORD)
     except OSError as e:
         raise FormatError(path, f"cannot read: {e.strerror or e}") from None
     rgba = torch.from_numpy(data["rgba"].astype(np.float32) / 255.0)

@@ -52,7 +52,7 @@ import numpy as np
 import torch
 
 from ..gaussians import GaussianScene, SceneError
-from .base import FormatError, atomic_write
+from .base import FormatError, atomic_write, open_regular
 
 MAGIC = 0x5053474E
 HEADER = struct.Struct("<IIIBBBB")  # magic, version, numPoints, shDegree, fractionalBits, flags, reserved
@@ -153,8 +153,8 @@ def _parse_header(path: Path, raw: bytes, compressed_size: int) -> SpzHeader:
 def _open(path: Path):
     """-> (open file, inflater, header); raises FormatError for anything that is not a v2/v3 spz."""
     try:
-        size = path.stat().st_size
-        f = open(path, "rb")
+        f = open_regular(path, FormatError)
+        size = os.fstat(f.fileno()).st_size  # of the regular file that was opened
     except OSError as e:
         raise FormatError(path, f"cannot read: {e.strerror or e}") from None
     try:

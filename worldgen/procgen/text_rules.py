@@ -466,7 +466,14 @@ def unsure(parsed: ParsedPrompt) -> list[str]:
 def misspelled(ignored: list[str], cutoff: float = 0.75) -> list[str]:
     """The ignored words that look like typing mistakes in words the parser knows ("tabel",
     "wooodn"): four letters or more and a difflib similarity of at least `cutoff` to a known word."""
-    return [w for w in ignored if len(w) >= 4 and w.isalpha() and _known_like(w, cutoff)]
+    return [w for w in ignored if len(w) >= 4 and w.isalpha() and not _english(w) and _known_like(w, cutoff)]
+
+
+def _english(word: str) -> bool:
+    """Whether a word is one the reader knows as English of another kind (or as itself), so no typo:
+    "deck" is not a mistyped desk, "bridge" no mistyped fridge, "sliding" no mistyped slide."""
+    return ((word,) in LEXICON or word in FUNCTION_WORDS or word in SURFACE_NOUNS or heads_phrase(word)
+            or word in MATERIALS or not names_an_object(word, False))
 
 
 def _known_like(word: str, cutoff: float = 0.75) -> list[str]:
@@ -490,7 +497,8 @@ def kinds_named(parsed: ParsedPrompt) -> set[str]:
     return named - set(parsed.excluded)
 
 
-def _scene_for(parsed: ParsedPrompt) -> str:
+def scene_for(parsed: ParsedPrompt) -> str:
+    """The scene type the prompt names, else the one its objects suggest (`default_scene`)."""
     return parsed.scene_type or default_scene(parsed.requests)
 
 
@@ -520,7 +528,7 @@ def layout_from_parsed(parsed: ParsedPrompt, seed: int = 0, complete: bool = Tru
     """The layout for an already parsed prompt, completed with what its scene type plausibly holds
     unless `complete` is False or the prompt says "only"/"empty"; placement failures are appended
     to its warnings."""
-    return layout_from_requests(_scene_for(parsed), parsed.requests, parsed.warnings, seed,
+    return layout_from_requests(scene_for(parsed), parsed.requests, parsed.warnings, seed,
                                 complete=complete and parsed.complete, excluded=parsed.excluded)
 
 
