@@ -1,9 +1,13 @@
 """Lifting posed frames into Gaussian splats.
 
-Initialise one Gaussian per sampled pixel, backprojected with its depth (or, without depth, from
-given points such as structure from motion's, else random points inside the cameras' shared
-view), carrying the pixel's colour and label;
-then optimise against the frames with the differentiable rasteriser: L1 + D-SSIM on colour,
+Initialise from every pixel with depth, one Gaussian per voxel whose size follows the pixel's
+footprint (so frames seeing the same surface do not stack duplicates), a disc in the surface's
+plane carrying the voxel's mean colour and most frequent label (or, without depth, from given
+points such as structure from motion's, else random points inside the cameras' shared view).
+Where labels show sky without depth, a sky texture by view direction (renderer.sky) is fitted
+with the splats as the background behind them, the splats' alpha is pushed to 0 there, and the
+result carries the sky as a shell of far Gaussians.
+Then optimise against the frames with the differentiable rasteriser: L1 + D-SSIM on colour,
 L1 on depth where it is given, optional opacity and scale regularisers, Adam with gsplat's per-parameter learning rates (means decaying
 exponentially), an SH degree schedule, and gsplat's `DefaultStrategy` for densification and
 pruning (its ops are plain torch, so the same strategy object runs on CPU and CUDA). Stops on
@@ -27,6 +31,8 @@ from .camera import Camera
 from .errors import ArgumentError
 from .gaussians import GaussianScene
 from .raster import render
+from .raycast import SKY_LABEL
+from .sky import fit_sky, pixel_directions, quats_z_to, sample_sky, sky_shell
 
 
 @dataclass
@@ -44,22 +50,37 @@ class LiftConfig:
     # Learning rates of the "draft" preset: a few hundred CPU steps want larger steps than the
     # 3DGS defaults (the "full" preset), which are tuned for tens of thousands of GPU steps.
     lr_means: float = 6e-4  # times the scene scale, decaying to 1% by the last iteration
-    lr_scales: float = 2e-2
+    lr_scales: float = 4e-2
     lr_quats: float = 2e-3
-    lr_opacities: float = 0.1
-    lr_sh0: float = 2e-2
+    lr_opacities: float = 0.2
+    lr_sh0: float = 4e-2
     lr_shN: float = 1e-3
     densify: bool = True
     refine_start: int = 200
     refine_stop_fraction: float = 0.6
     refine_every: int = 100
     grow_grad2d: float = 2e-4
-    min_steps_to_densify: int = 600  # under a time budget allowing fewer steps, densification only hurts
+    min_steps_to_densify: int = 1500  # under a time budget allowing fewer steps, densification only hurts
     # Without depth, given points (SfM's) also place init_points pixel samples at the depth of the
     # nearest point seen in their frame: a few hundred points alone cannot cover the frames in a
     # CPU budget too short to densify.
     spread_points: bool = True
-    background: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    background: tuple[float, float, float] = (0.0, 0.0, 0.0)  # behind the splats where no sky is modelled
+    # Initialisation from depth: "voxel" (every pixel, one Gaussian per voxel of voxel_px pixel
+    # footprints, discs of init_scale cells in the surface's plane) or "sample" (the reference:
+    # init_points random pixels, spheres scaled by their nearest neighbours).
+    init: str = "voxel"
+    voxel_px: float = 2.0
+    init_scale: float = 0.45  # standard deviation, in voxel cells
+    init_flatness: float = 0.2  # disc thickness / width
+    init_opacity: float = 0.8
+    # The sky: "auto" models it where labels say sky and there is no depth, "depth" wherever
+    # there is no depth (frames known to be outdoors), "off" never.
+    sky: str = "auto"
+    sky_size: tuple[int, int] = (32, 64)  # equirectangular texture rows x columns
+    lr_sky: float = 0.005
+    lambda_sky_alpha: float = 0.1  # pushes the splats' alpha to 0 on sky pixels
+    sky_shell: int = 2000  # far Gaussians baked from the sky into the scene (0: the texture alone)
     tile_size: int = 8  # CPU rasteriser tiles
     seed: int = 0
 
@@ -87,6 +108,7 @@ class LiftResult:
     steps: int = 0
     seconds: float = 0.0
     stopped_by: str = "iterations"
+    sky: Tensor | None = None  # the fitted sky texture [3, H, W] (renderer.sky), None without sky pixels
 
 
 def _knn_scale(points: np.ndarray, k: int = 4) -> np.ndarray:
@@ -94,6 +116,154 @@ def _knn_scale(points: np.ndarray, k: int = 4) -> np.ndarray:
 
     d, _ = cKDTree(points).query(points, k=k + 1)
     return np.sqrt((d[:, 1:] ** 2).mean(1)).clip(1e-4, None)
+
+
+def depth_pixels(cameras: list[Camera], depths: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """Every pixel with depth, backprojected: (world points [P, 3], unit normals [P, 3] facing the
+    camera, footprint [P] in metres (the pixel's width at its depth, z / f), edge [P] bool (a
+    neighbour is another surface or has no depth), flat index [P] into the frames [M * H * W]).
+    Normals come from the depth map's central differences; at an edge those would be
+    meaningless, and the pixel faces its camera instead."""
+    m, h, w = depths.shape
+    valid = torch.isfinite(depths) & (depths > 0)
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float32) + 0.5, torch.arange(w, dtype=torch.float32) + 0.5,
+                            indexing="ij")
+    pix = torch.stack([xs, ys, torch.ones_like(xs)], -1)  # [H, W, 3]
+    pts, normals, feet, edges, index = [], [], [], [], []
+    for i, cam in enumerate(cameras):
+        z = torch.where(valid[i], depths[i], 0.0)
+        local = (pix @ torch.linalg.inv(cam.K).T) * z[..., None]  # [H, W, 3] camera space
+        pad = F.pad(local.permute(2, 0, 1)[None], (1, 1, 1, 1), mode="replicate")[0].permute(1, 2, 0)
+        zp = F.pad(z[None, None], (1, 1, 1, 1), mode="replicate")[0, 0]
+        du, dv = pad[1:-1, 2:] - pad[1:-1, :-2], pad[2:, 1:-1] - pad[:-2, 1:-1]
+        n = F.normalize(torch.cross(du, dv, dim=-1), dim=-1)
+        # A neighbour more than 5% nearer or farther per pixel, or without depth, is another surface.
+        near = torch.stack([zp[1:-1, 2:], zp[1:-1, :-2], zp[2:, 1:-1], zp[:-2, 1:-1]])
+        smooth = ((near - z).abs() < 0.1 * z).all(0) & (near > 0).all(0)
+        view = -F.normalize(local, dim=-1)
+        n = torch.where((n * view).sum(-1, keepdim=True) < 0, -n, n)  # face the camera
+        n = torch.where(smooth[..., None] & (n.norm(dim=-1, keepdim=True) > 0.5), n, view)
+        sel = valid[i].reshape(-1).nonzero().squeeze(1)
+        R = cam.c2w[:3, :3]
+        pts.append(local.reshape(-1, 3)[sel] @ R.T + cam.c2w[:3, 3])
+        normals.append(n.reshape(-1, 3)[sel] @ R.T)
+        feet.append(z.reshape(-1)[sel] / float(torch.sqrt(cam.K[0, 0] * cam.K[1, 1])))
+        edges.append(~smooth.reshape(-1)[sel])
+        index.append(sel + i * h * w)
+    return torch.cat(pts), torch.cat(normals), torch.cat(feet), torch.cat(edges), torch.cat(index)
+
+
+def voxel_groups(points: Tensor, size: Tensor) -> tuple[Tensor, Tensor, int]:
+    """Group points [P, 3] on voxel grids whose cell size follows each point's own `size` [P]
+    (metres), snapped down to a power of two, so that a surface seen by many frames at similar
+    distances gets one group per cell instead of one point per frame.
+
+    Grids of different sizes are nested, and finer ones win: a point whose cell also holds
+    points of a finer grid (the same surface seen from nearer) moves to the finest of those
+    grids, where it joins their cells rather than stacking a coarse Gaussian over fine ones.
+    Cells are counted from half a coarsest cell below the lowest point on each axis.
+    -> (group [P] in 0..G-1, cell size [P] metres of the grid each point ended on, G).
+    Deterministic: groups are numbered by grid, finest first, then by cell key."""
+    level = torch.floor(torch.log2(size.double().clamp(min=1e-6))).long()
+    levels = torch.unique(level).tolist()  # ascending: finest first
+    # Integer cell coordinates on the finest grid (a coarser grid's are a shift away), from an
+    # origin half a coarsest cell below the lowest point: procedural walls and floors often lie
+    # exactly on the bounds, and a surface on a cell boundary would fill two layers of cells.
+    origin = points.double().amin(0) - 0.5 * 2.0 ** levels[-1]
+    base = torch.floor((points.double() - origin) / 2.0 ** levels[0]).long()
+
+    def key(index: Tensor, lv: int) -> Tensor:
+        return _cell_key(base[index] >> (lv - levels[0]))
+
+    # 1. One representative (the first point) per occupied cell of each point's own grid: the
+    #    nesting test below then scans cells, not the many pixels that fall in each.
+    rep_of = torch.empty(len(points), dtype=torch.int64)
+    reps, rep_level, cells = [], [], {}  # cells: per grid, its occupied cells' sorted keys and first id
+    for lv in levels:
+        sel = (level == lv).nonzero().squeeze(1)
+        uniq, inverse = torch.unique(key(sel, lv), return_inverse=True)
+        k = len(uniq)
+        cells[lv] = (uniq, sum(len(r) for r in reps))
+        rep_of[sel] = inverse + cells[lv][1]
+        first = torch.full((k,), len(sel), dtype=torch.int64).scatter_reduce_(0, inverse, torch.arange(len(sel)), "amin")
+        reps.append(sel[first])
+        rep_level.append(torch.full((k,), lv, dtype=torch.int64))
+    rp, rl = torch.cat(reps), torch.cat(rep_level)  # representatives' point indices, grids
+    # 2. The finest grid with a representative in each representative's own cell.
+    finest = rl.clone()
+    for lv in levels[1:]:
+        sub = (rl <= lv).nonzero().squeeze(1)
+        _, inverse = torch.unique(key(rp[sub], lv), return_inverse=True)
+        low = torch.full((int(inverse.max()) + 1,), lv, dtype=torch.int64).scatter_reduce_(0, inverse, rl[sub], "amin")
+        here = rl[sub] == lv
+        finest[sub[here]] = low[inverse[here]]
+    # 3. Cells that stayed are groups; the points of cells that moved join the finer grid's cell
+    #    they fall in (which stayed: it holds nothing finer, or they would have moved further)
+    #    or, where it has none, make new groups.
+    moved = finest != rl
+    stayed_id = torch.cumsum(~moved, 0) - 1
+    group = stayed_id[rep_of]
+    n = int((~moved).sum())
+    final = finest[rep_of]
+    point_moved = moved[rep_of]
+    for lv in levels:
+        sel = (point_moved & (final == lv)).nonzero().squeeze(1)
+        if not len(sel):
+            continue
+        k = key(sel, lv)
+        uniq, first_id = cells[lv]
+        at = torch.searchsorted(uniq, k).clamp(max=len(uniq) - 1)
+        hit = uniq[at] == k
+        group[sel[hit]] = stayed_id[first_id + at[hit]]
+        if (~hit).any():
+            _, inverse = torch.unique(k[~hit], return_inverse=True)
+            group[sel[~hit]] = inverse + n
+            n += int(inverse.max()) + 1
+    return group, (2.0 ** final.double()).float(), n
+
+
+def _cell_key(ijk: Tensor) -> Tensor:
+    """Non-negative integer cell coordinates [P, 3] -> one int64 key each, 21 bits a coordinate
+    (2M cells a side; beyond that, far cells share keys)."""
+    q = ijk.clamp(max=(1 << 21) - 1)
+    return (q[:, 0] << 42) | (q[:, 1] << 21) | q[:, 2]
+
+
+def _group_mean(values: Tensor, group: Tensor, n: int) -> Tensor:
+    """Per-group mean [G, C] of values [P, C] for group [P] in 0..G-1."""
+    total = torch.zeros(n, values.shape[1], dtype=torch.float64).index_add_(0, group, values.double())
+    count = torch.bincount(group, minlength=n).clamp(min=1)
+    return (total / count[:, None]).to(values.dtype)
+
+
+def _group_mode(labels: Tensor, group: Tensor, n: int) -> Tensor:
+    """Per-group most frequent label [G] (ties: the smaller label) of labels [P] int64."""
+    values, code = torch.unique(labels, return_inverse=True)
+    counts = torch.zeros(n, len(values), dtype=torch.int64).index_put_((group, code), torch.ones_like(group), accumulate=True)
+    return values[counts.argmax(1)]
+
+
+def voxel_initial_points(cameras: list[Camera], images: Tensor, depths: Tensor, labels: Tensor | None,
+                         voxel_px: float = 1.0, max_points: int | None = None
+                         ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """Every pixel with depth, one Gaussian per voxel (see `voxel_groups`) of `voxel_px` pixel
+    footprints, the voxels grown until at most `max_points` remain (a surface of area A holds
+    about A / cell^2 of them). -> (means [G, 3], unit normals [G, 3], rgb [G, 3], labels [G],
+    cell size [G] metres, edge share [G]): the mean point, normal and colour, the most frequent
+    label, and the share of pixels on a depth edge (`depth_pixels`) of each voxel."""
+    pts, normals, foot, edge, index = depth_pixels(cameras, depths)
+    if len(pts) == 0:
+        raise ValueError("no valid depth in any frame")
+    for _ in range(4):
+        group, cell, n = voxel_groups(pts, foot * voxel_px)
+        if max_points is None or n <= max_points:
+            break
+        voxel_px *= 1.05 * math.sqrt(n / max_points)
+    rgb = images.reshape(-1, 3)[index]
+    lab = labels.reshape(-1)[index].long() if labels is not None else torch.full((len(index),), -1, dtype=torch.int64)
+    normal = F.normalize(_group_mean(normals, group, n), dim=1)
+    return (_group_mean(pts, group, n), normal, _group_mean(rgb, group, n), _group_mode(lab, group, n),
+            _group_mean(cell[:, None], group, n)[:, 0], _group_mean(edge[:, None].float(), group, n)[:, 0])
 
 
 def _nearest_point_depth(cam: Camera, points: Tensor, u: Tensor, v: Tensor, cell: int = 8) -> Tensor:
@@ -117,8 +287,16 @@ def _nearest_point_depth(cam: Camera, points: Tensor, u: Tensor, v: Tensor, cell
 
 def initial_scene(cameras: list[Camera], images: Tensor, depths: Tensor | None, labels: Tensor | None,
                   n_points: int, generator: torch.Generator, points: Tensor | None = None,
-                  point_rgb: Tensor | None = None, spread_points: bool = True) -> GaussianScene:
+                  point_rgb: Tensor | None = None, spread_points: bool = True, method: str = LiftConfig.init,
+                  voxel_px: float = LiftConfig.voxel_px, scale_per_cell: float = LiftConfig.init_scale,
+                  opacity: float = LiftConfig.init_opacity, flatness: float = LiftConfig.init_flatness) -> GaussianScene:
     """images [M, H, W, 3], depths [M, H, W] (0 or non-finite = unknown), labels [M, H, W].
+
+    With depth, `method` "voxel" starts from every pixel with depth, one Gaussian per voxel of
+    `voxel_px` pixel footprints (`voxel_initial_points`), of standard deviation `scale_per_cell`
+    cells, discs `flatness` as thick as wide in the surface's plane; at most n_points of them
+    (the voxels grow until they fit). "sample" (the reference) takes n_points random pixels with
+    depth, spheres scaled by their nearest neighbours. Gaussians start at `opacity`.
 
     points [N, 3] with colours point_rgb [N, 3] in [0, 1] (e.g. triangulated by structure from
     motion) start the cloud where there is no depth: with `spread_points`, n_points random pixels
@@ -146,6 +324,9 @@ def initial_scene(cameras: list[Camera], images: Tensor, depths: Tensor | None, 
                 z[sel] = _nearest_point_depth(cameras[i], points, x[sel] + 0.5, y[sel] + 0.5)
         seen = z > 0
         f, y, x, z = f[seen], y[seen], x[seen], z[seen]
+    elif depths is not None and method == "voxel":
+        return _voxel_scene(cameras, images, depths, labels, n_points, generator, points, point_rgb, voxel_px,
+                            scale_per_cell, opacity, flatness)
     elif depths is not None:  # sampled pixels with known depth
         valid = torch.isfinite(depths) & (depths > 0)
         idx = valid.reshape(-1).nonzero().squeeze(1)
@@ -176,7 +357,28 @@ def initial_scene(cameras: list[Camera], images: Tensor, depths: Tensor | None, 
         pts, rgb = torch.cat([pts, points]), torch.cat([rgb, point_rgb.clamp(0, 1)])
         lab = torch.cat([lab, torch.full((len(points),), -1, dtype=torch.int64)])
     scale = torch.from_numpy(_knn_scale(pts.numpy().astype(np.float64))).float()
-    return GaussianScene.from_points(pts, rgb, scale=scale, opacity=0.5, labels=lab)
+    return GaussianScene.from_points(pts, rgb, scale=scale, opacity=opacity, labels=lab)
+
+
+def _voxel_scene(cameras, images, depths, labels, n_points: int, generator: torch.Generator, points, point_rgb,
+                 voxel_px: float, scale_per_cell: float, opacity: float, flatness: float) -> GaussianScene:
+    """initial_scene's "voxel" method."""
+    pts, normal, rgb, lab, cell, edge = voxel_initial_points(cameras, images, depths, labels, voxel_px, n_points)
+    if len(pts) > n_points:  # the snapped cell sizes can still overshoot: drop the excess at random
+        keep = torch.randperm(len(pts), generator=generator)[:n_points].sort().values
+        pts, normal, rgb, lab, cell, edge = pts[keep], normal[keep], rgb[keep], lab[keep], cell[keep], edge[keep]
+    # Half size on silhouettes: a full-size disc there would spill over the edge as a halo (onto
+    # the sky, most visibly) that the few steps of a draft lift cannot take back.
+    scale = cell * scale_per_cell * (1.0 - 0.5 * edge)
+    scene = GaussianScene.from_points(pts, rgb.clamp(0, 1), scale=scale, opacity=opacity, labels=lab)
+    # Discs in the surface's plane: a sphere would stick out of it and show as a bump at grazing views.
+    scene.quats = quats_z_to(normal)
+    scene.log_scales = scene.log_scales + torch.tensor([0.0, 0.0, math.log(flatness)])
+    if points is not None:
+        extra = torch.from_numpy(_knn_scale(torch.cat([pts, points]).numpy().astype(np.float64))[len(pts):]).float()
+        given = GaussianScene.from_points(points, point_rgb.clamp(0, 1), scale=extra, opacity=opacity)
+        scene = GaussianScene.concat([scene, given])
+    return scene
 
 
 def _psnr(pred: Tensor, gt: Tensor) -> float:
@@ -194,11 +396,21 @@ def lift(cameras: list[Camera], images: Tensor, depths: Tensor | None = None, la
     cfg = config or LiftConfig()
     # Multi-threaded CPU reductions are otherwise free to change the summation order run to run.
     previous = torch.are_deterministic_algorithms_enabled()
-    torch.use_deterministic_algorithms(True)
+    _deterministic(True)
     try:
         return _lift(cameras, images, depths, labels, cfg, progress, init, init_points)
     finally:
-        torch.use_deterministic_algorithms(previous)
+        _deterministic(previous)
+
+
+def _deterministic(mode: bool) -> None:
+    """torch.use_deterministic_algorithms for eager ops: the public function also imports
+    torch._inductor to set its flag, seconds of a draft's budget that eager CPU code never uses."""
+    setter = getattr(torch._C, "_set_deterministic_algorithms", None)
+    if setter is None:
+        torch.use_deterministic_algorithms(mode)
+    else:
+        setter(mode)
 
 
 def _lift(cameras, images, depths, labels, cfg: LiftConfig, progress: bool, init: GaussianScene | None,
@@ -216,7 +428,9 @@ def _lift(cameras, images, depths, labels, cfg: LiftConfig, progress: bool, init
         raise ValueError(f"{m} cameras but {images.shape[0]} images")
     points, point_rgb = init_points if init_points is not None else (None, None)
     scene = init if init is not None else initial_scene(cameras, images, depths, labels, cfg.init_points, gen,
-                                                        points, point_rgb, cfg.spread_points)
+                                                        points, point_rgb, cfg.spread_points, method=cfg.init,
+                                                        voxel_px=cfg.voxel_px, scale_per_cell=cfg.init_scale,
+                                                        opacity=cfg.init_opacity, flatness=cfg.init_flatness)
     centers = torch.stack([c.position for c in cameras])
     scene_scale = float((centers - centers.mean(0)).norm(dim=1).max()) * 1.1 or 1.0
 
@@ -234,6 +448,12 @@ def _lift(cameras, images, depths, labels, cfg: LiftConfig, progress: bool, init
     lrs = {"means": cfg.lr_means * scene_scale, "scales": cfg.lr_scales, "quats": cfg.lr_quats,
            "opacities": cfg.lr_opacities, "sh0": cfg.lr_sh0, "shN": cfg.lr_shN}
     optimizers = {n: torch.optim.Adam([{"params": params[n], "lr": lr, "name": n}], eps=1e-15) for n, lr in lrs.items()}
+    sky_mask = sky_pixels(depths, labels, cfg.sky)
+    sky = None
+    if sky_mask is not None:  # started from the sky pixels' own colours, then fitted with the splats
+        dirs = torch.cat([pixel_directions(c)[sky_mask[k]] for k, c in enumerate(cameras)])
+        sky = torch.nn.Parameter(fit_sky(dirs, images[sky_mask], cfg.sky_size))
+        sky_opt = torch.optim.Adam([sky], lr=cfg.lr_sky, eps=1e-15)
     strategy = None
     if cfg.densify:
         strategy = DefaultStrategy(refine_start_iter=cfg.refine_start, refine_stop_iter=int(cfg.iterations * cfg.refine_stop_fraction),
@@ -264,6 +484,7 @@ def _lift(cameras, images, depths, labels, cfg: LiftConfig, progress: bool, init
             order = torch.randperm(m, generator=gen)
         cur = GaussianScene(params["means"], params["quats"], params["scales"], params["opacities"],
                             torch.cat([params["sh0"], params["shN"]], 1), params["labels"].detach())
+        cam = cameras[i]
         if cfg.time_budget_s is not None and step == 5:
             # Fit the schedules (densification window, means decay, SH degrees) to the steps the
             # budget allows, so a short budget still densifies and anneals.
@@ -278,12 +499,18 @@ def _lift(cameras, images, depths, labels, cfg: LiftConfig, progress: bool, init
                 strategy.refine_start_iter = max(6, min(cfg.refine_start, planned // 8))
                 strategy.refine_stop_iter = int(planned * cfg.refine_stop_fraction)
         degree = min(cfg.max_sh_degree, step // sh_every)
-        out = render(cur, cameras[i], sh_degree=degree, background=cfg.background, with_labels=False, tile_size=cfg.tile_size)
-        info = {"means2d": out.meta["means2d"], "radii": out.meta["radii"], "width": cameras[i].width,
-                "height": cameras[i].height, "n_cameras": 1, "gaussian_ids": None}
+        out = render(cur, cam, sh_degree=degree, background=cfg.background if sky is None else (0.0, 0.0, 0.0),
+                     with_labels=False, tile_size=cfg.tile_size)
+        info = {"means2d": out.meta["means2d"], "radii": out.meta["radii"], "width": cam.width,
+                "height": cam.height, "n_cameras": 1, "gaussian_ids": None}
         if strategy is not None:
             strategy.step_pre_backward(params, optimizers, state, step, info)
         pred, gt = out.rgb[0], images[i]
+        if sky is not None:  # the sky shows through what the splats leave uncovered
+            env = sample_sky(sky, pixel_directions(cam))
+            # Only sky pixels teach the sky: elsewhere it would soak up what the splats get wrong.
+            env = torch.where(sky_mask[i][..., None], env, env.detach())
+            pred = pred + (1.0 - out.alpha[0])[..., None] * env
         l1 = (pred - gt).abs().mean()
         d_ssim = 1.0 - ssim(pred.permute(2, 0, 1)[None], gt.permute(2, 0, 1)[None], data_range=1.0)
         loss = (1 - cfg.lambda_dssim) * l1 + cfg.lambda_dssim * d_ssim
@@ -292,12 +519,14 @@ def _lift(cameras, images, depths, labels, cfg: LiftConfig, progress: bool, init
             known = torch.isfinite(d) & (d > 0) & (out.alpha[0].detach() > 0.5)
             if known.any():
                 loss = loss + cfg.lambda_depth * ((out.depth[0] - torch.nan_to_num(d))[known].abs() / scene_scale).mean()
+        if sky is not None and cfg.lambda_sky_alpha > 0:  # nothing stands in front of the sky
+            loss = loss + cfg.lambda_sky_alpha * (out.alpha[0] * sky_mask[i]).mean()
         if cfg.lambda_opacity > 0:
             loss = loss + cfg.lambda_opacity * torch.sigmoid(params["opacities"]).mean()
         if cfg.lambda_scale > 0:
             loss = loss + cfg.lambda_scale * torch.exp(params["scales"]).mean()
         loss.backward()
-        for opt in optimizers.values():
+        for opt in optimizers.values() if sky is None else [*optimizers.values(), sky_opt]:
             opt.step()
             opt.zero_grad(set_to_none=True)
         for group in optimizers["means"].param_groups:
@@ -326,7 +555,34 @@ def _lift(cameras, images, depths, labels, cfg: LiftConfig, progress: bool, init
     result.scene = GaussianScene(params["means"].detach().clone(), params["quats"].detach().clone(),
                                  params["scales"].detach().clone(), params["opacities"].detach().clone(),
                                  torch.cat([params["sh0"], params["shN"]], 1).detach().clone(), params["labels"].detach().clone())
+    if sky is not None:
+        result.sky = sky.detach().clamp(0, 1).clone()
+        if cfg.sky_shell > 0:
+            result.scene = GaussianScene.concat([result.scene, _shell_for(result.sky, result.scene, cameras, cfg.sky_shell)])
     return result
+
+
+def sky_pixels(depths: Tensor | None, labels: Tensor | None, mode: str) -> Tensor | None:
+    """[M, H, W] bool: the pixels that see the sky (LiftConfig.sky), or None where no frame shows any."""
+    if mode not in ("auto", "depth", "off"):
+        raise ArgumentError(f"sky must be auto, depth or off, got {mode!r}")
+    if mode == "off" or depths is None or (mode == "auto" and labels is None):
+        return None
+    mask = ~(torch.isfinite(depths) & (depths > 0))
+    if mode == "auto":
+        mask &= labels == SKY_LABEL
+    return mask if bool(mask.any()) else None
+
+
+def _shell_for(sky: Tensor, scene: GaussianScene, cameras: list[Camera], n: int) -> GaussianScene:
+    """The sky shell around the cameras, well beyond the scene: 10x the distance holding 99% of
+    the Gaussians and 30x the cameras' spread, so that moving among the cameras shifts the sky by
+    at most about two degrees."""
+    centers = torch.stack([c.position for c in cameras])
+    center = centers.mean(0)
+    spread = float((centers - center).norm(dim=1).max())
+    reach = float(torch.quantile((scene.means - center).norm(dim=1)[:: max(1, len(scene) // 100_000)], 0.99)) if len(scene) else 1.0
+    return sky_shell(sky, center, max(10.0 * reach, 30.0 * spread, 10.0), n)
 
 
 def evaluate(scene: GaussianScene, cameras: list[Camera], images: Tensor, background=(0.0, 0.0, 0.0)) -> dict[str, float]:

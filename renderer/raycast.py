@@ -2,7 +2,7 @@
 
 A `MeshWorld` is one triangle soup with per-face attributes (material, base colour, label,
 instance). `raycast` renders it from a `Camera`: RGB with procedural solid textures (wood
-grain, fabric weave, brick, grass, stone, water), Lambert diffuse plus ambient light, cast
+grain, fabric weave, brick, grass, stone, water, checker), Lambert diffuse plus ambient light, cast
 shadows from point lights and a sun, a sky; metric z depth; world normals; label and instance
 ids per pixel. Emissive faces (material "light") are drawn at full brightness.
 """
@@ -19,12 +19,14 @@ import functools
 
 SKY_LABEL = 4  # renderer.layout.LABELS.index("sky")
 # Per-material (ambient boost, specular-ish sky mix) and texture kind.
-TEXTURES = ["plaster", "wood", "fabric", "smooth", "glass", "noise", "bark", "brick", "grass", "water", "emissive"]
+TEXTURES = ["plaster", "wood", "fabric", "smooth", "glass", "noise", "bark", "brick", "grass", "water", "emissive",
+            "checker"]
 TEXTURE_IDS = {name: i for i, name in enumerate(TEXTURES)}
 MATERIAL_TEXTURE = {"paint": "plaster", "wood": "wood", "fabric": "fabric", "metal": "smooth", "plastic": "smooth",
                     "glass": "glass", "screen": "smooth", "leaf": "noise", "bark": "bark", "stone": "noise",
                     "brick": "brick", "grass": "grass", "water": "water", "ceramic": "smooth", "paper": "smooth",
-                    "light": "emissive"}
+                    "light": "emissive", "checker": "checker"}
+CHECKER_SIZE = 0.2  # metres: the "checker" texture's squares (a lifting benchmark's high-frequency case)
 
 
 @dataclass
@@ -143,6 +145,11 @@ def _texture(kind_ids: np.ndarray, p: np.ndarray, n: np.ndarray) -> np.ndarray:
         uu = (u + 0.11 * (row % 2)) / 0.22
         mortar = ((z[m] / 0.075) % 1 < 0.12) | ((uu % 1) < 0.05)
         f[m] = np.where(mortar, 1.45, 0.9 + 0.1 * np.sin(row * 12.9898 + np.floor(uu) * 78.233))
+    m = kind_ids == TEXTURE_IDS["checker"]
+    if m.any():  # squares in the face's own plane: the axis along the normal does not count
+        q = np.floor(p[m] / CHECKER_SIZE).astype(np.int64)
+        q[np.arange(len(q)), np.abs(n[m]).argmax(1)] = 0
+        f[m] = np.where(q.sum(1) % 2 == 0, np.float32(1.0), np.float32(0.4))
     for name, freq, amp in (("grass", 9.0, 0.22), ("noise", 4.0, 0.15), ("bark", 14.0, 0.25), ("plaster", 2.0, 0.04)):
         m = kind_ids == TEXTURE_IDS[name]
         if m.any():

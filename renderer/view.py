@@ -10,13 +10,18 @@ from torch import Tensor
 from .camera import Camera, look_at_c2w
 from .errors import ArgumentError
 from .gaussians import GaussianScene, SceneError
+from .sky import shell_mask
 
 
 def robust_bounds(scene: GaussianScene, quantile: float = 0.01) -> tuple[Tensor, Tensor]:
-    """Bounds of the means between the `quantile` and 1 - `quantile` per axis (ignores stray floaters)."""
+    """Bounds of the means between the `quantile` and 1 - `quantile` per axis (ignores stray floaters
+    and the far sky shell, renderer.sky, unless the scene is nothing else)."""
     if len(scene) == 0:
         raise SceneError("an empty scene has no bounds")
     m = scene.means.detach().float().cpu()
+    body = ~shell_mask(scene).cpu()
+    if body.any():
+        m = m[body]
     if len(m) > 200_000:  # quantile on a strided sample: exact enough, bounded cost
         m = m[:: len(m) // 200_000]
     return torch.quantile(m, quantile, dim=0), torch.quantile(m, 1 - quantile, dim=0)

@@ -49,7 +49,8 @@ def test_lift_improves_and_is_deterministic(room_frames):
     b = lift(cams, imgs, deps, labs, cfg)
     assert torch.equal(a.scene.means, b.scene.means) and torch.equal(a.scene.labels, b.scene.labels)
     assert a.history[-1]["psnr"] > a.history[0]["psnr"] + 2.0
-    assert len(a.scene) != 3000  # gsplat's strategy grew or pruned Gaussians
+    assert a.history[-1]["gaussians"] != a.history[0]["gaussians"]  # gsplat's strategy grew or pruned Gaussians
+    assert a.sky is None and not (a.scene.labels == 4).any()  # no sky in a room: no sky model, no shell
     m = evaluate(a.scene, cams[:3], seq.rgb[:3])
     assert m["psnr"] > 18 and 0 < m["ssim"] <= 1
 
@@ -145,3 +146,124 @@ def test_regularisers_shrink_opacity_and_scale(room_frames):
     reg = lift(*args, LiftConfig(iterations=30, init_points=1500, densify=False, lambda_opacity=0.5, lambda_scale=5.0))
     assert reg.scene.opacities().mean() < plain.scene.opacities().mean()
     assert reg.scene.scales().mean() < plain.scene.scales().mean()
+
+
+# ---- the sky, the voxel initialisation, determinism ---------------------------------------------
+
+@pytest.fixture(scope="module")
+def outdoor_frames():
+    """A small outdoor world (ground, a brick block, a wooden post) under raycast's sky: 20 views of
+    48x48 looking a little up, every 5th held out."""
+    from renderer.layout import LABEL_IDS
+    from renderer.raycast import Light, MeshWorld, raycast
+
+    box = lambda extents, center: trimesh.creation.box(extents=extents, transform=trimesh.transformations.translation_matrix(center))  # noqa: E731
+    parts = [(box((40, 40, 0.1), (0, 0, -0.05)), "grass", (0.35, 0.6, 0.3), LABEL_IDS["ground"], 0),
+             (box((1.5, 1.0, 1.2), (0.3, 0.2, 0.6)), "brick", (0.7, 0.35, 0.3), LABEL_IDS["house"], 1),
+             (box((0.2, 0.2, 2.0), (-1.0, 0.8, 1.0)), "wood", (0.5, 0.35, 0.2), LABEL_IDS["fence"], 2)]
+    world = MeshWorld.from_parts(parts, ["grass", "brick", "wood"], lights=[Light(direction=(-0.4, -0.3, -0.85), intensity=0.85)],
+                                 ambient=0.42)
+    cams = [Camera.look_at([4 * np.cos(a), 4 * np.sin(a), 1.4], [0, 0, 1.9], width=48, height=48)
+            for a in np.linspace(0, 2 * np.pi, 20, endpoint=False)]
+    shots = [raycast(world, c) for c in cams]
+    stack = lambda k: torch.from_numpy(np.stack([s[k] for s in shots]))  # noqa: E731
+    test = list(range(2, 20, 5))
+    train = [i for i in range(20) if i not in test]
+    return cams, stack("rgb"), stack("depth"), stack("label").long(), train, test
+
+
+def _psnr(a, b):
+    return float(-10 * torch.log10(((a - b) ** 2).mean()))
+
+
+def test_sky_model_reproduces_the_ray_casters_sky(outdoor_frames):
+    from renderer.raycast import SKY_LABEL, sky_color
+    from renderer.sky import pixel_directions, sample_sky, shell_mask
+
+    cams, rgb, depth, label, train, test = outdoor_frames
+    sky = label == SKY_LABEL
+    assert 0.2 < sky[test].float().mean() < 0.8
+    result = lift([cams[i] for i in train], rgb[train], depth[train], label[train],
+                  LiftConfig(iterations=60, init_points=6000, densify=False, seed=0))
+    assert result.sky is not None and result.sky.shape == (3, 32, 64)
+    dirs = torch.stack([pixel_directions(cams[i]) for i in test])
+    truth = torch.from_numpy(sky_color(dirs[sky[test]].numpy()))
+    assert torch.allclose(truth, rgb[test][sky[test]], atol=1e-5)  # the held-out sky pixels are sky_color
+    assert _psnr(sample_sky(result.sky, dirs[sky[test]]), truth) > 35  # the fitted environment
+    # The scene carries the sky as a shell of far, opaque Gaussians labelled sky, and it renders as
+    # the sky in held-out views, with the splats in front of it (not smeared over it).
+    shell = shell_mask(result.scene)
+    assert shell.sum() == LiftConfig().sky_shell
+    assert float(result.scene.means[shell].norm(dim=1).min()) > 20 * float(result.scene.means[~shell].norm(dim=1).quantile(0.5))
+    with torch.no_grad():
+        full = torch.cat([render(result.scene, cams[i], with_labels=False).rgb for i in test]).clamp(0, 1)
+        splats = torch.cat([render(result.scene.subset(~shell), cams[i], with_labels=False).alpha for i in test])
+    assert _psnr(full[sky[test]], truth) > 26
+    assert float(splats[sky[test]].mean()) < 0.1 < float(splats[~sky[test]].mean())
+    metrics = evaluate(result.scene, [cams[i] for i in test], rgb[test])
+    off = lift([cams[i] for i in train], rgb[train], depth[train], label[train],
+               LiftConfig(iterations=60, init_points=6000, densify=False, seed=0, sky="off"))
+    assert off.sky is None and metrics["psnr"] > evaluate(off.scene, [cams[i] for i in test], rgb[test])["psnr"] + 3
+
+
+def test_sky_shell_survives_a_ply_round_trip(tmp_path):
+    from renderer import save_scene
+    from renderer.sky import fit_sky, fibonacci_directions, shell_mask, sky_shell
+
+    dirs = fibonacci_directions(3000)
+    texture = fit_sky(dirs, 0.5 + 0.4 * dirs[:, 2:].clamp(min=0).expand(-1, 3) * torch.tensor([0.3, 0.6, 1.0]))
+    body = GaussianScene.from_points(torch.tensor([[0.0, 0.0, 1.0]]), torch.tensor([[1.0, 0.2, 0.1]]), scale=0.3, labels=torch.tensor([7]))
+    scene = GaussianScene.concat([body, sky_shell(texture, torch.zeros(3), 100.0, 500)])
+    save_scene(scene, tmp_path / "s.ply")
+    back = load_scene(tmp_path / "s.ply")
+    assert int(shell_mask(back).sum()) == 500 and torch.equal(back.labels, scene.labels)
+    for name in ("means", "quats", "log_scales", "opacity_logits", "sh"):
+        assert torch.allclose(getattr(back, name), getattr(scene, name), atol=1e-6), name
+    cams = [Camera.look_at([0, -4, 1], [0, 0, 1.5 + k], width=40, height=32) for k in range(2)]
+    a, b = render(scene, cams), render(back, cams)
+    assert torch.allclose(a.rgb, b.rgb, atol=1e-5) and (a.alpha > 0.99).all()  # opaque everywhere: no hole to see through
+    assert (a.label == 4).float().mean() > 0.5 and (a.label == 7).any()
+
+
+def test_voxel_initialisation_keeps_one_gaussian_per_voxel():
+    from renderer.lift import depth_pixels, voxel_groups, voxel_initial_points
+
+    # Two cameras 2 m from a wall, side by side: most of the wall is seen twice at the same footprint.
+    cams = [Camera.look_at([x, -2.0, 1.0], [x, 0.0, 1.0], width=32, height=32, fov_y_deg=60) for x in (0.0, 0.15)]
+    depth = torch.full((2, 32, 32), 2.0)
+    images = torch.rand(2, 32, 32, 3, generator=torch.Generator().manual_seed(0))
+    pts, _, foot, _, _ = depth_pixels(cams, depth)
+    group, cell, n = voxel_groups(pts, foot * 2.0)
+    assert (cell == cell[0]).all() and cell[0] <= 2.0 * foot[0] < 2 * cell[0]  # the grid: 2 footprints, snapped down
+    # One Gaussian per occupied voxel, and no two groups in one voxel.
+    origin = pts.double().amin(0) - 0.5 * cell[0]  # the grid's origin (voxel_groups' docstring)
+    keys = torch.floor((pts.double() - origin) / cell[0]).long()
+    for g in range(n):
+        assert (keys[group == g] == keys[group == g][0]).all()
+    assert n == len(torch.unique(torch.stack([group, *keys.T]).T, dim=0))
+    assert n < 0.75 * len(pts)  # the two frames' pixels share voxels instead of stacking
+    means, normals, rgb, labels, cells, edge = voxel_initial_points(cams, images, depth, None, 2.0)
+    assert len(means) == n and torch.allclose(means[:, 1], torch.zeros(n), atol=1e-5)  # on the wall
+    assert torch.allclose(normals, torch.tensor([0.0, -1.0, 0.0]).expand(n, 3), atol=1e-4)  # facing the cameras
+    # A third camera nearer the wall sees part of it finer: the coarse pixels there join the fine grid.
+    cams.append(Camera.look_at([0.0, -1.0, 1.0], [0.0, 0.0, 1.0], width=32, height=32, fov_y_deg=60))
+    depth = torch.cat([depth, torch.full((1, 32, 32), 1.0)])
+    pts, _, foot, _, _ = depth_pixels(cams, depth)
+    group, cell, n3 = voxel_groups(pts, foot * 2.0)
+    near = torch.arange(len(pts)) >= 2 * 32 * 32
+    inside = (pts[:, 0].abs() < 0.5) & ((pts[:, 2] - 1.0).abs() < 0.5) & ~near  # far pixels on the near view's patch
+    assert (cell[near] == cell[near][0]).all() and cell[near][0] < cell[~near].max()
+    assert (cell[inside & (pts[:, 0].abs() < 0.4) & ((pts[:, 2] - 1.0).abs() < 0.4)] == cell[near][0]).all()
+    assert len(voxel_initial_points(cams, torch.rand(3, 32, 32, 3), depth, None, 2.0, max_points=300)[0]) <= 300
+
+
+def test_same_seed_same_world(outdoor_frames):
+    cams, rgb, depth, label, train, test = outdoor_frames
+    args = ([cams[i] for i in train], rgb[train], depth[train], label[train])
+    cfg = LiftConfig(iterations=25, init_points=4000, refine_start=5, refine_every=5, seed=7)
+    a, b = lift(*args, cfg), lift(*args, cfg)
+    for name in ("means", "quats", "log_scales", "opacity_logits", "sh", "labels"):
+        assert torch.equal(getattr(a.scene, name), getattr(b.scene, name)), name
+    assert torch.equal(a.sky, b.sky)
+    c = lift(*args, LiftConfig(iterations=25, init_points=4000, refine_start=5, refine_every=5, seed=8))
+    assert not torch.equal(a.scene.means[: min(len(a.scene), len(c.scene))], c.scene.means[: min(len(a.scene), len(c.scene))])

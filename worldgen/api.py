@@ -28,7 +28,7 @@ from renderer.layout import Layout
 from .world import World, load_world
 
 QUALITIES = ("draft", "full")
-DEFAULTS = {"draft": {"frames": 40, "resolution": 128, "time_budget_s": 28.0},
+DEFAULTS = {"draft": {"frames": 40, "resolution": 256, "time_budget_s": 22.0},  # flythrough 512x512 (bench/lift.py)
             "full": {"frames": 24, "resolution": 128, "time_budget_s": 40.0}}
 
 

@@ -19,6 +19,7 @@ from renderer.axes import world_to_axes
 from renderer.layout import Layout, LayoutError
 from renderer.lift import LiftConfig, evaluate, lift
 from renderer.mesh import save_glb, simplify, tsdf_mesh
+from renderer.sky import save_sky_png, shell_mask
 from renderer.view import frame_orbit_camera
 from .frames import PosedFrames, write_transforms
 from .world import World, WorldWriter
@@ -119,7 +120,8 @@ def initial_points(frames: PosedFrames, train: list[int]) -> tuple[tuple[np.ndar
 
 def lift_to_world(frames: PosedFrames, out: str | os.PathLike, *, config: LiftConfig, writer: WorldWriter | None = None,
                   overwrite: bool = False, progress: bool = True, mesh_voxel: float | None = None,
-                  flythrough: bool = True, init_points: tuple[np.ndarray, np.ndarray] | None = None) -> Path:
+                  flythrough: bool = True, init_points: tuple[np.ndarray, np.ndarray] | None = None,
+                  flythrough_size: int = 160) -> Path:
     """Lift posed frames into a world folder: scene.ply, mesh.glb, collider.glb, flythrough, metrics.
     With a `writer` (a larger pipeline's), the files join its world and the caller commits.
     init_points (xyz [N, 3], rgb [N, 3]): points to start from where frames have no depth; when
@@ -144,6 +146,13 @@ def lift_to_world(frames: PosedFrames, out: str | os.PathLike, *, config: LiftCo
         scene = result.scene
         writer.timed("lift")
         save_scene(scene, writer.add("scene", "scene.ply"))
+        body = scene  # the scene without its sky shell: what the mesh and its voxel size are made of
+        if result.sky is not None:  # the fitted sky itself, for viewers that take an environment map
+            save_sky_png(result.sky, writer.add("sky", "sky.png"))
+            shell = shell_mask(scene)
+            body = scene.subset(~shell)
+            writer.manifest["sky"] = {"file": "sky.png", "projection": "equirectangular (row 0 = zenith, column 0 = "
+                                      "azimuth -180 degrees about +Z)", "shell_gaussians": int(shell.sum())}
         if test:
             metrics = evaluate(scene, [cams[i] for i in test], images[test])
             writer.manifest["metrics"] = {"psnr_heldout": round(metrics["psnr"], 3), "ssim_heldout": round(metrics["ssim"], 4),
@@ -159,10 +168,10 @@ def lift_to_world(frames: PosedFrames, out: str | os.PathLike, *, config: LiftCo
                 if given[i]:
                     d[i] = frames.depths[i]
                     continue
-                o = render(scene, cam, with_labels=False)
+                o = render(body, cam, with_labels=False)
                 d[i] = np.where(o.alpha[0].numpy() > 0.5, o.depth[0].numpy(), 0)
                 c[i] = o.rgb[0].clamp(0, 1).numpy()
-        lo, hi = np.percentile(scene.means.numpy(), [1, 99], axis=0)
+        lo, hi = np.percentile(body.means.numpy(), [1, 99], axis=0)
         voxel = mesh_voxel or float(np.clip(np.linalg.norm(hi - lo) / 160, 0.01, 0.2))
         mesh = tsdf_mesh(cams, d, c, voxel_size=voxel)
         if len(mesh.faces):
@@ -171,7 +180,7 @@ def lift_to_world(frames: PosedFrames, out: str | os.PathLike, *, config: LiftCo
         writer.manifest["mesh"] = {"voxel_size_m": voxel, "triangles": int(len(mesh.faces))}
         writer.timed("mesh")
         if flythrough:
-            video = write_video(flythrough_frames(scene, cams), writer.path("flythrough.mp4"))
+            video = write_video(flythrough_frames(scene, cams, size=flythrough_size), writer.path("flythrough.mp4"))
             writer.add("flythrough", video.name)
             writer.timed("flythrough")
         writer.manifest["cameras"] = [c.to_dict() for c in cams]
@@ -182,11 +191,12 @@ def lift_to_world(frames: PosedFrames, out: str | os.PathLike, *, config: LiftCo
         raise
 
 
-def lift_budget(time_budget_s: float | None, lift_steps: int | None, seed: int) -> LiftConfig:
-    """A lift of exactly `lift_steps` steps (reproducible), else of `time_budget_s` seconds."""
+def lift_budget(time_budget_s: float | None, lift_steps: int | None, seed: int, **options) -> LiftConfig:
+    """A lift of exactly `lift_steps` steps (reproducible), else of `time_budget_s` seconds;
+    `options` set other LiftConfig fields."""
     if lift_steps is not None:
-        return LiftConfig(iterations=lift_steps, seed=seed)
-    return LiftConfig(iterations=100_000, time_budget_s=time_budget_s, seed=seed)
+        return LiftConfig(iterations=lift_steps, seed=seed, **options)
+    return LiftConfig(iterations=100_000, time_budget_s=time_budget_s, seed=seed, **options)
 
 
 def layout_step(prompt: str | None, layout: Layout | None, engine: str, seed: int,
@@ -204,15 +214,17 @@ def layout_step(prompt: str | None, layout: Layout | None, engine: str, seed: in
 
 
 def generate_draft(prompt: str | None, out: str | os.PathLike, *, layout: Layout | None = None, seed: int = 0,
-                   frames: int = 40, resolution: int = 128, time_budget_s: float = 28.0, overwrite: bool = False,
+                   frames: int = 40, resolution: int = 256, time_budget_s: float = 22.0, overwrite: bool = False,
                    progress: bool = True, engine: str = "auto", checkpoint: str | os.PathLike | None = None,
                    lift_steps: int | None = None, flythrough: bool = True,
-                   on_frame: FrameCallback | None = None, complete: bool = True) -> tuple[Path, list[str], list[str]]:
+                   on_frame: FrameCallback | None = None, complete: bool = True, flythrough_size: int = 512,
+                   lift_options: dict | None = None) -> tuple[Path, list[str], list[str]]:
     """The draft world for a prompt or a layout: the layout (given, or from the language model or
     rules, worldgen.lm.layout_for_prompt), procedural frames along an orbit, lifted for
     `time_budget_s`, or for exactly `lift_steps` steps (then the world is reproducible bit for bit,
     whatever the machine's speed). on_frame(index, total, rgb [H, W, 3]) sees each frame as it is
-    ray cast. Returns (world folder, ignored words, warnings)."""
+    ray cast. flythrough_size: the flythrough's pixels a side. lift_options: other LiftConfig
+    fields (benchmarks lift references this way). Returns (world folder, ignored words, warnings)."""
     from renderer.raycast import raycast
 
     from .procgen.paths import camera_path
@@ -236,8 +248,8 @@ def generate_draft(prompt: str | None, out: str | os.PathLike, *, layout: Layout
         write_transforms(writer.path("frames"), posed, extra={"caption": layout.caption})
         writer.manifest["files"]["frames"] = "frames/transforms.json"
         writer.timed("frames")
-        lift_to_world(posed, out, config=lift_budget(time_budget_s, lift_steps, seed), writer=writer, progress=progress,
-                      flythrough=flythrough)
+        lift_to_world(posed, out, config=lift_budget(time_budget_s, lift_steps, seed, **(lift_options or {})), writer=writer,
+                      progress=progress, flythrough=flythrough, flythrough_size=flythrough_size)
         return writer.commit(), ignored, warnings
 
 

@@ -3,10 +3,11 @@
 Gaussians are binned to square screen tiles by their bounding boxes and sorted front to back
 within each tile. Compositing then walks depth in chunks: each step takes the next B Gaussians
 of every still-active tile and evaluates them against the tile's pixels as one
-[tiles, B, pixels] tensor, carrying each pixel's transmittance to the next step. Tiles whose
+[tiles, pixels, B] tensor, carrying each pixel's transmittance to the next step. Tiles whose
 pixels are all saturated, or whose lists are exhausted, drop out. The backward pass is written
-by hand (`_Composite`): it replays the same chunks, so nothing of size intersections x pixels
-outlives the forward pass.
+by hand (`_Composite`): it replays the same chunks, reusing the forward's weights and
+transmittances while they fit in a fixed budget and recomputing them beyond it, so memory stays
+bounded whatever the scene.
 
 Work is proportional to the tile area each Gaussian touches, not to N x H x W, and memory per
 step is bounded by `chunk_elems`.
@@ -16,6 +17,8 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
+
+import torch.nn.functional as F
 
 from .common import ALPHA_MAX, ALPHA_THRESHOLD, TRANSMITTANCE_MIN, tile_grid
 
@@ -59,17 +62,50 @@ class _TileGeometry:
         ly = (local // tile_size).to(dtype) + 0.5
         # -ln(alpha) = coef . (1, x, y, x^2, y^2, xy): one batched matmul evaluates a chunk.
         self.neg_basis = -torch.stack([torch.ones_like(lx), lx, ly, lx * lx, ly * ly, lx * ly])  # [6, P]
+        self.neg_basis_t = self.neg_basis.T.contiguous()  # [P, 6]
         tiles = torch.arange(self.n_tiles)
         self.origin = torch.stack([(tiles % self.tw) * tile_size, (tiles // self.tw) * tile_size], 1).to(dtype)
 
 
-def _chunk_alpha(coef: Tensor, neg_basis: Tensor, pos: Tensor) -> tuple[Tensor, Tensor]:
-    """Unclamped and composited alpha [A, B, P] for the intersections at `pos` [A, B]."""
-    # opacity * exp(-sigma); exp is several times slower where it underflows, and anything
-    # below e^-30 is far under the 1/255 cut anyway.
-    raw = torch.exp((coef[pos] @ neg_basis).clamp_(min=-30.0))
-    alpha = raw.clamp(max=ALPHA_MAX)
-    return raw, torch.where(alpha >= ALPHA_THRESHOLD, alpha, 0.0)
+# Just below 1/255, so that F.threshold (which keeps x > t) keeps alpha >= 1/255 as gsplat does.
+_KEEP_ABOVE = float(torch.nextafter(torch.tensor(ALPHA_THRESHOLD, dtype=torch.float64), torch.tensor(0.0, dtype=torch.float64)))
+# Forward chunks keep their weights and transmittances for backward (saving its recomputation,
+# half of its work) while they fit in this many elements (4 bytes each, two tensors); beyond it,
+# backward recomputes them.
+SAVE_ELEMS = 1 << 27
+
+
+def _chunk_weights(coef: Tensor, geo: _TileGeometry, pos: Tensor, t_in: Tensor,
+                   may_cap: bool) -> tuple[Tensor, Tensor, Tensor | None]:
+    """Blending weights of the intersections at `pos` [A, B] over their tiles' pixels, entering
+    with transmittance t_in [A, P]. Layout [A, P, B] (depth innermost: the scans along it and the
+    batched matmuls run several times faster than with depth in the middle).
+
+    Returns weight [A, P, B] = alpha * T_before (0 past the pixel's cutoff), the transmittance
+    buffer [A, P, B + 1] (T before the chunk, then after each intersection), and where alpha was
+    capped at ALPHA_MAX ([A, P, B] bool; None when nowhere). Alpha never exceeds the opacity, so
+    only `may_cap` (some opacity above ALPHA_MAX) needs the test."""
+    # -sigma + ln(opacity), floored at -30: exp is several times slower where it underflows, and
+    # anything below e^-30 is far under the 1/255 cut anyway.
+    alpha = torch.matmul(geo.neg_basis_t, coef[pos].transpose(1, 2)).clamp_(min=-30.0).exp_()
+    capped = None
+    if may_cap:
+        capped = alpha > ALPHA_MAX
+        capped = capped if bool(capped.any()) else None
+    F.threshold(alpha, _KEEP_ABOVE, 0.0, inplace=True)
+    alpha.clamp_(max=ALPHA_MAX)
+    a, p, b = alpha.shape
+    trans = torch.empty(a, p, b + 1, dtype=alpha.dtype)
+    trans[..., 0] = t_in
+    torch.mul(alpha, -1.0, out=trans[..., 1:])
+    trans[..., 1:].add_(1.0)
+    trans.cumprod_(2)
+    weight = alpha.mul_(trans[..., :-1])
+    # Stop before the Gaussian that would take the pixel's transmittance to the cutoff (a float
+    # mask: multiplying by a bool tensor or torch.where is many times slower on CPU).
+    if bool((trans[..., -1] <= TRANSMITTANCE_MIN).any()):
+        weight.mul_(torch.gt(trans[..., 1:], TRANSMITTANCE_MIN, out=torch.empty_like(weight)))
+    return weight, trans, capped
 
 
 def _slots(tile_start: Tensor, tile_count: Tensor, active: Tensor, step: int, b: int, pad: int) -> Tensor:
@@ -85,42 +121,56 @@ def _padded(coef: Tensor, feat: Tensor) -> tuple[Tensor, Tensor]:
     return torch.cat([coef, pad]), torch.cat([feat, feat.new_zeros(1, feat.shape[1])])
 
 
+def _chunk_depth(tile_count: Tensor, active: Tensor, step: int, n_pixels: int, chunk_elems: int) -> int:
+    """Gaussians per tile in the next chunk: as many as the memory bound allows, but no more than
+    most active tiles still have, so that padding does not dominate ragged lists."""
+    left = tile_count[active] - step
+    most = int(torch.quantile(left.float(), 0.75)) if left.numel() > 1 else int(left.max())
+    return max(8, min(256, chunk_elems // (active.numel() * n_pixels), -(-most // 8) * 8))
+
+
 class _Composite(torch.autograd.Function):
     """Front-to-back compositing over per-intersection quadratic coefficients, with gsplat's
-    rules, and a hand-written backward: the chunks are replayed in order and each alpha's
-    gradient is T_i (f_i . g) - R_i / (1 - a_i), R_i the weighted sum behind it (3DGS's backward).
-    Nothing of size intersections x pixels is kept between forward and backward."""
+    rules, and a hand-written backward that walks the same chunks in order: with w_i = alpha_i T_i
+    and R_i the weighted sum behind i, d/d alpha_i = T_i (f_i . g) - R_i / (1 - alpha_i) (3DGS's
+    backward), so the gradient of the exponent is w_i (f_i . g - R_i / T_after_i).
+    Chunk weights and transmittances are kept for backward up to SAVE_ELEMS, and recomputed
+    beyond it, so memory stays bounded for any scene."""
 
     @staticmethod
-    def forward(ctx, coef, feat, lab, n_labels, tile_start, tile_count, geo, chunk_elems):
+    def forward(ctx, coef, feat, lab, n_labels, tile_start, tile_count, geo, chunk_elems, may_cap):
         m, f = feat.shape
+        ctx.may_cap = may_cap
         dtype = coef.dtype
         coef_p, feat_p = _padded(coef, feat)
         trans = torch.ones(geo.n_tiles, geo.p, dtype=dtype)
         out = torch.zeros(geo.n_tiles, geo.p, f, dtype=dtype)
-        labels = torch.zeros(geo.n_tiles, n_labels, geo.p, dtype=dtype) if lab is not None else None
+        labels = torch.zeros(geo.n_tiles, geo.p, n_labels, dtype=dtype) if lab is not None else None
         lab_p = torch.cat([lab, lab.new_zeros(1)]) if lab is not None else None
-        replay = []  # the chunk schedule and each chunk's incoming transmittance, for backward
+        keep_for_backward = any(ctx.needs_input_grad[:2])
+        replay = []  # per chunk: (active tiles, first slot, depth, T in, saved weights or None)
+        saved = 0
         active = (tile_count > 0).nonzero().squeeze(1)
         step = 0
         while active.numel() > 0:
-            b = max(8, min(256, chunk_elems // (active.numel() * geo.p)))
+            b = _chunk_depth(tile_count, active, step, geo.p, chunk_elems)
             pos = _slots(tile_start, tile_count, active, step, b, m)
-            _, alpha = _chunk_alpha(coef_p, geo.neg_basis, pos)
             t_in = trans[active]
-            t_after = torch.cumprod(1.0 - alpha, dim=1) * t_in[:, None, :]
-            keep = t_after > TRANSMITTANCE_MIN  # stop before the Gaussian that would saturate the pixel
-            t_before = torch.cat([t_in[:, None, :], t_after[:, :-1]], dim=1)
-            weight = torch.where(keep, alpha * t_before, 0.0)
-            out.index_add_(0, active, torch.bmm(weight.transpose(1, 2), feat_p[pos]))
+            weight, tbuf, capped = _chunk_weights(coef_p, geo, pos, t_in, ctx.may_cap)
+            # As [F, B] x [B, P] products: MKL's batched GEMM is much slower with the small F last.
+            out.index_add_(0, active, torch.bmm(feat_p[pos].transpose(1, 2), weight.transpose(1, 2)).transpose(1, 2))
             if labels is not None:
-                per_label = torch.zeros(active.numel(), n_labels, geo.p, dtype=dtype)
-                per_label.scatter_add_(1, lab_p[pos][:, :, None].expand(-1, -1, geo.p), weight)
-                labels.index_add_(0, active, per_label)
-            trans[active] = t_after[:, -1]
-            replay.append((active, step, b, t_in))
+                onehot = F.one_hot(lab_p[pos], n_labels).to(dtype)  # [A, B, L]
+                labels.index_add_(0, active, torch.bmm(onehot.transpose(1, 2), weight.transpose(1, 2)).transpose(1, 2))
+            t_out = tbuf[..., -1].clone()
+            trans[active] = t_out
+            kept = None
+            if keep_for_backward and saved + 2 * weight.numel() <= SAVE_ELEMS:
+                kept = (weight, tbuf[..., 1:].clamp_(min=TRANSMITTANCE_MIN), capped)  # clamped: R / T stays finite
+                saved += 2 * weight.numel()
+            replay.append((active, step, b, t_in, kept))
             step += b
-            done = (t_after[:, -1] <= TRANSMITTANCE_MIN).all(dim=1) | (tile_count[active] <= step)
+            done = (t_out <= TRANSMITTANCE_MIN).all(dim=1) | (tile_count[active] <= step)
             active = active[~done]
         ctx.save_for_backward(coef, feat, out)
         ctx.replay, ctx.geo, ctx.tile_start, ctx.tile_count = replay, geo, tile_start, tile_count
@@ -136,27 +186,31 @@ class _Composite(torch.autograd.Function):
         coef_p, feat_p = _padded(coef, feat)
         g_coef = torch.zeros_like(coef_p)
         g_feat = torch.zeros_like(feat_p)
+        g_out = g_out.contiguous()
         total = (out * g_out).sum(-1)  # per pixel: sum_j w_j (f_j . g)
         done_sum = torch.zeros_like(total)  # the part of it from Gaussians already visited
-        for active, step, b, t_in in ctx.replay:
+        for active, step, b, t_in, kept in ctx.replay:
             pos = _slots(tile_start, tile_count, active, step, b, m)
-            raw, alpha = _chunk_alpha(coef_p, geo.neg_basis, pos)
-            t_after = torch.cumprod(1.0 - alpha, dim=1) * t_in[:, None, :]
-            keep = t_after > TRANSMITTANCE_MIN
-            t_before = torch.cat([t_in[:, None, :], t_after[:, :-1]], dim=1)
-            weight = torch.where(keep, alpha * t_before, 0.0)
+            if kept is None:
+                weight, tbuf, capped = _chunk_weights(coef_p, geo, pos, t_in, ctx.may_cap)
+                t_after = tbuf[..., 1:].clamp_(min=TRANSMITTANCE_MIN)
+            else:
+                weight, t_after, capped = kept
             g = g_out[active]  # [A, P, F]
-            fg = torch.bmm(feat_p[pos], g.transpose(1, 2))  # f_i . g(p)  [A, B, P]
-            contrib = weight * fg
-            behind = total[active][:, None, :] - (done_sum[active][:, None, :] + torch.cumsum(contrib, dim=1))
-            done_sum[active] += contrib.sum(1)
-            g_alpha = torch.where(keep, t_before * fg - behind / (1.0 - alpha), 0.0)
-            # alpha = min(0.999, raw) above the 1/255 cut: the gradient passes where neither bites.
-            g_exp = torch.where((alpha > 0) & (raw <= ALPHA_MAX), g_alpha * raw, 0.0)  # d raw / d(exponent) = raw
+            fpos = feat_p[pos]  # [A, B, F]
+            fg = torch.bmm(g, fpos.transpose(1, 2))  # f_i . g(p)  [A, P, B]
+            behind = torch.mul(weight, fg).cumsum_(2)
+            done_here = behind[..., -1].clone()
+            # R_i = total - (visited before this chunk) - (this chunk up to and including i)
+            behind.neg_().add_((total[active] - done_sum[active])[..., None])
+            done_sum[active] += done_here
+            g_exp = fg.sub_(behind.div_(t_after)).mul_(weight)  # [A, P, B]
+            if capped is not None:  # alpha = min(0.999, raw): no gradient where the cap bit
+                g_exp.masked_fill_(capped, 0.0)
             flat = pos.reshape(-1)  # padding slots all land on row m, dropped below
-            g_coef.index_add_(0, flat, (g_exp @ geo.neg_basis.T).reshape(-1, 6))
-            g_feat.index_add_(0, flat, torch.bmm(weight, g).reshape(-1, feat.shape[1]))
-        return g_coef[:m], g_feat[:m], None, None, None, None, None, None
+            g_coef.index_add_(0, flat, torch.bmm(geo.neg_basis.expand(len(active), -1, -1), g_exp).transpose(1, 2).reshape(-1, 6))
+            g_feat.index_add_(0, flat, torch.bmm(g.transpose(1, 2), weight).transpose(1, 2).reshape(-1, feat.shape[1]))
+        return g_coef[:m], g_feat[:m], None, None, None, None, None, None, None
 
 
 def composite_tiles(
@@ -194,7 +248,10 @@ def composite_tiles(
     # A constant channel of ones accumulates sum(w) = 1 - T_final: the pixel's alpha.
     feat = torch.cat([features[gauss_ids], features.new_ones(gauss_ids.numel(), 1)], dim=1)
     lab = label_index[gauss_ids] if label_index is not None else None
-    acc, labels_acc = _Composite.apply(coef, feat, lab, n_labels, tile_start, tile_count, geo, chunk_elems)
+    # alpha <= opacity * e^(-sigma) with sigma >= 0 up to rounding: the 0.999 cap can only bite
+    # when some opacity comes within rounding of it.
+    may_cap = bool(opacities.numel()) and float(opacities.detach().max()) * (1 + 1e-5) > ALPHA_MAX
+    acc, labels_acc = _Composite.apply(coef, feat, lab, n_labels, tile_start, tile_count, geo, chunk_elems, may_cap)
 
     def untile(x: Tensor) -> Tensor:  # [T, P, ...] -> [H, W, ...]
         rest = x.shape[2:]
@@ -202,5 +259,5 @@ def composite_tiles(
         return x.reshape(geo.th * tile_size, geo.tw * tile_size, *rest)[:height, :width]
 
     out = untile(acc)
-    lw = None if labels_acc is None else untile(labels_acc.transpose(1, 2))
+    lw = None if labels_acc is None else untile(labels_acc)
     return out[..., :f], out[..., f], lw
