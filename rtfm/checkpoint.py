@@ -20,7 +20,7 @@ import torch
 from renderer.formats.base import atomic_write, current_umask, read_json
 
 from .frame_model import FrameModel, FrameModelConfig
-from .language.checkpoint import PICKLE_SUFFIXES, CheckpointError
+from .language.checkpoint import PICKLE_SUFFIXES, CheckpointError, check_weights_match
 
 WEIGHTS = "diffusion_pytorch_model.safetensors"
 
@@ -57,8 +57,6 @@ def _check_config(folder: Path) -> dict:
 
 def load_frame_model(folder: str | os.PathLike, device: str | torch.device = "cpu") -> FrameModel:
     """Load a frame model checkpoint folder; every problem is a CheckpointError naming the file."""
-    from safetensors import SafetensorError, safe_open
-
     folder = Path(folder)
     if not folder.is_dir():
         raise CheckpointError(f"{folder}: no such checkpoint folder")
@@ -68,18 +66,7 @@ def load_frame_model(folder: str | os.PathLike, device: str | torch.device = "cp
         raise CheckpointError(f"{folder}: {why}")
     cfg = _check_config(folder)
     with torch.device("meta"):
-        expected = {k: tuple(v.shape) for k, v in FrameModel(**cfg).state_dict().items()}
-    try:
-        with safe_open(str(folder / WEIGHTS), framework="pt") as f:
-            found = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
-    except (OSError, SafetensorError, ValueError) as e:
-        raise CheckpointError(f"{folder / WEIGHTS}: cannot read: {e}") from None
-    missing = sorted(set(expected) - set(found))
-    wrong = sorted(k for k in set(expected) & set(found) if found[k] != expected[k])
-    extra = sorted(set(found) - set(expected))
-    if missing or wrong or extra:
-        raise CheckpointError(f"{folder / WEIGHTS}: does not match config.json (missing {missing[:5]}, "
-                              f"wrong shapes {wrong[:5]}, unexpected {extra[:5]})")
+        check_weights_match(folder / WEIGHTS, FrameModel(**cfg))
     model = FrameModel.from_pretrained(str(folder), low_cpu_mem_usage=False)
     for name, t in model.state_dict().items():
         if t.is_floating_point() and not torch.isfinite(t).all():

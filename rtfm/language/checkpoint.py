@@ -72,24 +72,12 @@ def check_config(raw, where: str) -> GrokConfig:
         raise CheckpointError(f"{where}: {e}"[:300]) from None
 
 
-def from_pretrained(folder: str | os.PathLike, map_location: str = "cpu") -> Grok:
-    """Load a Grok from `folder` (config.json + model.safetensors). Pickle files are refused; the
-    config is checked, and the weights' shapes against it (on the meta device), before anything is
-    allocated; NaN or infinite weights are refused."""
-    import torch
+def check_weights_match(weights: Path, model) -> None:
+    """Raise CheckpointError unless the safetensors file `weights` holds exactly the tensors of
+    `model` (built on the meta device, so nothing is allocated), read from its header alone."""
     from safetensors import SafetensorError, safe_open
-    from safetensors.torch import load_file
 
-    from renderer.formats.base import read_json
-
-    folder = Path(folder)
-    if folder.suffix in PICKLE_SUFFIXES or (folder.is_dir() and not (folder / "model.safetensors").exists()
-                                            and any(folder.glob("*" + s) for s in PICKLE_SUFFIXES)):
-        raise CheckpointError(f"{folder}: pickle checkpoints are refused (they can run code); save as safetensors")
-    cfg = check_config(read_json(folder / "config.json", CheckpointError), str(folder / "config.json"))
-    weights = folder / "model.safetensors"
-    with torch.device("meta"):
-        expected = {k: tuple(v.shape) for k, v in Grok(cfg).state_dict().items()}
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     try:
         with safe_open(str(weights), framework="pt") as f:
             found = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
@@ -101,6 +89,26 @@ def from_pretrained(folder: str | os.PathLike, map_location: str = "cpu") -> Gro
     if missing or wrong or extra:
         raise CheckpointError(f"{weights}: does not match config.json (missing {missing[:5]}, wrong shapes {wrong[:5]}, "
                               f"unexpected {extra[:5]})")
+
+
+def from_pretrained(folder: str | os.PathLike, map_location: str = "cpu") -> Grok:
+    """Load a Grok from `folder` (config.json + model.safetensors). Pickle files are refused; the
+    config is checked, and the weights' shapes against it (on the meta device), before anything is
+    allocated; NaN or infinite weights are refused."""
+    import torch
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from renderer.formats.base import read_json
+
+    folder = Path(folder)
+    if folder.suffix in PICKLE_SUFFIXES or (folder.is_dir() and not (folder / "model.safetensors").exists()
+                                            and any(folder.glob("*" + s) for s in PICKLE_SUFFIXES)):
+        raise CheckpointError(f"{folder}: pickle checkpoints are refused (they can run code); save as safetensors")
+    cfg = check_config(read_json(folder / "config.json", CheckpointError), str(folder / "config.json"))
+    weights = folder / "model.safetensors"
+    with torch.device("meta"):
+        check_weights_match(weights, Grok(cfg))
     try:
         state = load_file(str(weights), device=map_location)
     except (OSError, SafetensorError) as e:
