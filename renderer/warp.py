@@ -117,7 +117,9 @@ def _in_free_space(world: Tensor, valid: Tensor, depth0: Tensor, camera0: Camera
     uv, z = camera0.project(world[1:].reshape(-1, 3))
     u, v = torch.floor(uv[:, 0]), torch.floor(uv[:, 1])
     inside = torch.isfinite(uv).all(-1) & (z > MIN_DEPTH) & (u >= 0) & (u < w) & (v >= 0) & (v < h)
-    seen = depth0[v.clamp(0, h - 1).long(), u.clamp(0, w - 1).long()]
+    # points off source 0 (NaN or inf pixel coordinates among them) read pixel 0 and are masked by `inside`
+    row, col = torch.where(inside, v, 0).long(), torch.where(inside, u, 0).long()
+    seen = depth0[row, col]
     seen = torch.where(torch.isfinite(seen) & (seen > 0), seen, torch.full_like(seen, float("inf")))
     through = inside & (z < seen * (1 - tolerance)) & valid[1:].reshape(-1)
     return torch.cat([torch.zeros(1, h, w, dtype=torch.bool), through.reshape(n - 1, h, w)])

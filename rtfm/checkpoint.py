@@ -74,6 +74,33 @@ def load_frame_model(folder: str | os.PathLike, device: str | torch.device = "cp
     return model.to(device).eval()
 
 
+def widen_labels(model: FrameModel, num_labels: int) -> FrameModel:
+    """A copy of `model` that reads and predicts `num_labels` label ids (the vocabulary grew).
+
+    Every weight is kept; the label embeddings keep their rows (the "none" row moves to the new
+    end) and the label head keeps its logits, with the new classes starting at the least likely
+    old bias, so the widened model predicts exactly what the old one did until it is trained."""
+    old = model.cfg.num_labels
+    if num_labels < old:
+        raise CheckpointError(f"cannot narrow a frame model from {old} to {num_labels} labels")
+    widened = FrameModel(**{**dataclasses.asdict(model.cfg), "num_labels": num_labels})
+    state = widened.state_dict()
+    for name, t in model.state_dict().items():
+        new = state[name]
+        if new.shape == t.shape:
+            new.copy_(t)
+        elif name in ("label_embed.weight", "encoder.voxel_label.weight"):
+            new[:old] = t[:old]
+            new[old:] = t[old]  # ids the old model did not know read as "none", as they did before
+        elif name in ("refine.4.weight", "refine.4.bias"):  # RGBD channels, then one logit per label
+            new[: t.shape[0]] = t
+            new[t.shape[0]:] = t[-old:].min() if name.endswith("bias") else 0.0
+        else:
+            raise CheckpointError(f"widen_labels: unexpected shape change in {name}")
+    widened.load_state_dict(state)
+    return widened.to(next(model.parameters()).device).train(model.training)
+
+
 # ---- training state ----------------------------------------------------------------------------
 def _save_tensors(tensors: dict, path: Path, metadata: dict | None = None) -> None:
     from safetensors.torch import save

@@ -7,7 +7,7 @@ import torch
 
 from renderer import Camera
 from renderer.layout import Box, Layout, Shell
-from rtfm.checkpoint import load_frame_model, save_frame_model
+from rtfm.checkpoint import load_frame_model, save_frame_model, widen_labels
 from rtfm.frame_model import FrameModel, FrameModelConfig
 from rtfm.inputs import Condition, FrameInputError, FrameInputs, MemoryFrame, build_inputs, layout_grid
 from rtfm.language import CheckpointError
@@ -191,6 +191,31 @@ def test_checkpoint_roundtrip_and_bad_checkpoints(tmp_path):
         load_frame_model(pickled)
     with pytest.raises(CheckpointError, match="no such"):
         load_frame_model(tmp_path / "absent")
+
+
+def test_widened_labels_predict_what_the_narrow_model_did():
+    torch.manual_seed(0)
+    narrow = FrameModel(**{**MICRO, "num_labels": 20}).eval()
+    with torch.no_grad():
+        for p in narrow.parameters():
+            p.add_(torch.randn_like(p) * 0.02)
+    wide = widen_labels(narrow, 30).eval()
+    assert wide.cfg.num_labels == 30 and narrow.cfg.num_labels == 20
+    inputs = batch_of_two()  # labels 0..19 and -1
+    x, sigma = torch.randn(2, 4, RES, RES, generator=torch.Generator().manual_seed(1)), torch.tensor([0.9, 0.4])
+    with torch.no_grad():
+        x0_n, logits_n = narrow(x, sigma, inputs)
+        x0_w, logits_w = wide(x, sigma, inputs)
+        unknown = FrameInputs.collate([batch_of_two()])
+        unknown.guide_label[unknown.guide_label == 3] = 25  # an id the narrow model never knew reads as "none"
+        as_none = FrameInputs.collate([batch_of_two()])
+        as_none.guide_label[as_none.guide_label == 3] = -1
+        assert torch.allclose(wide(x, sigma, unknown)[0], wide(x, sigma, as_none)[0], atol=1e-4)
+    assert torch.allclose(x0_n, x0_w, atol=1e-6)
+    assert torch.allclose(logits_n, logits_w[:, :20], atol=1e-6)
+    assert (logits_w[:, 20:] <= logits_n.amax(1, keepdim=True)).all()  # new classes never win at first
+    with pytest.raises(CheckpointError, match="narrow"):
+        widen_labels(wide, 10)
 
 
 def test_presets_and_sizes():

@@ -151,6 +151,18 @@ def test_epsilon_zbuffer_prefers_the_first_source_and_drops_its_free_space():
     assert (occluder.source == 1).any()
 
 
+def test_free_space_culling_survives_points_that_do_not_project():
+    """A sky pixel (depth 0) of a source standing where source 0 stands (a turn in place) sits at
+    source 0's camera centre and projects to NaN pixel coordinates; it must be skipped, not read as
+    an index (a training run crashed on it)."""
+    cam = Camera.look_at([0, 0, 1], [5, 0, 1], width=16, height=12)
+    turned = Camera.look_at([0, 0, 1], [5, 1, 1], width=16, height=12)
+    depth = torch.full((2, 12, 16), 3.0)
+    depth[1, :2] = 0.0
+    res = forward_warp(torch.rand(2, 12, 16, 3), depth, [cam, turned], cam, depth_tolerance=0.05)
+    assert res.mask.all()
+
+
 def test_view_proximity_orders_by_position_and_direction():
     t = Camera.look_at([0, 0, 1], [5, 0, 1], width=8, height=8)
     same = Camera.look_at([0, 0, 1], [5, 0, 1], width=8, height=8)

@@ -98,20 +98,33 @@ def train_frame_model(out: str | os.PathLike, preset: str = "tiny", init: str | 
                       cfg=None, resolution: int | None = None, workers: int = 1,
                       text_encoder: str | os.PathLike | None = DEFAULT_TEXT_ENCODER, log=print) -> list[dict]:
     """`worldgen train rtfm`: train (or continue) a frame model on the procedural stream into `out`."""
-    from rtfm.checkpoint import load_frame_model
+    from renderer.layout import LABELS
+    from rtfm.checkpoint import load_frame_model, widen_labels
     from rtfm.frame_model import FrameModel
     from rtfm.train_frames import FrameTrainConfig, train_frames
 
     cfg = cfg or FrameTrainConfig()
     model = load_frame_model(init) if init is not None else FrameModel.from_preset(preset)
+    if model.cfg.num_labels < len(LABELS):  # a checkpoint from before the vocabulary grew learns the new kinds
+        log(f"widening the label head from {model.cfg.num_labels} to {len(LABELS)} labels")
+        model = widen_labels(model, len(LABELS))
     res = resolution or model.cfg.resolution
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model.to(device).train()
     walks = training_walks(res, WALK_FRAMES, cfg.seed, workers, text_encoder)
     record = {"preset": preset if init is None else None, "init": None if init is None else str(init),
-              "resolution": res, "walk_frames": WALK_FRAMES, "text_encoder": None if text_encoder is None else str(text_encoder),
+              "init_training": _training_record(init), "resolution": res, "walk_frames": WALK_FRAMES, "text_encoder": None if text_encoder is None else str(text_encoder),
               "parameters": sum(p.numel() for p in model.parameters())}
     return train_frames(model, walks, cfg, out, log=log, record=record)
+
+
+def _training_record(init) -> dict | None:
+    """The training record of the checkpoint a run starts from, kept inside the new one's."""
+    from renderer.formats.base import read_json
+    from rtfm.language.checkpoint import CheckpointError
+
+    path = None if init is None else Path(init) / "training.json"
+    return read_json(path, CheckpointError) if path is not None and path.exists() else None
 
 
 def evaluate_frame_model(checkpoint: str | os.PathLike = DEFAULT_FRAME_MODEL, worlds: int = 24, resolution: int = 64,
