@@ -18,5 +18,10 @@ class ArgumentError(WorldgenError):
     """An argument value outside what the function accepts (an unknown name, a bad number)."""
 
 
+class OutputError(WorldgenError):
+    """An output that cannot be written (a full disk, no permission, a read-only folder); nothing
+    half-written is left behind."""
+
+
 class LimitError(WorldgenError):
     """An input over one of worldgen's resource limits (pixels, frames, bytes, Gaussians)."""

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from renderer.formats.base import atomic_write, current_umask, read_json
+from renderer.formats.base import atomic_write, current_umask, read_json, writing
 
 from .frame_model import FrameModel, FrameModelConfig
 from .language.checkpoint import PICKLE_SUFFIXES, CheckpointError, check_weights_match
@@ -28,12 +28,13 @@ WEIGHTS = "diffusion_pytorch_model.safetensors"
 def save_frame_model(model: FrameModel, folder: str | os.PathLike) -> Path:
     """save_pretrained into a temporary folder, then move each file into place (no half-written checkpoint)."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=folder, prefix=".save-") as tmp:
-        model.save_pretrained(tmp, safe_serialization=True)
-        for name in (WEIGHTS, "config.json"):
-            os.chmod(Path(tmp) / name, 0o666 & ~current_umask())  # temporary files are 0600
-            os.replace(Path(tmp) / name, folder / name)
+    with writing(folder):
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=folder, prefix=".save-") as tmp:
+            model.save_pretrained(tmp, safe_serialization=True)
+            for name in (WEIGHTS, "config.json"):
+                os.chmod(Path(tmp) / name, 0o666 & ~current_umask())  # temporary files are 0600
+                os.replace(Path(tmp) / name, folder / name)
     return folder
 
 

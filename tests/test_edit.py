@@ -651,6 +651,7 @@ def test_edit_save_reopen_keeps_scene_and_history(world, tmp_path):
 def test_failed_save_leaves_the_world_as_it_was(world, monkeypatch):
     import worldgen.edit as wedit
     from worldgen.edit import WorldEditor
+    from worldgen.errors import OutputError
 
     ed = WorldEditor.open(world)
     ed.recolor(ed.select("the bed"), mode="hue", hue_deg=90)
@@ -664,7 +665,7 @@ def test_failed_save_leaves_the_world_as_it_was(world, monkeypatch):
         raise OSError("disk full")  # ... and then the save fails
 
     monkeypatch.setattr(wedit, "save_scene", failing)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(OutputError, match="bedroom: cannot write: disk full"):  # reported, naming the world
         ed.save()
     assert calls and _snapshot(world) == before
     assert sorted(p.name for p in world.parent.iterdir()) == ["bedroom"]  # no temporary folder left

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from renderer.formats.base import open_regular, parse_json
+from renderer.formats.base import open_regular, parse_json, writing
 
 from .errors import WorldgenError
 
@@ -178,17 +178,18 @@ def append_record(path: Path, record: dict) -> None:
     """Append one JSON line and fsync it: a kill at any moment leaves whole lines (and at worst one
     torn last line, which `read_manifest` ignores and the next append starts after)."""
     line = json.dumps(record, sort_keys=True).encode() + b"\n"
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
-    try:
-        if os.fstat(fd).st_size:
-            with open(path, "rb") as f:  # a torn last line from a killed run: start on a fresh line
-                f.seek(-1, os.SEEK_END)
-                if f.read(1) != b"\n":
-                    line = b"\n" + line
-        os.write(fd, line)  # one write on an O_APPEND descriptor: lines from one writer never interleave
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    with writing(path):
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        try:
+            if os.fstat(fd).st_size:
+                with open(path, "rb") as f:  # a torn last line from a killed run: start on a fresh line
+                    f.seek(-1, os.SEEK_END)
+                    if f.read(1) != b"\n":
+                        line = b"\n" + line
+            os.write(fd, line)  # one write on an O_APPEND descriptor: lines from one writer never interleave
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def read_manifest(out: str | os.PathLike) -> list[dict]:
@@ -312,7 +313,8 @@ def run_batch(jobs_path: str | os.PathLike, out: str | os.PathLike, *, shard: tu
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise BatchError(f"{out}: exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
+    with writing(out):
+        out.mkdir(parents=True, exist_ok=True)
     manifest = out / manifest_name(shard)
     summary = BatchSummary(total=len(jobs), manifest=manifest)
     clock, busy = time.perf_counter(), []  # busy: seconds of each job that ran, for the ETA

@@ -3,7 +3,7 @@ and exports. Each stage's seconds go into world.json."""
 
 from __future__ import annotations
 
-from renderer.errors import ArgumentError
+import contextlib
 import logging
 import math
 import os
@@ -16,6 +16,7 @@ import torch
 
 from renderer import Camera, GaussianScene, render, save_scene
 from renderer.axes import world_to_axes
+from renderer.errors import ArgumentError
 from renderer.layout import Layout, LayoutError
 from renderer.lift import LiftConfig, evaluate, lift
 from renderer.mesh import save_glb, simplify, tsdf_mesh
@@ -128,7 +129,7 @@ def lift_to_world(frames: PosedFrames, out: str | os.PathLike, *, config: LiftCo
     no frame has depth and none are given, they are triangulated from the training frames."""
     own = writer is None
     writer = writer or WorldWriter(out, overwrite=overwrite)
-    try:
+    with writer if own else contextlib.nullcontext():  # its own writer is aborted on any failure
         train, test = split_holdout(len(frames))
         images = torch.from_numpy(frames.images)
         depths = None if frames.depths is None else torch.from_numpy(frames.depths)
@@ -185,10 +186,6 @@ def lift_to_world(frames: PosedFrames, out: str | os.PathLike, *, config: LiftCo
             writer.timed("flythrough")
         writer.manifest["cameras"] = [c.to_dict() for c in cams]
         return writer.commit() if own else writer.out
-    except BaseException:
-        if own:
-            writer.abort()
-        raise
 
 
 def lift_budget(time_budget_s: float | None, lift_steps: int | None, seed: int, **options) -> LiftConfig:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from renderer import Camera, GaussianScene, load_scene
-from renderer.formats.base import atomic_write, current_umask, read_json
+from renderer.formats.base import atomic_write, current_umask, output_error, read_json, writing
 from renderer.layout import Layout
 from renderer.errors import InputFileError
 
@@ -144,8 +144,9 @@ class WorldWriter:
     def __init__(self, out: str | os.PathLike, overwrite: bool = False):
         self.out = Path(out)
         self.check_target(self.out, overwrite)
-        self.out.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.", dir=self.out.parent))
+        with writing(self.out):
+            self.out.parent.mkdir(parents=True, exist_ok=True)
+            self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.", dir=self.out.parent))
         self.manifest: dict = {"version": WORLD_VERSION, "files": {}, "timings_s": {}, "metrics": {}}
         self._clock = time.perf_counter()
 
@@ -164,11 +165,8 @@ class WorldWriter:
         its manifest to amend; `commit` puts it in place in one rename, so a failure leaves what was
         there as it was."""
         writer = cls(world.path if out is None else out, overwrite=overwrite)
-        try:
+        with writer:
             shutil.copytree(world.path, writer.tmp, dirs_exist_ok=True, symlinks=False)
-        except BaseException:
-            writer.abort()
-            raise
         writer.manifest = json.loads(json.dumps(world.manifest))
         writer.manifest.setdefault("timings_s", {})
         return writer
@@ -208,3 +206,5 @@ class WorldWriter:
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is not None:
             self.abort()
+            if isinstance(exc, OSError):  # a full disk while writing any file of the world
+                raise output_error(self.out, exc) from exc

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
 
-from ..errors import InputFileError
+from ..errors import InputFileError, OutputError, WorldgenError
 
 
 class FormatError(InputFileError):
@@ -21,20 +22,40 @@ def current_umask() -> int:
     return mask
 
 
-def atomic_write(path: str | os.PathLike, chunks) -> None:
-    """Write byte chunks to a temporary file beside `path`, then rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def output_error(path: str | os.PathLike, e: OSError) -> OutputError:
+    """The OutputError for an OSError met while writing `path`: a full disk, no permission ..."""
+    why = os.strerror(e.errno) if e.errno else str(e)
+    return OutputError(f"{path}: cannot write: {why}; nothing was left half-written")
+
+
+@contextlib.contextmanager
+def writing(path: str | os.PathLike):
+    """Turn an OSError raised while writing `path` into an OutputError naming it (worldgen's own
+    errors pass through); the caller's clean-up has run by then."""
     try:
-        with os.fdopen(fd, "wb") as f:
-            for chunk in chunks:
-                f.write(chunk)
-        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; give the file the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        yield
+    except WorldgenError:
         raise
+    except OSError as e:
+        raise output_error(path, e) from e
+
+
+def atomic_write(path: str | os.PathLike, chunks) -> None:
+    """Write byte chunks to a temporary file beside `path`, then rename it into place. A failure
+    (a full disk) leaves `path` as it was and raises OutputError."""
+    path = Path(path)
+    with writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                for chunk in chunks:
+                    f.write(chunk)
+            os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; give the file the usual mode
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
 
 def read_npy_header(f) -> tuple[tuple[int, ...], object]:
