@@ -38,21 +38,42 @@ def save_frame_model(model: FrameModel, folder: str | os.PathLike) -> Path:
     return folder
 
 
-def _check_config(folder: Path) -> dict:
-    raw = read_json(folder / "config.json", CheckpointError)
+# every config field: (lowest, highest) accepted, so a hostile config.json cannot ask for a model
+# that takes hours or terabytes to build (the meta-device shape check builds it first)
+INT_LIMITS = {"resolution": (8, 4096), "patch": (1, 64), "memory_patch": (1, 256), "dim": (8, 8192), "depth": (1, 128),
+              "heads": (1, 256), "num_labels": (1, 65536), "label_dim": (1, 1024), "text_dim": (1, 16384),
+              "image_size": (8, 2048), "image_patch": (1, 256), "image_pool": (1, 64), "encoder_depth": (1, 64),
+              "layout_patch": (1, 64), "refine_channels": (1, 1024), "max_memory": (1, 256)}
+
+
+def check_frame_config(raw, where: str) -> dict:
+    """A frame model config.json's values, each type- and range-checked before anything is built."""
+    import math
+
     if not isinstance(raw, dict) or raw.get("_class_name", "FrameModel") != "FrameModel":
-        raise CheckpointError(f"{folder / 'config.json'}: not a frame model checkpoint")
+        raise CheckpointError(f"{where}: not a frame model checkpoint")
     fields = {f.name for f in dataclasses.fields(FrameModelConfig)}
     cfg = {k: v for k, v in raw.items() if not k.startswith("_")}
     unknown = sorted(set(cfg) - fields)
     if unknown:
-        raise CheckpointError(f"{folder / 'config.json'}: unknown config keys {unknown}")
+        raise CheckpointError(f"{where}: unknown config keys {unknown}"[:300])
+    for key, value in cfg.items():
+        if key in INT_LIMITS:
+            lo, hi = INT_LIMITS[key]
+            if type(value) is not int or not lo <= value <= hi:
+                raise CheckpointError(f"{where}: {key} must be an integer in {lo}..{hi}, got {value!r}"[:300])
+        elif key == "mlp_ratio":
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                    or not 0 < value <= 64:
+                raise CheckpointError(f"{where}: mlp_ratio must be a number in (0, 64], got {value!r}"[:300])
+        elif key == "layout_grid":
+            if not isinstance(value, list) or len(value) != 3 or any(type(v) is not int or not 1 <= v <= 256 for v in value):
+                raise CheckpointError(f"{where}: layout_grid must be 3 integers in 1..256, got {value!r}"[:300])
+            cfg[key] = tuple(value)
     try:
-        if "layout_grid" in cfg:
-            cfg["layout_grid"] = tuple(cfg["layout_grid"])
         FrameModelConfig(**cfg)
-    except (TypeError, ValueError) as e:
-        raise CheckpointError(f"{folder / 'config.json'}: {e}") from None
+    except (TypeError, ValueError, ZeroDivisionError) as e:
+        raise CheckpointError(f"{where}: {e}"[:300]) from None
     return cfg
 
 
@@ -65,9 +86,13 @@ def load_frame_model(folder: str | os.PathLike, device: str | torch.device = "cp
         pickles = [p.name for s in PICKLE_SUFFIXES for p in folder.glob("*" + s)]
         why = f"pickle checkpoints are refused (they can run code): {pickles}" if pickles else f"missing {WEIGHTS}"
         raise CheckpointError(f"{folder}: {why}")
-    cfg = _check_config(folder)
+    cfg = check_frame_config(read_json(folder / "config.json", CheckpointError), str(folder / "config.json"))
     with torch.device("meta"):
-        check_weights_match(folder / WEIGHTS, FrameModel(**cfg))
+        try:
+            model = FrameModel(**cfg)
+        except (TypeError, ValueError, ZeroDivisionError, RuntimeError) as e:  # sizes the layers cannot take
+            raise CheckpointError(f"{folder / 'config.json'}: {e}"[:300]) from None
+        check_weights_match(folder / WEIGHTS, model)
     model = FrameModel.from_pretrained(str(folder), low_cpu_mem_usage=False)
     for name, t in model.state_dict().items():
         if t.is_floating_point() and not torch.isfinite(t).all():

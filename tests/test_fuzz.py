@@ -279,3 +279,133 @@ def test_json_limits_and_npy_headers(tmp_path):
         with pytest.raises(InputFileError):
             read_npy(path, InputFileError)
     assert read_npy(tmp_path / "a.npy", InputFileError).tolist() == np.arange(12).reshape(3, 4).tolist()
+
+
+# ---- images, video, COLMAP, checkpoints -------------------------------------------------------------
+@pytest.fixture(scope="module")
+def media(tmp_path_factory):
+    """A PNG, a 16-bit PNG, a JPEG with EXIF, an mp4 and a COLMAP text model, as bytes."""
+    from PIL import Image
+
+    d = tmp_path_factory.mktemp("media")
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 255, (24, 32, 3), dtype=np.uint8)
+    Image.fromarray(rgb).save(d / "a.png")
+    Image.fromarray((rng.integers(0, 65535, (24, 32))).astype(np.uint16)).save(d / "b.png")
+    exif = Image.Exif()
+    exif[0x920A], exif[0xA405] = 4.2, 28  # focal length, 35 mm equivalent
+    Image.fromarray(rgb).save(d / "c.jpg", exif=exif)
+    from worldgen.pipeline import video_bytes
+
+    out = {"png": (d / "a.png").read_bytes(), "png16": (d / "b.png").read_bytes(), "jpg": (d / "c.jpg").read_bytes(),
+           "mp4": video_bytes(rng.integers(0, 255, (6, 32, 32, 3), dtype=np.uint8), "mp4", 6)}
+    out["cameras.txt"] = "# cameras\n1 OPENCV 32 24 30.0 30.0 16.0 12.0 0.01 -0.002 0.0 0.0\n2 PINHOLE 32 24 28 28 16 12\n"
+    out["images.txt"] = ("# images\n1 1 0 0 0 0 0 0 1 im0.png\n10.5 11.5 -1 3 4 7\n"
+                         "2 0.995 0 0.0998 0 0.2 0 0 2 im1.png\n\n")
+    out["rgb"] = rgb
+    return out
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("kind", ["png", "png16", "jpg"])
+def test_image_reader_reads_or_refuses_mutated_images(media, tmp_path, kind):
+    from worldgen.images import read_image
+
+    path = tmp_path / ("m.jpg" if kind == "jpg" else "m.png")
+
+    @FUZZ
+    @given(ops=BYTE_OPS)
+    def run(ops):
+        _count(f"image {kind}")
+        path.write_bytes(mutate(media[kind], ops))
+        _reads_or_refuses(lambda p: read_image(p, 64), path)
+
+    run()
+
+
+@pytest.mark.timeout(1800)
+def test_video_reader_reads_or_refuses_mutated_videos(media, tmp_path):
+    from worldgen.video import read_video
+
+    path = tmp_path / "m.mp4"
+
+    @FUZZ
+    @given(ops=BYTE_OPS)
+    def run(ops):
+        _count("video mp4")
+        path.write_bytes(mutate(media["mp4"], ops))
+        _reads_or_refuses(lambda p: read_video(p, max_frames=8, size=32), path)
+
+    run()
+
+
+@pytest.mark.timeout(900)
+def test_colmap_reader_reads_or_refuses_mutated_models(media, tmp_path):
+    from PIL import Image
+
+    from worldgen.frames import read_colmap
+
+    (tmp_path / "images").mkdir()
+    for name in ("im0.png", "im1.png"):
+        Image.fromarray(media["rgb"]).save(tmp_path / "images" / name)
+    tokens = st.sampled_from(["nan", "inf", "-1", "0", "1e308", "99999999999", "../../x.png", "SIMPLE_RADIAL", "", "#", "\n"])
+
+    @FUZZ
+    @given(which=st.sampled_from(["cameras.txt", "images.txt"]), ops=st.none() | BYTE_OPS,
+           swaps=st.lists(st.tuples(st.integers(0, 200), tokens), max_size=4))
+    def run(which, ops, swaps):
+        _count("colmap text")
+        words = media[which].split(" ")
+        for i, token in swaps:
+            words[i % len(words)] = token
+        text = " ".join(words).encode()
+        other = "images.txt" if which == "cameras.txt" else "cameras.txt"
+        (tmp_path / which).write_bytes(text if ops is None else mutate(text, ops))
+        (tmp_path / other).write_text(media[other])
+        _reads_or_refuses(lambda p: read_colmap(p, p / "images"), tmp_path)
+
+    run()
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory):
+    """A micro frame model and a micro language model, saved the way the project saves them."""
+    from rtfm.checkpoint import save_frame_model
+    from rtfm.frame_model import FrameModel
+    from rtfm.language import Grok, GrokConfig, save_pretrained
+
+    d = tmp_path_factory.mktemp("ckpt")
+    torch.manual_seed(0)
+    save_frame_model(FrameModel(resolution=32, dim=32, depth=1, heads=2, encoder_depth=1, refine_channels=8, image_size=32,
+                                image_patch=8, layout_grid=(8, 8, 4), text_dim=16, max_memory=2), d / "frame")
+    save_pretrained(Grok(GrokConfig(vocab_size=64, d_model=32, n_layers=1, n_heads=2, n_kv_heads=1, n_experts=2, top_k=1,
+                                    ffn_dim=32, max_seq_len=32)), d / "lm")
+    return d
+
+
+@pytest.mark.timeout(1800)
+@pytest.mark.parametrize("which", ["frame", "lm"])
+def test_checkpoint_loaders_read_or_refuse_mutated_checkpoints(checkpoints, tmp_path, which):
+    from rtfm.checkpoint import load_frame_model
+    from rtfm.language import from_pretrained
+
+    folder = Path(shutil.copytree(checkpoints / which, tmp_path / which))
+    config = json.loads((folder / "config.json").read_text())
+    weights_name = next(p.name for p in folder.glob("*.safetensors"))
+    weights = (checkpoints / which / weights_name).read_bytes()
+    load = load_frame_model if which == "frame" else from_pretrained
+
+    @FUZZ
+    @given(edits=JSON_EDITS, ops=st.none() | BYTE_OPS, target=st.sampled_from(["config", "weights"]))
+    def run(edits, ops, target):
+        _count(f"checkpoint {which}")
+        if target == "config":
+            (folder / weights_name).write_bytes(weights)
+            text = json.dumps(_json_mutations(config, edits)).encode()
+            (folder / "config.json").write_bytes(text if ops is None else mutate(text, ops))
+        else:
+            (folder / "config.json").write_text(json.dumps(config))
+            (folder / weights_name).write_bytes(mutate(weights, ops or [("flip", 100, 3)]))
+        _reads_or_refuses(load, folder)
+
+    run()
