@@ -87,3 +87,138 @@ def test_layout_with_the_shipped_language_model():
     assert r.returncode == 2 and "engine must be one of auto, lm, rules" in r.stderr
     r = run("layout", "x", "--engine", "lm", "--checkpoint", "/nonexistent")
     assert r.returncode == 2 and "config.json: cannot read" in r.stderr
+
+
+# --quiet and --json on every command, run in this process (typer's CliRunner) on the tiniest inputs.
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+import worldgen.cli as cli
+
+TINY_WORLD = ["--frames", "2", "--resolution", "32", "--lift-steps", "5", "--no-flythrough"]
+WITHOUT_OUTPUT_OPTIONS = {"app"}  # the editor's server: it prints no banner or progress to quiet, and no result
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli.app, [str(a) for a in args])
+
+
+def leaf_commands(group, prefix=()):
+    """(path, command) of each command under a typer group (typer's own click: no click.Group)."""
+    for name, command in group.commands.items():
+        if hasattr(command, "commands"):
+            yield from leaf_commands(command, (*prefix, name))
+        else:
+            yield (*prefix, name), command
+
+
+def test_every_command_takes_quiet_and_json():
+    cli._plugin_commands()  # `worldgen app` joins as it does under main(); loading twice adds it once
+    commands = dict(leaf_commands(typer.main.get_command(cli.app)))
+    assert {("generate",), ("train", "lm"), ("eval", "rtfm"), ("app",)} <= set(commands)
+    for path, command in commands.items():
+        if path[-1] in WITHOUT_OUTPUT_OPTIONS:
+            continue
+        options = {opt for p in command.params for opt in p.opts}
+        assert {"--quiet", "--json"} <= options, path
+        shown = invoke(*path, "--help")
+        assert shown.exit_code == 0 and "--quiet" in shown.stdout and "--json" in shown.stdout, path
+    assert "Exit codes" in invoke("--help").stdout
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory, micro_checkpoint):
+    d = tmp_path_factory.mktemp("inputs")
+    r = invoke("generate", "a blue sofa", "--out", d / "world", *TINY_WORLD, "--quiet")
+    assert r.exit_code == 0, r.stderr
+    r = invoke("layout", "a bedroom with a bed", "--engine", "rules", "--out", d / "layout.json", "--quiet")
+    assert r.exit_code == 0, r.stderr
+    Image.fromarray((np.random.default_rng(0).random((24, 32, 3)) * 255).astype(np.uint8)).save(d / "photo.png")
+    (d / "jobs.jsonl").write_text(json.dumps({"id": "a", "prompt": "a blue sofa", "frames": 2, "resolution": 32,
+                                              "lift_steps": 5, "flythrough": False}) + "\n")
+    return {"world": d / "world", "layout": d / "layout.json", "photo": d / "photo.png", "jobs": d / "jobs.jsonl",
+            "micro": micro_checkpoint}
+
+
+def fake_benchmarks(names, out, timeout_s, log):
+    log("bench/fake.py ...")
+    out.write_text("# Benchmarks\n")
+    return out
+
+
+# command -> (its arguments from the inputs and an output folder, keys of its JSON object,
+#             what --quiet prints: the paths written, or None for the figures of a command that writes nothing)
+CASES = {
+    "info": (lambda i, o: [i["world"]], {"file", "gaussians", "sh_degree", "bounds", "labels", "files"}, None),
+    "render": (lambda i, o: [i["world"], "--out", o / "r.png", "--width", "16", "--height", "16"],
+               {"out", "width", "height", "gaussians"}, lambda o: [o / "r.png"]),
+    "demo": (lambda i, o: ["--out", o / "d.png", "--gaussians", "16", "--width", "16", "--height", "16"],
+             {"out", "ply", "gaussians", "width", "height"}, lambda o: [o / "d.ply", o / "d.png"]),
+    "layout": (lambda i, o: ["a bedroom with a bed and dragons", "--engine", "rules", "--out", o / "l.json"],
+               {"version", "scene_type", "objects"}, lambda o: [o / "l.json"]),
+    "render-layout": (lambda i, o: [i["layout"], "--out", o / "rl", "--frames", "1", "--resolution", "8"],
+                      {"out", "frames", "resolution", "caption"}, lambda o: [o / "rl"]),
+    "procgen": (lambda i, o: ["--out", o / "pg", "--worlds", "1", "--frames", "1", "--resolution", "8"],
+                {"out", "worlds", "folders", "frames", "resolution"}, lambda o: [o / "pg"]),
+    "generate": (lambda i, o: ["a blue sofa", "--out", o / "g", *TINY_WORLD],
+                 {"world", "files", "metrics", "timings_s", "caption"}, lambda o: [o / "g"]),
+    "lift": (lambda i, o: [i["world"] / "frames", "--out", o / "l", "--iterations", "3", "--time-budget", "5"],
+             {"world", "files", "metrics", "timings_s"}, lambda o: [o / "l"]),
+    "export": (lambda i, o: [i["world"], "--format", "ply", "--out", o / "e.ply"],
+               {"out", "format", "axes", "bytes"}, lambda o: [o / "e.ply"]),
+    "batch": (lambda i, o: [i["jobs"], "--out", o / "b"], {"done", "failed", "skipped", "total", "seconds", "out",
+                                                           "manifest"}, lambda o: [o / "b" / "manifest.jsonl"]),
+    "train lm": (lambda i, o: ["--out", o / "lm", "--layouts", "10", "--variants", "1", "--requests", "1", "--steps", "2",
+                               "--batch-size", "2"], {"out", "final_step", "final_loss", "seconds", "history"},
+                 lambda o: [o / "lm"]),
+    "train rtfm": (lambda i, o: ["--out", o / "rt", "--steps", "1", "--batch-size", "1", "--workers", "0", "--warmup", "0"],
+                   {"out", "final_step", "final_loss", "seconds", "history"}, lambda o: [o / "rt"]),
+    "depth": (lambda i, o: [i["photo"], "--out", o / "d.npy", "--preview", o / "d.png", "--checkpoint", i["micro"]],
+              {"out", "preview", "width", "height", "depth_min_m", "depth_max_m"}, lambda o: [o / "d.npy", o / "d.png"]),
+    "eval rtfm": (lambda i, o: ["--checkpoint", i["micro"], "--worlds", "1", "--resolution", "32", "--per-walk", "1",
+                                "--steps", "1"], {"psnr_db", "checkpoint", "worlds"}, None),
+    "eval consistency": (lambda i, o: ["--checkpoint", i["micro"], "--worlds", "1", "--drift-worlds", "0",
+                                       "--resolution", "32", "--loop-frames", "3", "--rollout-frames", "2",
+                                       "--image-frames", "2", "--lift-budget", "1"], {"revisit_psnr_db", "worlds"}, None),
+    "bench": (lambda i, o: ["--out", o / "B.md"], {"out"}, lambda o: [o / "B.md"]),
+}
+
+
+@pytest.mark.parametrize("command", CASES)
+def test_json_prints_one_object_and_quiet_no_progress(command, inputs, tmp_path, monkeypatch):
+    import worldgen.benchmarks
+
+    monkeypatch.setattr(worldgen.benchmarks, "run_benchmarks", fake_benchmarks)  # the real ones take hours
+    args, keys, quiet_paths = CASES[command]
+    (tmp_path / "j").mkdir()
+    (tmp_path / "q").mkdir()
+    r = invoke(*command.split(), *args(inputs, tmp_path / "j"), "--json")
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout.count("\n") == 1  # one line: the object, nothing else on stdout
+    result = json.loads(r.stdout, parse_constant=lambda c: pytest.fail(f"not strict JSON: {c}"))
+    assert isinstance(result, dict) and keys <= set(result), set(result)
+
+    r = invoke(*command.split(), *args(inputs, tmp_path / "q"), "--quiet")
+    assert r.exit_code == 0, r.stderr
+    assert r.stderr == ""  # no progress bars, progress lines or notes
+    if quiet_paths is None:  # it writes nothing: its figures are the output
+        assert next(iter(keys)) in r.stdout
+    else:
+        assert r.stdout.splitlines() == [str(p) for p in quiet_paths(tmp_path / "q")]
+        assert all(p.exists() for p in quiet_paths(tmp_path / "q"))
+
+
+@pytest.mark.parametrize("args, message", [
+    (["render", "nothere.ply", "--out", "x.png"], "no such file"),
+    (["export", "nothere", "--format", "obj", "--out", "x.obj"], "--format"),
+    (["train", "lm", "--out", "x", "--engram-layers", "a"], "--engram-layers"),
+    (["eval", "rtfm", "--resolution", "20"], "multiple of 16"),
+    (["bench", "no_such_bench"], "unknown benchmarks"),
+    (["batch", "nothere.jsonl", "--out", "x"], "nothere.jsonl"),
+])
+def test_errors_under_json_go_to_stderr_with_exit_2(args, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = invoke(*args, "--json")
+    assert r.exit_code == 2 and r.stdout == "" and r.stderr.startswith("error: ") and message in r.stderr, r.stderr

@@ -6,13 +6,19 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Callable, Optional
 
 import typer
 
 from .errors import WorldgenError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help="worldgen: explorable 3D worlds as Gaussian splats.\n\nExit codes: 0 success; 2 bad input (the message names the file or argument); 3 a batch finished with failed jobs; 1 a bug (with its traceback); 130 interrupted.")
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help="worldgen: explorable 3D worlds as Gaussian splats.\n\nEvery command but `app` takes --quiet (no progress; a command that writes files prints only their paths) and --json (one JSON object on stdout; progress on stderr).\n\nExit codes: 0 success; 2 bad input (the message names the file or argument, on stderr, also under --json); 3 a batch finished with failed jobs; 1 a bug (with its traceback); 130 interrupted.")
+
+# The two output options every command takes (but the `app` server, which prints nothing to quiet).
+Quiet = Annotated[bool, typer.Option("--quiet", help="no progress bars or progress lines (errors and warnings still go "
+                                     "to stderr); a command that writes files prints only their paths")]
+AsJson = Annotated[bool, typer.Option("--json", help="print the result as one JSON object on stdout (the paths written, "
+                                      "the figures); progress, warnings and notes go to stderr")]
 
 LAYOUT_ENGINE = "auto"  # worldgen.lm.DEFAULT_ENGINE, without importing torch to build the CLI
 ENGINE_HELP = ("rules (the deterministic parser), lm (the trained language model) or auto (the rules, or the model "
@@ -52,14 +58,43 @@ def _load(path: Path):
         _fail(str(e))
 
 
-def _print_result(result: dict, as_json: bool) -> None:
-    """One JSON object, or one aligned `key: value` line per figure."""
+def _log(quiet: bool, err: bool = False) -> Callable[[str], None]:
+    """Where a command's progress lines go: nowhere with --quiet, else stdout, or stderr (`err`: with
+    --json, whose stdout holds only the object)."""
+    if quiet:
+        return lambda line: None
+    return lambda line: typer.echo(line, err=err)
+
+
+def _strict(value):
+    """NaN and infinities as null, so that --json output is strict JSON (json.dumps writes NaN)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict(v) for v in value]
+    return value
+
+
+def _print_result(result: dict, as_json: bool, quiet: bool = False, text: Optional[list[str]] = None,
+                  written: tuple = ()) -> None:
+    """A command's result on stdout: with --json one JSON object; with --quiet only the paths
+    `written` (one a line; a command that writes nothing prints as without --quiet); otherwise the
+    `text` lines, or one aligned `key: value` line per figure."""
     if as_json:
-        typer.echo(json.dumps(result))
+        typer.echo(json.dumps(_strict(result), default=str, allow_nan=False))
         return
-    width = max(map(len, result), default=0)
-    for key, value in result.items():
-        typer.echo(f"{key:>{width}}: {value}")
+    if quiet and written:
+        for path in written:
+            if path is not None:
+                typer.echo(str(path))
+        return
+    if text is None:
+        width = max(map(len, result), default=0)
+        text = [f"{key:>{width}}: {value}" for key, value in result.items()]
+    for line in text:
+        typer.echo(line)
 
 
 def _background(text: str) -> tuple[float, float, float]:
@@ -74,7 +109,7 @@ def _background(text: str) -> tuple[float, float, float]:
 
 @app.command()
 def info(scene: Path = typer.Argument(..., help="a .ply, .splat or .spz file, or a world folder"),
-         as_json: bool = typer.Option(False, "--json", help="print one JSON object")) -> None:
+         quiet: Quiet = False, as_json: AsJson = False) -> None:
     """Print a splat file's or a world's size, SH degree, bounds and labels (and a world's inputs, metrics, timings)."""
     world = _load_world(scene) if scene.is_dir() else None
     s = world.scene if world is not None else _load(scene)
@@ -87,7 +122,7 @@ def info(scene: Path = typer.Argument(..., help="a .ply, .splat or .spz file, or
         lo, hi = s.bounds()
         summary["bounds"] = [lo.tolist(), hi.tolist()]
         summary["labels"] = sorted(set(s.labels.unique().tolist()) - {-1})
-    _print_result(summary, as_json)
+    _print_result(summary, as_json, quiet)
 
 
 @app.command()
@@ -102,6 +137,8 @@ def render(
     fov: float = typer.Option(60.0, help="vertical field of view, degrees"),
     background: str = typer.Option("black", help="colour name or #rrggbb"),
     backend: str = typer.Option("auto", help="auto, torch, gsplat or dense"),
+    quiet: Quiet = False,
+    as_json: AsJson = False,
 ) -> None:
     """Render a splat file or a world from an orbit camera around the scene's centre."""
     from renderer import render as render_scene
@@ -123,7 +160,8 @@ def render(
     except WorldgenError as e:
         _fail(str(e))
     save_image(img, out)
-    typer.echo(f"wrote {out} ({width}x{height}, {len(s)} Gaussians)")
+    _print_result({"out": str(out), "width": width, "height": height, "gaussians": len(s)}, as_json, quiet,
+                  [f"wrote {out} ({width}x{height}, {len(s)} Gaussians)"], (out,))
 
 
 @app.command()
@@ -134,6 +172,8 @@ def demo(
     seed: int = typer.Option(0),
     width: int = typer.Option(512, min=1, max=8192),
     height: int = typer.Option(512, min=1, max=8192),
+    quiet: Quiet = False,
+    as_json: AsJson = False,
 ) -> None:
     """Build the seeded demo splat scene, save it as .ply and render it to an image."""
     from renderer import render as render_scene, save_scene
@@ -148,20 +188,25 @@ def demo(
     save_scene(s, ply)
     cam = frame_orbit_camera(s, 30.0, 25.0, width, height, 60.0)
     save_image(render_scene(s, cam, background=(0.08, 0.09, 0.11)).rgb[0], out)
-    typer.echo(f"wrote {ply} ({len(s)} Gaussians) and {out} ({width}x{height})")
+    _print_result({"ply": str(ply), "out": str(out), "gaussians": len(s), "width": width, "height": height}, as_json,
+                  quiet, [f"wrote {ply} ({len(s)} Gaussians) and {out} ({width}x{height})"], (ply, out))
 
 
 @app.command()
 def layout(
     prompt: str = typer.Argument(..., help="a description of the scene"),
-    as_json: bool = typer.Option(False, "--json", help="print the layout JSON (ignored words and warnings go to stderr)"),
     seed: int = typer.Option(0),
     out: Optional[Path] = typer.Option(None, "--out", help="also save the layout here"),
     engine: str = typer.Option(LAYOUT_ENGINE, help=ENGINE_HELP),
     checkpoint: Optional[Path] = typer.Option(None, help="lm checkpoint folder (default: assets/lm-tiny)"),
     no_complete: bool = typer.Option(False, "--no-complete", help=NO_COMPLETE_HELP),
+    quiet: Quiet = False,
+    as_json: AsJson = False,
 ) -> None:
-    """Turn a prompt into a coarse layout (the rule-based parser, or the language model)."""
+    """Turn a prompt into a coarse layout (the rule-based parser, or the language model).
+
+    --json prints the layout itself (a layout file); --quiet prints the --out path, or without
+    --out the caption and counts, and leaves out the ignored words."""
 
     from .lm import layout_for_prompt
 
@@ -173,20 +218,17 @@ def layout(
     if out is not None:
         result.save(out)
     notes = [f"warning: {w}" for w in warnings]
-    if ignored:
+    if ignored and not quiet:
         shown = ignored[:100]
         more = f" (and {len(ignored) - 100} more)" if len(ignored) > 100 else ""
         notes.append("ignored words: " + " ".join(shown) + more)
-    if as_json:
-        typer.echo(result.to_json())
+    if as_json or quiet:  # stdout holds the layout (or the path) alone
         for note in notes:
             typer.echo(note, err=True)
-    else:
-        typer.echo(result.caption)
-        for label, n in result.counts().items():
-            typer.echo(f"  {n} x {label}")
-        for note in notes:
-            typer.echo(note)
+        notes = []
+    _print_result(result.to_dict(), as_json, quiet,
+                  [result.caption, *(f"  {n} x {label}" for label, n in result.counts().items()), *notes],
+                  (out,) if out is not None else ())
 
 
 def _load_layout(path: Path):
@@ -206,6 +248,8 @@ def render_layout(
     resolution: int = typer.Option(256, min=8, max=4096),
     path: str = typer.Option("orbit", help="orbit, walk, look_around or loop"),
     seed: int = typer.Option(0),
+    quiet: Quiet = False,
+    as_json: AsJson = False,
 ) -> None:
     """Render a layout's draft frames (procedural assets, ray cast) into a transforms.json folder."""
     from .frames import PosedFrames, write_transforms
@@ -222,7 +266,8 @@ def render_layout(
     write_transforms(out, PosedFrames(cams, seq.rgb, [], seq.depth, seq.label),
                      extra={"layout": lay.to_dict(), "seed": seed, "path": path})
     lay.save(out / "layout.json")
-    typer.echo(f"wrote {frames} frames of {lay.caption or 'the layout'} to {out}")
+    _print_result({"out": str(out), "frames": frames, "resolution": resolution, "caption": lay.caption}, as_json, quiet,
+                  [f"wrote {frames} frames of {lay.caption or 'the layout'} to {out}"], (out,))
 
 
 @app.command()
@@ -234,15 +279,20 @@ def procgen(
     seed: int = typer.Option(0),
     scene_type: Optional[list[str]] = typer.Option(None, "--scene-type", help="repeatable; default: all"),
     path: Optional[list[str]] = typer.Option(None, "--path", help="repeatable; default: all kinds"),
+    quiet: Quiet = False,
+    as_json: AsJson = False,
 ) -> None:
     """Write a procedural dataset: N worlds, each with layout.json and M posed RGB-D + label frames."""
     from .procgen.dataset import write_dataset
 
     try:
-        write_dataset(out, worlds, frames, resolution, seed, scene_type or None, tuple(path) if path else None,
-                      log=typer.echo)
+        folders = write_dataset(out, worlds, frames, resolution, seed, scene_type or None, tuple(path) if path else None,
+                                log=_log(quiet, as_json))
     except WorldgenError as e:
         _fail(str(e))
+    _print_result({"out": str(out), "worlds": len(folders), "folders": [str(f) for f in folders], "frames": frames,
+                   "resolution": resolution}, as_json, quiet,
+                  [f"wrote {len(folders)} worlds of {frames} frames ({resolution}x{resolution}) to {out}"], (out,))
 
 
 @app.command()
@@ -273,8 +323,8 @@ def generate(
     frame_model: Optional[Path] = typer.Option(None, help="frame model folder (default: assets/rtfm-tiny)"),
     fov: Optional[float] = typer.Option(None, help="the photo's / video's vertical field of view, degrees "
                                         "(default: EXIF, else 60)"),
-    quiet: bool = typer.Option(False, "--quiet", help="no progress bars; print only the world's path"),
-    as_json: bool = typer.Option(False, "--json", help="print world.json's summary as one JSON object"),
+    quiet: Quiet = False,
+    as_json: AsJson = False,
 ) -> None:
     """Prompt, layout, photo or video -> a world folder (worldgen.generate, then World.save)."""
     from .api import generate as generate_world
@@ -284,7 +334,7 @@ def generate(
         WorldWriter.check_target(out, overwrite)  # before any work: an existing world is refused at once
         world = generate_world(prompt, images=image or None, video=video, layout=layout, seed=seed, quality=quality,
                                frames=frames, resolution=resolution, time_budget_s=time_budget, lift_steps=lift_steps,
-                               progress=not (quiet or as_json), engine=engine, flythrough=not no_flythrough,
+                               progress=not quiet, engine=engine, flythrough=not no_flythrough,
                                fov_y_deg=fov, frame_model=frame_model, complete=not no_complete)
         path = world.save(out, overwrite=overwrite)
     except WorldgenError as e:
@@ -293,27 +343,20 @@ def generate(
         typer.echo(f"warning: {w}", err=True)
     if world.manifest.get("ignored_words") and not quiet:
         typer.echo("ignored words: " + " ".join(world.manifest["ignored_words"][:100]), err=True)
-    if as_json:
-        m = world.manifest
-        typer.echo(json.dumps({"world": str(path), "files": m["files"], "metrics": m.get("metrics"),
-                               "timings_s": m.get("timings_s"), "caption": m.get("caption")}))
-    elif quiet:
-        typer.echo(str(path))
-    else:
-        _print_world(path)
+    _print_world(path, as_json, quiet)
 
 
-def _print_world(path: Path) -> None:
+def _print_world(path: Path, as_json: bool, quiet: bool) -> None:
+    """A saved world's result: world.json's summary (its files, metrics, timings, caption)."""
     from .world import load_world
 
-    world = load_world(path)
-    m = world.manifest
-    metrics = ", ".join(f"{k} {v}" for k, v in m.get("metrics", {}).items())
-    timings = ", ".join(f"{k} {v:.1f}s" for k, v in m.get("timings_s", {}).items())
-    typer.echo(f"wrote {path}: {', '.join(sorted(m['files'].values()))}")
-    if metrics:
-        typer.echo(f"  metrics: {metrics}")
-    typer.echo(f"  timings: {timings}")
+    m = load_world(path).manifest
+    metrics = ", ".join(f"{k} {v}" for k, v in (m.get("metrics") or {}).items())
+    timings = ", ".join(f"{k} {v:.1f}s" for k, v in (m.get("timings_s") or {}).items())
+    text = [f"wrote {path}: {', '.join(sorted(m['files'].values()))}", *([f"  metrics: {metrics}"] if metrics else []),
+            f"  timings: {timings}"]
+    _print_result({"world": str(path), "files": m["files"], "metrics": m.get("metrics"), "timings_s": m.get("timings_s"),
+                   "caption": m.get("caption")}, as_json, quiet, text, (path,))
 
 
 @app.command("lift")
@@ -327,6 +370,8 @@ def lift_cmd(
     preset: str = typer.Option("draft", help="draft (short CPU budgets) or full (3DGS schedule, for GPUs)"),
     overwrite: bool = typer.Option(False),
     skip_missing: bool = typer.Option(False, "--skip-missing", help="leave out frames whose image file is absent"),
+    quiet: Quiet = False,
+    as_json: AsJson = False,
 ) -> None:
     """Lift posed frames (RGB, depth and labels when present) into a world folder."""
     from renderer.lift import LiftConfig
@@ -337,10 +382,10 @@ def lift_cmd(
     try:
         posed = read_frames(frames_dir, size=size, skip_missing=skip_missing)
         config = LiftConfig.preset(preset, iterations=iterations, time_budget_s=time_budget, seed=seed)
-        path = lift_to_world(posed, out, config=config, overwrite=overwrite)
+        path = lift_to_world(posed, out, config=config, overwrite=overwrite, progress=not quiet)
     except WorldgenError as e:
         _fail(str(e))
-    _print_world(path)
+    _print_world(path, as_json, quiet)
 
 
 @app.command("export")
@@ -349,6 +394,8 @@ def export_cmd(
     fmt: str = typer.Option(..., "--format", help="ply, splat, spz, glb or mp4"),
     out: Path = typer.Option(..., "--out"),
     axes: str = typer.Option("opengl", help="opengl (+Y up; what .spz readers assume), opencv (-Y up) or world (+Z up)"),
+    quiet: Quiet = False,
+    as_json: AsJson = False,
 ) -> None:
     """Export a world's splats (ply, splat, spz), mesh (glb) or a flythrough (mp4)."""
     from .pipeline import export_world
@@ -362,7 +409,8 @@ def export_cmd(
         path = export_world(load_world(world_dir), fmt, out, axes=axes)
     except WorldgenError as e:
         _fail(str(e))
-    typer.echo(f"wrote {path}")
+    _print_result({"out": str(path), "format": fmt, "axes": axes, "bytes": path.stat().st_size}, as_json, quiet,
+                  [f"wrote {path}"], (path,))
 
 
 @app.command("batch")
@@ -377,13 +425,14 @@ def batch_cmd(
     address: Optional[str] = typer.Option(None, help="an existing Ray cluster: auto, host:6379 or ray://host:10001"),
     retries: int = typer.Option(1, min=0, help="reruns of a job that crashed (not of one whose inputs are bad)"),
     overwrite: bool = typer.Option(False, help="regenerate jobs whose world already exists"),
-    as_json: bool = typer.Option(False, "--json", help="print one JSON summary on stdout"),
-    quiet: bool = typer.Option(False, "--quiet", help="no progress lines on stderr"),
+    quiet: Quiet = False,
+    as_json: AsJson = False,
 ) -> None:
     """Generate one world per line of a JOBS.jsonl file into OUT/<id>/, resumably (done worlds are skipped).
 
-    Exit codes: 0 every job done or skipped; 3 some jobs failed (named in the manifest and the
-    summary); 2 a bad JOBS file or argument (nothing is run)."""
+    Progress lines go to stderr (none with --quiet); the summary (or, with --quiet, the manifest's
+    path) to stdout. Exit codes: 0 every job done or skipped; 3 some jobs failed (named in the
+    manifest and the summary); 2 a bad JOBS file or argument (nothing is run)."""
     from .batch import run_batch
     from .errors import EXIT_JOBS_FAILED, WorldgenError
 
@@ -392,16 +441,14 @@ def batch_cmd(
         _fail(f"--shard must be i/n with 0 <= i < n, got {shard!r}")
     try:
         summary = run_batch(jobs, out, shard=(int(i), int(n)), workers=workers, backend=backend, address=address,
-                            retries=retries, overwrite=overwrite, progress=None if quiet else lambda s: typer.echo(s, err=True))
+                            retries=retries, overwrite=overwrite, progress=None if quiet else _log(quiet, err=True))
     except WorldgenError as e:
         _fail(str(e))
-    if as_json:
-        typer.echo(json.dumps(summary.to_dict()))
-    elif not quiet:
-        typer.echo(f"{summary.done} done, {summary.skipped} skipped, {summary.failed} failed of {summary.total} "
-                   f"in {summary.seconds:.1f}s; manifest {summary.manifest}", err=True)
-        for f in summary.failures:
-            typer.echo(f"  failed {f['id']}: {f['error'].splitlines()[0] if f['error'] else ''}", err=True)
+    text = [f"{summary.done} done, {summary.skipped} skipped, {summary.failed} failed of {summary.total} "
+            f"in {summary.seconds:.1f}s; manifest {summary.manifest}",
+            *(f"  failed {f['id']}: {f['error'].splitlines()[0] if f['error'] else ''}" for f in summary.failures)]
+    _print_result({**summary.to_dict(), "out": str(out), "manifest": str(summary.manifest)}, as_json, quiet, text,
+                  (summary.manifest,))
     if summary.failed:
         raise typer.Exit(EXIT_JOBS_FAILED)
 
@@ -431,6 +478,8 @@ def train_lm(
                                         "tokenizer and config; --preset and the model options are not used)"),
     descriptive: int = typer.Option(0, min=0, help="long descriptive prompts per layout (moods, light, materials, "
                                     "things outside the vocabulary that the program must not name)"),
+    quiet: Quiet = False,
+    as_json: AsJson = False,
 ) -> None:
     """Train the Grok-style text -> layout model on the procedural engine's (prompt, program) pairs."""
     from rtfm.language.train import TrainConfig
@@ -446,11 +495,11 @@ def train_lm(
     try:
         if init is not None and options:
             _fail("--init keeps the checkpoint's architecture; drop --engram-layers and --mhc-streams")
-        train_layout_lm(out, preset, layouts, variants, requests, cfg, seed=seed, model_options=options, init=init,
-                        typos=typos, reworded=reworded, descriptive=descriptive, log=typer.echo)
+        lm = train_layout_lm(out, preset, layouts, variants, requests, cfg, seed=seed, model_options=options, init=init,
+                             typos=typos, reworded=reworded, descriptive=descriptive, log=_log(quiet, as_json))
     except WorldgenError as e:
         _fail(str(e))
-    typer.echo(f"wrote {out}")
+    _print_training(out, lm.history, as_json, quiet)
 
 
 @train_app.command("rtfm")
@@ -471,6 +520,8 @@ def train_rtfm(
                                   help="fraction of pairs that are photo pairs (RGB only in, depth learned)"),
     text_encoder: Optional[Path] = typer.Option(None, help="language checkpoint whose TextEncoder reads captions "
                                                 "(default: assets/lm-tiny)"),
+    quiet: Quiet = False,
+    as_json: AsJson = False,
 ) -> None:
     """Train the RTFM frame model on procedural walks (resumes from OUT/train_state when it exists)."""
     from rtfm.train_frames import FrameTrainConfig
@@ -480,11 +531,19 @@ def train_rtfm(
     cfg = FrameTrainConfig(steps=steps, batch_size=batch_size, lr=lr, warmup=warmup, time_budget_s=time_budget,
                            seed=seed, checkpoint_every=checkpoint_every, p_photo=p_photo)
     try:
-        train_frame_model(out, preset, init, cfg, workers=workers, text_encoder=text_encoder or DEFAULT_TEXT_ENCODER,
-                          log=typer.echo)
+        history = train_frame_model(out, preset, init, cfg, workers=workers,
+                                    text_encoder=text_encoder or DEFAULT_TEXT_ENCODER, log=_log(quiet, as_json))
     except WorldgenError as e:
         _fail(str(e))
-    typer.echo(f"wrote {out}")
+    _print_training(out, history, as_json, quiet)
+
+
+def _print_training(out: Path, history: list[dict], as_json: bool, quiet: bool) -> None:
+    """A training run's result: its checkpoint folder and its logged history (the last entry's step,
+    0-based, loss and seconds)."""
+    last = history[-1] if history else {}
+    _print_result({"out": str(out), "final_step": last.get("step"), "final_loss": last.get("loss"),
+                   "seconds": last.get("seconds"), "history": history}, as_json, quiet, [f"wrote {out}"], (out,))
 
 
 @app.command()
@@ -495,6 +554,8 @@ def depth(
     fov: Optional[float] = typer.Option(None, help="vertical field of view, degrees (default: EXIF, else 60)"),
     checkpoint: Optional[Path] = typer.Option(None, help="frame model folder (default: assets/rtfm-tiny)"),
     seed: int = typer.Option(0),
+    quiet: Quiet = False,
+    as_json: AsJson = False,
 ) -> None:
     """Predict a photo's metric depth with the frame model (the photo case: RGB only, no memory)."""
     import io
@@ -520,8 +581,10 @@ def depth(
         inv = np.where(valid, 1.0 / np.maximum(d, 1e-3), 0.0)
         top = float(inv[valid].max()) if valid.any() else 1.0
         save_image(np.repeat((inv / top)[..., None], 3, -1), preview)
-    typer.echo(f"wrote {out}: {cam.width}x{cam.height}, depth {float(d[d > 0].min()) if (d > 0).any() else 0:.2f}"
-               f"-{float(d.max()):.2f} m")
+    near, far = float(d[d > 0].min()) if (d > 0).any() else 0.0, float(d.max())
+    _print_result({"out": str(out), "preview": None if preview is None else str(preview), "width": cam.width,
+                   "height": cam.height, "depth_min_m": round(near, 4), "depth_max_m": round(far, 4)}, as_json, quiet,
+                  [f"wrote {out}: {cam.width}x{cam.height}, depth {near:.2f}-{far:.2f} m"], (out, preview))
 
 
 eval_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Evaluate worldgen's models on held-out worlds.")
@@ -537,7 +600,8 @@ def eval_rtfm(
     steps: int = typer.Option(4, min=1, max=100, help="sampling steps"),
     guidance: float = typer.Option(1.0, help="classifier-free guidance scale on the condition (1 = off)"),
     seed: int = typer.Option(0),
-    as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
+    quiet: Quiet = False,
+    as_json: AsJson = False,
 ) -> None:
     """Novel views of held-out worlds from K = 0, 1, 2, 4 memory frames, against warping alone; depth from one RGB frame."""
 
@@ -549,7 +613,7 @@ def eval_rtfm(
         result = evaluate_frame_model(checkpoint or DEFAULT_FRAME_MODEL, worlds, resolution, per_walk, steps, guidance, seed)
     except WorldgenError as e:
         _fail(str(e))
-    _print_result(result, as_json)
+    _print_result(result, as_json, quiet)
 
 
 @eval_app.command("consistency")
@@ -565,7 +629,8 @@ def eval_consistency(
     lift_budget: float = typer.Option(15.0, "--lift-budget", min=1.0, help="seconds of lifting per image -> world"),
     snap: float = typer.Option(0.1, min=0.0, help="snap-to-memory colour tolerance (0 = off)"),
     seed: int = typer.Option(0),
-    as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
+    quiet: Quiet = False,
+    as_json: AsJson = False,
 ) -> None:
     """Revisits, rollouts, reprojection, drift and image -> world on held-out worlds, with memory and without."""
 
@@ -579,10 +644,10 @@ def eval_consistency(
     try:
         result = evaluate_consistency(checkpoint or DEFAULT_FRAME_MODEL, worlds, drift_worlds, resolution, loop_frames,
                                       rollout_frames, drift_frames, image_frames, lift_budget_s=lift_budget, seed=seed,
-                                      snap=snap or None, log=None if as_json else typer.echo)
+                                      snap=snap or None, log=_log(quiet, as_json))
     except WorldgenError as e:
         _fail(str(e))
-    _print_result(result, as_json)
+    _print_result(result, as_json, quiet)
 
 
 @app.command("bench")
@@ -590,16 +655,17 @@ def bench(
     names: Optional[list[str]] = typer.Argument(None, help="bench/ scripts to run (default: all of them)"),
     out: Path = typer.Option(Path("BENCHMARKS.md"), "--out", help="the page to write (plots go to bench/plots/)"),
     timeout: float = typer.Option(3600.0, min=1.0, help="seconds allowed per script"),
-    quiet: bool = typer.Option(False, "--quiet", help="print only the page's path"),
+    quiet: Quiet = False,
+    as_json: AsJson = False,
 ) -> None:
     """Run the benchmarks in bench/ and write BENCHMARKS.md: their figures, plots and the machine."""
     from .benchmarks import run_benchmarks
 
     try:
-        page = run_benchmarks(names or None, out, timeout, log=(lambda _: None) if quiet else typer.echo)
+        page = run_benchmarks(names or None, out, timeout, log=_log(quiet, as_json))
     except WorldgenError as e:
         _fail(str(e))
-    typer.echo(f"wrote {page}")
+    _print_result({"out": str(page)}, as_json, quiet, [f"wrote {page}"], (page,))
 
 
 def _plugin_commands() -> None:
@@ -607,8 +673,10 @@ def _plugin_commands() -> None:
     "worldgen.commands" entry points, so worldgen never imports them by name."""
     from importlib.metadata import entry_points
 
+    registered = {c.name for c in app.registered_commands}
     for ep in entry_points(group="worldgen.commands"):
-        ep.load()(app)
+        if ep.name not in registered:  # once, however often this runs (the tests load them too)
+            ep.load()(app)
 
 
 def main() -> None:

@@ -36,6 +36,7 @@ class LayoutLM:
         self.strings = [tokenizer.decode([i]) for i in range(tokenizer.get_vocab_size())]
         self.grammar = LayoutGrammar(hex_colors=())  # prompts without #rrggbb colours: no hex in the program
         self.memo: dict = {}  # the grammar's allowed tokens per state, shared by every decode without hex colours
+        self.history: list[dict] = []  # train_layout_lm's logged steps, when it made this model
 
     @classmethod
     def load(cls, folder: str | os.PathLike) -> "LayoutLM":
@@ -107,6 +108,7 @@ def train_layout_lm(out: str | os.PathLike, preset: str = "tiny", n_layouts: int
     cfg = config or TrainConfig(seed=seed)
     history = train(model, tokenizer, pairs, cfg, log=log)
     lm = LayoutLM(model, tokenizer)
+    lm.history = history
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun the ranks hold one model; rank 0 writes it
         return lm
     lm.save(out)
