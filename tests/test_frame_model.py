@@ -236,10 +236,8 @@ def test_shipped_checkpoint_loads_and_makes_a_frame():
     from worldgen.frame_model import DEFAULT_FRAME_MODEL
 
     model = load_frame_model(DEFAULT_FRAME_MODEL)
-    # the shipped checkpoint predates the grown label vocabulary: it has the first 33 labels and
-    # reads later ids as unknown (tests/test_vocabulary.py); otherwise it is the tiny preset
-    assert model.cfg.num_labels == 33
-    assert dataclasses.replace(model.cfg, num_labels=FrameModelConfig().num_labels) == FrameModelConfig.preset("tiny")
+    # the shipped checkpoint was widened to the whole label vocabulary (widen_labels) and trained on it
+    assert model.cfg == FrameModelConfig.preset("tiny")
     target = cameras(1, 64)[0]
     out = sample_frames(model, build_inputs(target, frames(2, res=64)), generator=torch.Generator().manual_seed(0))
     assert out.rgb.shape == (1, 64, 64, 3) and torch.isfinite(out.depth).all()
