@@ -90,8 +90,8 @@ def write_transforms(folder: str | os.PathLike, frames: PosedFrames, extra: dict
 
 # ---- reading --------------------------------------------------------------------------------
 def _inside(folder: Path, rel: str, what: str) -> Path:
-    if not isinstance(rel, str) or not rel:
-        raise FramesError(f"{folder}: {what} must be a relative path string, got {rel!r}")
+    if not isinstance(rel, str) or not rel or "\0" in rel:  # a NUL is no file name (os calls raise ValueError)
+        raise FramesError(f"{folder}: {what} must be a relative path string without NUL, got {rel!r}"[:300])
     path = (folder / rel).resolve()
     if not path.is_relative_to(folder.resolve()):
         raise FramesError(f"{folder}: {what} {rel!r} points outside the folder")
