@@ -66,24 +66,15 @@ def _log(quiet: bool, err: bool = False) -> Callable[[str], None]:
     return lambda line: typer.echo(line, err=err)
 
 
-def _strict(value):
-    """NaN and infinities as null, so that --json output is strict JSON (json.dumps writes NaN)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _strict(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_strict(v) for v in value]
-    return value
-
-
 def _print_result(result: dict, as_json: bool, quiet: bool = False, text: Optional[list[str]] = None,
                   written: tuple = ()) -> None:
     """A command's result on stdout: with --json one JSON object; with --quiet only the paths
     `written` (one a line; a command that writes nothing prints as without --quiet); otherwise the
     `text` lines, or one aligned `key: value` line per figure."""
     if as_json:
-        typer.echo(json.dumps(_strict(result), default=str, allow_nan=False))
+        from .world import finite_values  # imported here: building the CLI stays free of torch
+
+        typer.echo(json.dumps(finite_values(result), default=str, allow_nan=False))
         return
     if quiet and written:
         for path in written:

@@ -96,16 +96,17 @@ def manifest_json(manifest: dict) -> bytes:
     """Canonical form: sorted keys, fixed indentation, so save -> load -> save is byte-stable.
     Non-finite numbers (the PSNR of a perfect match) are written as null: NaN and Infinity are not
     JSON, and worldgen's own readers refuse them."""
-    return (json.dumps(_finite(manifest), indent=2, sort_keys=True, allow_nan=False) + "\n").encode()
+    return (json.dumps(finite_values(manifest), indent=2, sort_keys=True, allow_nan=False) + "\n").encode()
 
 
-def _finite(value):
+def finite_values(value):
+    """`value` with NaN and infinities (at any depth of dicts and lists) as None: strict JSON."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
+        return {k: finite_values(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
+        return [finite_values(v) for v in value]
     return value
 
 
