@@ -6,6 +6,12 @@ seen long ago comes back when the camera returns to it. The store keeps `overlap
 pair of stored frames, updated as frames come in; when it is full, the frame whose view the others
 cover best (1 - prod(1 - overlap)) is dropped, so eviction keeps coverage. Work per added frame
 grows with the capacity, never with the length of the walk.
+
+Generated frames are keyframed: one is stored only when the stored frames cover less than
+`keyframe_coverage` of its view (the same 1 - prod(1 - overlap) estimate). Storing every generated
+frame closes a feedback loop on a long walk: each frame is sampled from the previous one and
+replaces it, so content is resampled every frame and colour and blotches drift (measured in
+README, Spatial memory). Given frames (photos, video, a layout's renders) are always stored.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from .inputs import MemoryFrame
 
 OVERLAP_STRIDE = 2
 COVERAGE_TIE = 0.02
+KEYFRAME_COVERAGE = 0.9
 
 
 class SpatialMemoryError(WorldgenError):
@@ -32,10 +39,17 @@ class SpatialMemoryError(WorldgenError):
 
 
 class SpatialMemory:
-    def __init__(self, capacity: int = 32):
+    def __init__(self, capacity: int = 32, keyframe_coverage: float | None = KEYFRAME_COVERAGE):
+        """keyframe_coverage: a generated frame is stored only when memory covers less than this
+        fraction of its view, in (0, 1]; None stores every frame."""
         if capacity < 1:
             raise SpatialMemoryError(f"memory capacity must be at least 1, got {capacity}")
+        if keyframe_coverage is not None and not 0 < keyframe_coverage <= 1:
+            raise SpatialMemoryError(f"keyframe coverage must be in (0, 1] or None, got {keyframe_coverage}")
         self.capacity = capacity
+        self.keyframe_coverage = keyframe_coverage
+        self._cover_cache: tuple[Camera, int, Tensor] | None = None
+        self._version = 0  # bumped on every change to `frames`, so cached coverage is never stale
         self.frames: list[MemoryFrame] = []
         self.overlap = torch.zeros(0, 0)  # [N, N]: overlap[s, t] = fraction of frame t covered by frame s
         self.evicted = 0
@@ -44,9 +58,12 @@ class SpatialMemory:
         return len(self.frames)
 
     def _coverage_of(self, target: Camera) -> Tensor:
-        """[N]: the fraction of `target`'s pixels each stored frame covers."""
+        """[N]: the fraction of `target`'s pixels each stored frame covers (cached for the last
+        target: rollout retrieves for a camera and then adds the frame made there)."""
         if not self.frames:
             return torch.zeros(0)
+        if self._cover_cache is not None and self._cover_cache[0] is target and self._cover_cache[1] == self._version:
+            return self._cover_cache[2]
         by_size: dict[tuple[int, int], list[int]] = {}
         for i, f in enumerate(self.frames):
             by_size.setdefault((f.camera.width, f.camera.height), []).append(i)
@@ -54,13 +71,23 @@ class SpatialMemory:
         for idx in by_size.values():
             depth = torch.stack([self.frames[i].depth for i in idx])
             out[idx] = view_overlap(depth, [self.frames[i].camera for i in idx], target, stride=OVERLAP_STRIDE)
+        self._cover_cache = (target, self._version, out)
         return out
 
-    def add(self, frame: MemoryFrame) -> None:
-        """Store a frame (it must have depth); evict the best-covered frame when over capacity."""
+    def covered(self, target: Camera) -> float:
+        """How much of `target`'s view the stored frames cover together: 1 - prod(1 - coverage)."""
+        return float(1 - torch.prod(1 - self._coverage_of(target).clamp(0, 1)))
+
+    def add(self, frame: MemoryFrame, generated: bool = False) -> bool:
+        """Store a frame (it must have depth); evict the best-covered frame when over capacity.
+
+        generated: the frame model made it; it is then stored only as a keyframe (see the module
+        docstring). Returns whether the frame was stored."""
         if frame.depth is None:
             raise SpatialMemoryError("a memory frame needs depth to be placed (predict it first: rtfm.photo)")
         into_new = self._coverage_of(frame.camera)  # stored frames -> the new one
+        if generated and self.keyframe_coverage is not None and self.covered(frame.camera) >= self.keyframe_coverage:
+            return False
         from_new = torch.tensor([float(view_overlap(frame.depth[None], [frame.camera], f.camera,
                                                     stride=OVERLAP_STRIDE)[0]) for f in self.frames])
         n = len(self.frames)
@@ -70,8 +97,10 @@ class SpatialMemory:
         grown[n, :n] = from_new
         self.frames.append(frame)
         self.overlap = grown
+        self._version += 1
         if len(self.frames) > self.capacity:
             self._evict()
+        return True
 
     def _evict(self) -> None:
         ov = self.overlap.clone()
@@ -82,6 +111,7 @@ class SpatialMemory:
         self.frames = [self.frames[i] for i in keep]
         self.overlap = self.overlap[keep][:, keep]
         self.evicted += 1
+        self._version += 1
 
     def retrieve(self, target: Camera, k: int) -> list[MemoryFrame]:
         """The up to k stored frames that overlap `target` most (fewer when fewer overlap at all)."""
@@ -111,7 +141,8 @@ class SpatialMemory:
                 tensors[f"{i}.label"] = f.label.to(torch.int32).contiguous()
         tensors["overlap"] = self.overlap.contiguous()
         atomic_write(folder / "memory.safetensors", [save(tensors)])
-        meta = {"version": 1, "capacity": self.capacity, "evicted": self.evicted,
+        meta = {"version": 1, "capacity": self.capacity, "keyframe_coverage": self.keyframe_coverage,
+                "evicted": self.evicted,
                 "cameras": [f.camera.to_dict() for f in self.frames]}
         atomic_write(folder / "memory.json", [json.dumps(meta).encode()])
 
@@ -126,7 +157,7 @@ class SpatialMemory:
         meta = read_json(folder / "memory.json", SpatialMemoryError)
         try:
             tensors = load_file(str(folder / "memory.safetensors"))
-            mem = cls(int(meta["capacity"]))
+            mem = cls(int(meta["capacity"]), meta.get("keyframe_coverage", KEYFRAME_COVERAGE))
             cams = [Camera.from_dict(c) for c in meta["cameras"]]
             mem.frames = [MemoryFrame(c, tensors[f"{i}.rgb"], tensors[f"{i}.depth"],
                                       tensors[f"{i}.label"].long() if f"{i}.label" in tensors else None)

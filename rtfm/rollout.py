@@ -3,8 +3,9 @@
 `rollout` is a generator, so a caller (the editor, a live session) shows each frame as it comes.
 For every camera it retrieves the K stored frames that overlap it most, samples the frame (the
 context keys/values computed once and reused across the sampling steps), and adds the new frame
-to the memory: a revisited place is warped from what was already shown. The memory is bounded,
-so the work per frame does not grow with the path.
+to the memory as a keyframe when memory does not already cover its view (`SpatialMemory.add`):
+a revisited place is warped from what was already shown, and is not resampled frame after frame.
+The memory is bounded, so the work per frame does not grow with the path.
 """
 
 from __future__ import annotations
@@ -48,5 +49,5 @@ def rollout(model: FrameModel, cameras: Iterable[Camera], condition: Condition |
         out = sample_frames(model, inputs, steps=steps, guidance=guidance,
                             generator=torch.Generator().manual_seed(seed * 1_000_003 + i), snap=snap)
         frame = MemoryFrame(cam, out.rgb[0].cpu(), out.depth[0].cpu(), out.label[0].cpu())
-        memory.add(frame)
+        memory.add(frame, generated=True)
         yield frame

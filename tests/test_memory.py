@@ -49,13 +49,31 @@ def test_eviction_keeps_coverage_and_the_bound():
     assert len(mem) == 4 and mem.overlap.shape == (4, 4)
 
 
+def test_generated_frames_are_stored_only_as_keyframes():
+    """A generated frame whose view memory already covers is not stored (no resampling loop);
+    one that sees new ground is; given frames are always stored; None keeps every frame."""
+    mem = SpatialMemory(capacity=8, keyframe_coverage=0.9)
+    assert mem.add(wall_frame(0))
+    assert mem.covered(wall_frame(2).camera) > 0.9 and mem.covered(wall_frame(40).camera) < 0.5
+    assert not mem.add(wall_frame(2, seed=1), generated=True) and len(mem) == 1
+    assert mem.add(wall_frame(2, seed=1)) and len(mem) == 2  # a given frame is kept regardless
+    assert mem.add(wall_frame(40), generated=True) and len(mem) == 3
+    everything = SpatialMemory(capacity=8, keyframe_coverage=None)
+    for seed in range(3):
+        assert everything.add(wall_frame(0, seed), generated=True)
+    assert len(everything) == 3
+    with pytest.raises(SpatialMemoryError, match="keyframe coverage"):
+        SpatialMemory(keyframe_coverage=1.5)
+
+
 def test_memory_saves_and_loads(tmp_path):
-    mem = SpatialMemory(capacity=5)
+    mem = SpatialMemory(capacity=5, keyframe_coverage=0.7)
     for yaw in (0, 60, 120):
         mem.add(wall_frame(yaw))
     mem.save(tmp_path)
     back = SpatialMemory.load(tmp_path)
     assert len(back) == 3 and back.capacity == 5 and torch.equal(back.overlap, mem.overlap)
+    assert back.keyframe_coverage == 0.7
     assert torch.equal(back.frames[2].rgb, mem.frames[2].rgb) and torch.allclose(back.frames[1].camera.c2w, mem.frames[1].camera.c2w)
     (tmp_path / "memory.safetensors").write_bytes(b"junk")
     with pytest.raises(SpatialMemoryError, match="cannot read"):
@@ -76,7 +94,7 @@ def test_rollout_yields_frames_and_writes_them_back():
                        layout_grid=(8, 8, 4), max_memory=4).eval()
     mem = SpatialMemory(capacity=3)
     mem.add(wall_frame(0))
-    cams = [wall_frame(yaw).camera for yaw in (5, 10, 15, 20)]
+    cams = [wall_frame(yaw).camera for yaw in (20, 40, 60, 80)]  # each sees new wall: all are keyframes
     frames = list(rollout(model, cams, memory=mem, k=2, steps=2))
     assert len(frames) == 4 and all(f.rgb.shape == (RES, RES, 3) and f.depth.shape == (RES, RES) for f in frames)
     assert len(mem) == 3 and mem.frames[-1] is frames[-1]
@@ -101,7 +119,7 @@ def test_session_actions_move_the_camera_and_fill_memory():
     model = FrameModel(resolution=RES, dim=32, depth=1, heads=2, encoder_depth=1, refine_channels=8, image_size=32,
                        layout_grid=(8, 8, 4), max_memory=4).eval()
     session = WorldSession(model, start, memory=SpatialMemory(capacity=2), steps=1)
-    for action, amount in (("turn", 10), ("move", 0.2), ("look", -5)):
+    for action, amount in (("turn", 30), ("turn", 30), ("look", -40)):  # each turn sees new ground
         f = session.step(action, amount)
         assert f.camera is session.camera
     assert len(session.frames) == 3 and len(session.memory) == 2
@@ -126,8 +144,8 @@ def test_rollout_bad_and_extreme_paths():
 
     def endless():  # a path that never ends: only what is consumed is made
         for i in itertools.count():
-            yield wall_frame(i % 40).camera
+            yield wall_frame(i * 37 % 360).camera  # new ground again and again
 
     walk = rollout(model, endless(), memory=mem, k=2, steps=1)
     frames = list(itertools.islice(walk, 60))
-    assert len(frames) == 60 and len(mem) == 4 and mem.evicted == 60 + 2 - 4  # (the wall and `lone` came first)
+    assert len(frames) == 60 and len(mem) == 4 and mem.evicted > 20

@@ -97,7 +97,8 @@ def expand_world(world_dir: str | os.PathLike, session, time_budget_s: float = 2
     world = load_world(world_dir)
     new = session.generated()
     if not new:
-        raise WorldError(f"{world.path}: the session has generated no frames to add")
+        raise WorldError(f"{world.path}: the walk added no new views to memory (each frame it made was "
+                         "already covered by the world), so there is nothing to add")
     old = read_transforms(world.file("frames").parent) if world.file("frames") is not None else None
     if old is not None and old.depths is None:
         old = None  # a capture without depth: its frames stay, the lift fits the new frames
