@@ -398,8 +398,13 @@ def _zip_world(world: Path, out: Path) -> None:
     tmp.replace(out)
 
 
+CACHE_SWEEP_S = (600, 3600)  # (how often, how old) in seconds
+
+
 def build_blocks(editor: Editor) -> gr.Blocks:
-    with gr.Blocks(title="worldgen") as demo:
+    # Gradio copies every image, model and download it serves into its cache; a shared editor left
+    # running wrote ~30 MB a minute there. Sweep files older than an hour every ten minutes.
+    with gr.Blocks(title="worldgen", delete_cache=CACHE_SWEEP_S) as demo:
         state = gr.State(TabState())
         gr.Markdown("# worldgen\nText, photos, a video or a box layout → an explorable, editable 3D world of Gaussian splats.")
         with gr.Row():

@@ -120,3 +120,11 @@ def test_camera_controls_move_as_named():
         assert isinstance(moved, Camera) and torch.isfinite(moved.c2w).all()
     img = render_view(scene, cam, torch.zeros(len(scene), dtype=torch.bool))
     assert img.dtype == np.uint8 and img.shape == (288, 384, 3)
+
+
+def test_the_app_sweeps_gradio_cache(tmp_path):
+    """A long-running shared editor must not fill the disk with gradio's copies of served files."""
+    from app.ui import Editor, build_blocks
+
+    blocks = build_blocks(Editor(Workspace(tmp_path), None, None))
+    assert blocks.delete_cache is not None and blocks.delete_cache[1] <= 6 * 3600
