@@ -131,6 +131,10 @@ def test_colmap_text_model(tmp_path):
     (tmp_path / "images" / "im1.png").unlink()
     with pytest.raises(FramesError, match="1 images named in images.txt are missing: im1.png"):
         read_colmap(tmp_path, tmp_path / "images")
+    long_name = "x" * 300 + ".png"  # the OS refuses to stat it (ENAMETOOLONG): a FramesError, not an OSError
+    (tmp_path / "images.txt").write_text(lines[0].replace("im0.png", long_name) + "\n")
+    with pytest.raises(FramesError, match="image name is longer than a file name may be"):
+        read_colmap(tmp_path, tmp_path / "images")
     (tmp_path / "cameras.txt").write_text("1 FISHEYE_WEIRD 32 24 1 2 3\n")
     with pytest.raises(FramesError, match="cameras.txt: line 1: unsupported camera"):
         read_colmap(tmp_path, tmp_path / "images")

@@ -92,6 +92,9 @@ def write_transforms(folder: str | os.PathLike, frames: PosedFrames, extra: dict
 def _inside(folder: Path, rel: str, what: str) -> Path:
     if not isinstance(rel, str) or not rel or "\0" in rel:  # a NUL is no file name (os calls raise ValueError)
         raise FramesError(f"{folder}: {what} must be a relative path string without NUL, got {rel!r}"[:300])
+    if len(os.fsencode(rel)) > 4096 or any(len(os.fsencode(part)) > 255 for part in Path(rel).parts):
+        # longer than the OS allows: stat() would raise ENAMETOOLONG, an OSError, not "missing"
+        raise FramesError(f"{folder}: {what} is longer than a file name may be: {rel[:80]!r}...")
     path = (folder / rel).resolve()
     if not path.is_relative_to(folder.resolve()):
         raise FramesError(f"{folder}: {what} {rel!r} points outside the folder")
