@@ -7,6 +7,7 @@ with its traceback by gradio, and touches no other session. Generation streams i
 
 from __future__ import annotations
 
+import math
 import queue
 import shutil
 import threading
@@ -263,7 +264,8 @@ class Editor:
             state.selection = None
             return f"{op} done"
         if op == "insert":
-            label, x, y, z, sx, sy, sz, yaw, color = args
+            label, *numbers, color = args
+            x, y, z, sx, sy, sz, yaw = _numbers(("x", "y", "z", "size x", "size y", "size z", "yaw"), numbers)
             ed.insert_asset(label, [x, y, z + sz / 2], [sx, sy, sz], yaw, color or "#8a6f4e")
             state.selection = None
             return f"inserted a {label}"
@@ -272,16 +274,16 @@ class Editor:
             raise SessionError("select something first (by phrase, label or box)")
         if op == "recolor":
             mode, color, hue = args
-            ed.recolor(sel, mode=mode, color=color, hue_deg=float(hue or 0))
+            ed.recolor(sel, mode=mode, color=color, hue_deg=_numbers(("hue shift",), (hue,))[0] if mode == "hue" else 0.0)
             state.selection = Selection(sel.mask, sel.description, sel.objects)
         elif op == "delete":
             ed.delete(sel)
             state.selection = None
         elif op == "transform":
-            dx, dy, dz, yaw, scale = args
+            dx, dy, dz, yaw, scale = _numbers(("dx", "dy", "dz", "yaw", "scale"), args)
             ed.transform(sel, [dx, dy, dz], yaw, scale)
         elif op == "duplicate":
-            dx, dy, dz, yaw, _ = args
+            dx, dy, dz, yaw = _numbers(("dx", "dy", "dz", "yaw"), args[:4])
             n = len(ed.scene)
             ed.duplicate(sel, [dx or 0.5, dy, dz], yaw)
             import torch
@@ -325,11 +327,24 @@ class Editor:
                 f'<a id="download-link" href="{url}" download="{name}">⬇ Download {name}</a>')
 
 
+def _numbers(names, values) -> list[float]:
+    """The form's number fields as floats; an empty or non-numeric field is named to the user."""
+    out = []
+    for name, v in zip(names, values, strict=True):
+        if v is None or v == "":
+            raise SessionError(f"{name} is empty; enter a number")
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise SessionError(f"{name} must be a finite number, got {v!r}"[:200])
+        out.append(float(v))
+    return out
+
+
 def _seed(value) -> int:
-    try:
-        seed = int(value)
-    except (TypeError, ValueError):
-        raise SessionError(f"seed must be a whole number, got {value!r}") from None
+    whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer()) or (
+        isinstance(value, str) and len(value) < 20 and value.strip().lstrip("-").isdecimal())
+    if isinstance(value, bool) or not whole:
+        raise SessionError(f"seed must be a whole number, got {value!r}"[:200])
+    seed = int(value)
     if not 0 <= seed < 2**31:
         raise SessionError(f"seed must be in [0, 2^31), got {seed}")
     return seed

@@ -81,6 +81,18 @@ def selection_center(scene: GaussianScene, mask: Tensor) -> Tensor:
 
 
 # ---- operations ----------------------------------------------------------------------------------
+def number_param(value, name: str) -> float:
+    """A finite float from a caller's value (a number, or a 0-d array or tensor); anything else,
+    a string, a bool, None, NaN or infinity included, is an EditError naming the parameter."""
+    ok = isinstance(value, (int, float, np.number)) and not isinstance(value, (bool, np.bool_))
+    ok = ok or (isinstance(value, (Tensor, np.ndarray)) and value.ndim == 0 and value.dtype != torch.bool
+                and value.dtype != np.bool_)
+    number = float(value) if ok else math.nan
+    if not math.isfinite(number):
+        raise EditError(f"{name} must be a finite number, got {value!r}"[:200])
+    return number
+
+
 def _rgb_param(color, name: str = "color") -> Tensor:
     try:
         rgb = torch.as_tensor(color, dtype=torch.float32).reshape(3)
@@ -109,13 +121,11 @@ def recolor(scene: GaussianScene, mask: Tensor, mode: str = "tint", color=None, 
         raise EditError(f"recolor mode must be one of {', '.join(RECOLOR_MODES)}, got {mode!r}")
     rgb = sh0_to_rgb(scene.sh[mask, 0]).clamp(0, 1)
     if mode == "hue":
-        if not math.isfinite(hue_deg):
-            raise EditError(f"hue_deg must be a finite number of degrees, got {hue_deg!r}")
-        new = _hue_shift(rgb, hue_deg)
+        new = _hue_shift(rgb, number_param(hue_deg, "hue_deg"))
     else:
         target = _rgb_param(color)
         if mode == "tint":
-            if not 0.0 <= amount <= 1.0:
+            if not 0.0 <= number_param(amount, "tint amount") <= 1.0:
                 raise EditError(f"tint amount must be in [0, 1], got {amount!r}")
             new = rgb * (1 - amount) + target * amount
         else:
@@ -142,8 +152,9 @@ def _moved(part: GaussianScene, translate, yaw_deg: float, scale: float, center:
         t = torch.as_tensor(translate, dtype=torch.float32).reshape(3)
     except (TypeError, ValueError, RuntimeError):
         raise EditError(f"translate must be three numbers (metres), got {translate!r}"[:200]) from None
-    if not torch.isfinite(t).all() or not math.isfinite(yaw_deg) or not (math.isfinite(scale) and scale > 0):
-        raise EditError(f"transform needs finite translate, yaw and a positive scale, got {t.tolist()}, {yaw_deg}, {scale}")
+    yaw_deg, scale = number_param(yaw_deg, "yaw_deg"), number_param(scale, "scale")
+    if not torch.isfinite(t).all() or scale <= 0:
+        raise EditError(f"transform needs a finite translate and a positive scale, got {t.tolist()}, {scale}")
     c, s = math.cos(math.radians(yaw_deg)), math.sin(math.radians(yaw_deg))
     R = torch.tensor([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
     m = torch.eye(4)

@@ -428,7 +428,7 @@ def batch_cmd(
     from .errors import EXIT_JOBS_FAILED, WorldgenError
 
     i, _, n = shard.partition("/")
-    if not (i.isdigit() and n.isdigit() and int(i) < int(n)):
+    if not (i.isdecimal() and n.isdecimal() and int(i) < int(n)):
         _fail(f"--shard must be i/n with 0 <= i < n, got {shard!r}")
     try:
         summary = run_batch(jobs, out, shard=(int(i), int(n)), workers=workers, backend=backend, address=address,

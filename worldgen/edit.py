@@ -23,11 +23,13 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from renderer import GaussianScene, load_scene, save_scene
-from renderer.edit import EditError, EditHistory, box_local, select_box, select_labels, select_sphere
+from renderer.edit import (EditError, EditHistory, box_local, number_param, select_box, select_labels,
+                           select_sphere)
 from renderer.formats.base import atomic_write, read_json
 from renderer.layout import GENERIC_LABEL, LABEL_IDS, LABELS, Box, Layout, hex_to_rgb
 
@@ -84,6 +86,13 @@ def _box_distance(points: Tensor, box: Box) -> Tensor:
 
 
 # ---- phrases -------------------------------------------------------------------------------------------
+def _vector3(value, name: str) -> list[float]:
+    items = list(value) if isinstance(value, (list, tuple, Tensor, np.ndarray)) else None
+    if items is None or len(items) != 3:
+        raise EditError(f"{name} must be three numbers (metres), got {value!r}"[:200])
+    return [number_param(v, f"{name}[{i}]") for i, v in enumerate(items)]
+
+
 def _words(phrase: str) -> list[str]:
     return re.findall(r"[a-z0-9#']+", phrase.lower())
 
@@ -107,7 +116,7 @@ def select_phrase(phrase: str, scene: GaussianScene, instances: Tensor, layout: 
     words = _words(phrase)
     parsed = parse_prompt(phrase)
     want_all = bool(ALL_WORDS & set(words))
-    counted = any(w.isdigit() or w in NUMBER_WORDS for w in words)
+    counted = any(w.isdecimal() or w in NUMBER_WORDS for w in words)
     mask = torch.zeros(len(scene), dtype=torch.bool)
     objects: list[str] = []
     warnings: list[str] = []
@@ -250,7 +259,8 @@ class WorldEditor:
         rgb = list(hex_to_rgb(color)) if isinstance(color, str) and re.fullmatch(r"#[0-9a-fA-F]{6}", color) else color
         if isinstance(color, str) and rgb is color:
             raise EditError(f"colour must be '#rrggbb' or three numbers in [0, 1], got {color!r}"[:200])
-        params = {"mode": mode, "hue_deg": hue_deg} if mode == "hue" else {"mode": mode, "color": rgb, "amount": amount}
+        params = ({"mode": mode, "hue_deg": number_param(hue_deg, "hue_deg")} if mode == "hue"
+                  else {"mode": mode, "color": rgb, "amount": number_param(amount, "tint amount")})
         return self.history.apply("recolor", self._mask(selection), description=f"recolour {selection.description}",
                                   **params)
 
@@ -260,11 +270,12 @@ class WorldEditor:
     def transform(self, selection: Selection, translate=(0.0, 0.0, 0.0), yaw_deg: float = 0.0,
                   scale: float = 1.0) -> GaussianScene:
         return self.history.apply("transform", self._mask(selection), description=f"move {selection.description}",
-                                  translate=list(translate), yaw_deg=float(yaw_deg), scale=float(scale))
+                                  translate=_vector3(translate, "translate"), yaw_deg=number_param(yaw_deg, "yaw_deg"),
+                                  scale=number_param(scale, "scale"))
 
     def duplicate(self, selection: Selection, translate=(0.5, 0.0, 0.0), yaw_deg: float = 0.0) -> GaussianScene:
         return self.history.apply("duplicate", self._mask(selection), description=f"duplicate {selection.description}",
-                                  translate=list(translate), yaw_deg=float(yaw_deg))
+                                  translate=_vector3(translate, "translate"), yaw_deg=number_param(yaw_deg, "yaw_deg"))
 
     def insert_asset(self, label: str, center, size, yaw_deg: float = 0.0, color: str = "#8a6f4e",
                      seed: int = 0) -> GaussianScene:

@@ -58,7 +58,7 @@ def _parse_header(path: Path, head: bytes) -> tuple[str, list[tuple[str, int, li
                 raise FormatError(path, f"unknown PLY format {fmt!r} on header line {number}")
             order = "<" if fmt == "binary_little_endian" else ">"
         elif words[0] == "element":
-            if len(words) != 3 or not words[2].isdigit():
+            if len(words) != 3 or not words[2].isdecimal():
                 raise FormatError(path, f"malformed element line {number}: {line!r}")
             elements.append((words[1], int(words[2]), []))
         elif words[0] == "property":
@@ -107,7 +107,7 @@ def read_ply(path: str | os.PathLike) -> GaussianScene:
             missing = [p for p in REQUIRED if p not in names]
             if missing:
                 raise FormatError(path, f"not a 3DGS splat file: vertex properties missing: {', '.join(missing)}")
-            rest = sorted((p for p in names if p.startswith("f_rest_")), key=lambda p: int(p[7:]) if p[7:].isdigit() else -1)
+            rest = sorted((p for p in names if p.startswith("f_rest_")), key=lambda p: int(p[7:]) if p[7:].isdecimal() else -1)
             if len(rest) not in F_REST_COUNTS or rest != [f"f_rest_{i}" for i in range(len(rest))]:
                 raise FormatError(path, f"has {len(rest)} f_rest properties; a 3DGS file has 0, 9, 24 or 45 (f_rest_0..N-1)")
             need = count * dtype.itemsize

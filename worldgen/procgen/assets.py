@@ -102,11 +102,16 @@ def _legs(sx, sy, h, r, inset, rng) -> list[Geom]:
     return out
 
 
+def _uniform(rng: np.random.Generator, low: float, high: float, size=None):
+    """rng.uniform that takes a range squeezed shut by a small box (high < low) as the point low."""
+    return rng.uniform(low, max(low, high), size)
+
+
 def _frame(axis, normal) -> np.ndarray:
     """A rotation [3, 3] whose columns are (width, thickness, axis) directions: the axis along
     `axis`, the thickness as close to `normal` as the axis allows."""
     a = np.asarray(axis, float)
-    a = a / max(np.linalg.norm(a), 1e-12)
+    a = a / np.linalg.norm(a) if np.linalg.norm(a) > 1e-12 else np.array([0.0, 0.0, 1.0])  # a zero-length part
     side = np.cross(a, np.asarray(normal, float))
     if np.linalg.norm(side) < 1e-6:  # the normal lies along the axis: any perpendicular will do
         side = np.cross(a, [1.0, 0.0, 0.0] if abs(a[0]) < 0.9 else [0.0, 1.0, 0.0])
@@ -326,7 +331,7 @@ def plant(s, c, rng):
     for _ in range(rng.integers(3, 7)):  # foliage clusters in the layout colour
         cx, cy = rng.uniform(-r * 0.45, r * 0.45, 2)
         rr = r * rng.uniform(0.35, 0.55)
-        cz = rng.uniform(sz * 0.55, sz - rr * 0.8)
+        cz = _uniform(rng, sz * 0.55, sz - rr * 0.8)
         parts.append(Part(_blob([cx, cy, cz], [rr, rr, rr * 0.9]), "leaf", _shade(c, rng.uniform(0.8, 1.15))))
     return parts
 

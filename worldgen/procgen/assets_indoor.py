@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from .assets import (ASSETS, BLACK, DARK_WOOD, METAL, WOOD, Part, _beam, _blob, _box, _cyl, _frustum, _lean, _legs,
-                     _ring, _rod, _shade)
+                     _ring, _rod, _shade, _uniform)
 
 WHITE_CERAMIC = (0.94, 0.94, 0.92)
 CHROME = (0.8, 0.81, 0.83)
@@ -269,8 +269,8 @@ def whiteboard(s, c, rng):
              Part(_box([-sx * 0.35, -sy / 2 - 0.03, 0], [sx * 0.35, -sy / 2 + 0.01, 0.02]), "metal", c)]  # marker tray
     for _ in range(int(rng.integers(2, 6))):  # writing: strokes in marker colours
         col = [(0.1, 0.1, 0.12), (0.15, 0.3, 0.7), (0.75, 0.15, 0.12), (0.1, 0.5, 0.2)][int(rng.integers(4))]
-        x0 = rng.uniform(-sx / 2 + 0.1, sx / 2 - 0.4)
-        z = rng.uniform(0.15, sz - 0.12)
+        x0 = _uniform(rng, -sx / 2 + 0.1, sx / 2 - 0.4)
+        z = _uniform(rng, 0.15, sz - 0.12)
         parts.append(Part(_box([x0, -sy / 2 + 0.003, z], [x0 + rng.uniform(0.15, 0.35), -sy / 2 + 0.005, z + 0.012]), "paint", col))
     for k in range(2):
         x = -0.1 + 0.12 * k
@@ -528,8 +528,8 @@ def blackboard(s, c, rng):
              Part(_box([-sx / 2 + f, -sy / 2 - 0.03, 0], [sx / 2 - f, -sy / 2 + 0.01, 0.02]), "wood", frame)]  # chalk tray
     chalk = (0.92, 0.92, 0.9)
     for _ in range(int(rng.integers(3, 8))):  # lines of chalk writing
-        x0 = rng.uniform(-sx / 2 + 0.15, sx / 2 - 0.5)
-        z = rng.uniform(0.2, sz - 0.15)
+        x0 = _uniform(rng, -sx / 2 + 0.15, sx / 2 - 0.5)
+        z = _uniform(rng, 0.2, sz - 0.15)
         parts.append(Part(_box([x0, -sy / 2 + 0.002, z], [x0 + rng.uniform(0.2, 0.45), -sy / 2 + 0.004, z + 0.01]), "paint", chalk))
     x = rng.uniform(-sx / 3, sx / 3)
     parts += [Part(_box([x, -sy / 2 - 0.03, 0.02], [x + 0.12, -sy / 2 - 0.005, 0.045]), "fabric", (0.3, 0.25, 0.2)),  # eraser

@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from .assets import (ASSETS, BLACK, DARK_WOOD, METAL, WOOD, Geom, Part, _beam, _blob, _box, _cone, _cyl, _frustum,
-                     _prism, _ring, _rod, _shade, _swap_xy)
+                     _prism, _ring, _rod, _shade, _swap_xy, _uniform)
 
 BARK = (0.4, 0.27, 0.17)
 STONE = (0.62, 0.6, 0.56)
@@ -333,7 +333,7 @@ def birch_tree(s, c, rng):
         rr = r * rng.uniform(0.35, 0.55)
         rz = min(rr * rng.uniform(1.1, 1.5), (sz - crown_base) / 2)
         cx, cy = rng.uniform(-(r - rr), r - rr, 2) * 0.7
-        cz = rng.uniform(crown_base + rz, sz - rz)
+        cz = _uniform(rng, crown_base + rz, sz - rz)
         parts.append(Part(_blob([cx, cy, cz], [rr, rr, rz]), "leaf", c if k == 0 else _shade(c, rng.uniform(0.85, 1.15))))
     return parts
 
@@ -757,7 +757,7 @@ def windmill(s, c, rng):
         rz = base_r + (top_r - base_r) * z / tower_h
         parts.append(Part(_box([-0.3, -rz - 0.02, z], [0.3, -rz * 0.9, z + 0.7]), "glass", (0.5, 0.6, 0.68)))
     hub = np.array([0.0, -top_r - 0.35, tower_h + sz * 0.02])
-    reach = min(sx / 2 - 0.15, sz - hub[2] - 0.15, hub[2] - 1.0)  # the sail tips' distance from the hub
+    reach = max(min(sx / 2 - 0.15, sz - hub[2] - 0.15, hub[2] - 1.0), 0.3)  # the sail tips' distance from the hub
     sail_w = min(reach * 0.25, 1.0)
     L = math.sqrt(reach ** 2 - sail_w ** 2)
     parts += [Part(_rod([0, -top_r * 0.5, hub[2]], hub, 0.15, 10), "wood", DARK_WOOD),

@@ -288,7 +288,7 @@ class _Reader:
         if tok.startswith("#"):
             self._end_run("color")
             pending["color"] = tok
-        elif tok.isdigit():
+        elif tok.isdecimal():
             self._end_run("number")
             self._doubt_modifiers_before(f"the count {tok!r}")
             pending["count"] = int(tok[:6])
@@ -338,7 +338,7 @@ class _Reader:
             return True
         if tok == "nothing":
             return after == "else"
-        return self._previous(i) != "not" and (after in DETERMINERS or after.isdigit() or after in NUMBER_WORDS)
+        return self._previous(i) != "not" and (after in DETERMINERS or after.isdecimal() or after in NUMBER_WORDS)
 
     def _next(self, i: int) -> str:
         return self.tokens[i + 1] if i + 1 < len(self.tokens) else ""
