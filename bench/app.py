@@ -19,6 +19,7 @@ The last line is one JSON object with every figure.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import socket
@@ -197,7 +198,7 @@ def phrase_iou(n_worlds: int) -> dict:
     from worldgen.procgen.world import build_world
 
     rows, label_only = [], []
-    for seed, layout, _, _ in held_out_worlds(n_worlds):
+    for seed, layout, _, _ in itertools.islice(held_out_worlds(n_worlds), n_worlds):  # the generator offers spares
         world_seed = seed % 2**31
         world = worldgen.generate(layout=layout, seed=world_seed, frames=24, resolution=96, lift_steps=150,
                                   flythrough=False, progress=False)

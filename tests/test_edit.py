@@ -564,6 +564,27 @@ def test_phrases_select_the_objects_they_name(world):
     assert torch.equal(sel.mask, members[bed_i] | (scene.labels == LABEL_IDS["wall"]))
 
 
+def test_colour_phrases_use_the_made_colour_until_an_object_is_recoloured(world):
+    # Shaded, several-material splats are a weak guide to "the red chair"; the layout records the
+    # colour each object was made with. Once recoloured, the object goes by what it shows.
+    from worldgen.edit import WorldEditor
+
+    ed = WorldEditor.open(world)
+    objs = ed.layout.objects
+    red, green = (next(i for i, o in enumerate(objs) if o.label == "chair" and np.argmax(hex_to_rgb(o.color)) == k)
+                  for k in (0, 1))
+    made = ed._made_colours()
+    assert torch.allclose(made[red], torch.tensor(hex_to_rgb(objs[red].color)))
+    red_mask = ed.select("the red chair").mask
+    assert torch.equal(red_mask, ed.history.instances == red)
+    ed.recolor(ed.select("the green chair"), mode="replace", color="#2040d0")
+    assert green not in ed._made_colours() and red in ed._made_colours()
+    assert torch.equal(ed.select("the blue chair").mask, ed.history.instances == green)
+    assert torch.equal(ed.select("the red chair").mask, red_mask)
+    ed.undo()
+    assert green in ed._made_colours()
+
+
 def test_phrases_matching_nothing_say_what_the_world_holds(world):
     import time
 

@@ -47,6 +47,20 @@ def test_every_asset_builds_in_odd_boxes():
             assert len(v) and np.isfinite(v).all(), (label, size)
 
 
+def test_flat_objects_follow_hilly_ground():
+    # A 20 m path on a hillside stood at the lowest ground under it, so its uphill end was buried
+    # (its splats then read as ground). Flat objects now follow the terrain.
+    layout = Layout.from_dict({"version": 1, "shell": {"kind": "outdoor", "size": [30.0, 30.0], "terrain": "hilly"},
+                               "objects": [{"label": "path", "color": "#9a8f80", "center": [6.0, 2.0, 0.015],
+                                            "size": [2.0, 20.0, 0.03], "yaw": 0.0}]})
+    world = build_world(layout, seed=0)
+    rays = np.array([[x, y, 5.0, 0, 0, -1] for x in np.linspace(5.5, 6.5, 5) for y in np.linspace(-7, 11, 19)], np.float32)
+    import open3d as o3d
+
+    hit = world.scene.cast_rays(o3d.core.Tensor(rays))["primitive_ids"].numpy()
+    assert (world.label[hit] == LABEL_IDS["path"]).all()  # seen from above, the path everywhere
+
+
 @pytest.mark.parametrize("scene_type", sorted(SCENE_TYPES))
 def test_composers_make_valid_captioned_layouts(scene_type):
     lay, _ = compose(scene_type, seed=3)

@@ -103,8 +103,13 @@ def _chroma(rgb: Tensor) -> Tensor:
     return torch.cat([rgb / lum / 3, 0.5 * lum], dim=-1)
 
 
-def select_phrase(phrase: str, scene: GaussianScene, instances: Tensor, layout: Layout | None) -> Selection:
-    """The Gaussians a phrase names ("the bed", "all lamps", "the red chair", "two chairs", "the walls")."""
+def select_phrase(phrase: str, scene: GaussianScene, instances: Tensor, layout: Layout | None,
+                  recorded: dict[int, Tensor] | None = None) -> Selection:
+    """The Gaussians a phrase names ("the bed", "all lamps", "the red chair", "two chairs", "the walls").
+
+    recorded: instance id -> the rgb [3] the world was made with (its layout colour), for objects
+      still in their made colours. A colour is matched against that where it is known, else
+      against what the splats show (shaded, several materials)."""
     from .procgen.text_rules import LEXICON, parse_prompt
     from .procgen.vocab import NUMBER_WORDS
     from .procgen.vocab import plural as plural_of
@@ -136,7 +141,7 @@ def select_phrase(phrase: str, scene: GaussianScene, instances: Tensor, layout: 
             continue
         plural = _is_plural(req.label, words) if req.label != GENERIC_LABEL else plural_of(req.name) in words
         every = want_all or (plural and not counted)
-        ranked = _rank(scene, instances, candidates, req.color)
+        ranked = _rank(scene, instances, candidates, req.color, recorded or {})
         if every and req.color is not None:  # "the red chairs": those close to the best match in colour
             picked = [i for i, d in ranked if d <= 1.5 * ranked[0][1] + 0.08]
         else:
@@ -184,7 +189,8 @@ def _is_plural(label: str, words: list[str]) -> bool:
     return bool(forms & set(words))
 
 
-def _rank(scene: GaussianScene, instances: Tensor, candidates: list[int], color: str | None) -> list[tuple[int, float]]:
+def _rank(scene: GaussianScene, instances: Tensor, candidates: list[int], color: str | None,
+          recorded: dict[int, Tensor]) -> list[tuple[int, float]]:
     """Candidates best first: by colour distance to `color` when given, else by size (Gaussians)."""
     scored = []
     for i in candidates:
@@ -192,7 +198,7 @@ def _rank(scene: GaussianScene, instances: Tensor, candidates: list[int], color:
         if color is None:
             scored.append((i, -float(sel.sum())))
         else:
-            rgb = scene.rgb()[sel].median(dim=0).values
+            rgb = recorded[i] if i in recorded else scene.rgb()[sel].median(dim=0).values
             target = torch.tensor(hex_to_rgb(color), dtype=torch.float32)
             scored.append((i, float((_chroma(rgb) - _chroma(target)).norm())))
     return sorted(scored, key=lambda t: (t[1], t[0]))
@@ -228,7 +234,7 @@ class WorldEditor:
         """By phrase, by labels (names or ids), by box (center, size[, yaw]) or by sphere (center, radius)."""
         scene = self.scene
         if phrase is not None:
-            return select_phrase(phrase, scene, self.history.instances, self.layout)
+            return select_phrase(phrase, scene, self.history.instances, self.layout, self._made_colours())
         if labels is not None:
             ids = [LABEL_IDS[v] if isinstance(v, str) and v in LABEL_IDS else v for v in labels]
             if not all(isinstance(v, int) and 0 <= v < len(LABELS) for v in ids):
@@ -241,6 +247,20 @@ class WorldEditor:
             center, radius = sphere
             return self._checked(Selection(select_sphere(scene, center, radius), f"sphere at {list(center)} r={radius}"))
         raise EditError("select needs a phrase, labels, a box or a sphere")
+
+    def _made_colours(self) -> dict[int, Tensor]:
+        """Layout colours of the objects whose splats still have the colours they were made with
+        (not recoloured since; copies get new instance ids and so keep none)."""
+        if self.layout is None:
+            return {}
+        base, now = self.history.state(0), self.history.state()
+        base_rgb, now_rgb = base.scene.rgb(), now.scene.rgb()
+        out = {}
+        for i, box in enumerate(self.layout.objects):
+            was, is_ = base.instances == i, now.instances == i
+            if was.any() and is_.any() and (base_rgb[was].median(0).values - now_rgb[is_].median(0).values).abs().max() < 0.02:
+                out[i] = torch.tensor(box.rgb, dtype=torch.float32)
+        return out
 
     @staticmethod
     def _checked(sel: Selection) -> Selection:

@@ -12,6 +12,17 @@ from renderer.raycast import Light, MeshWorld
 from .assets import MATERIALS, build_asset
 
 
+FLAT_M = 0.1  # an object this low (a path, a pond, a rug) lies on the ground and follows it
+
+
+def _drape(mesh, ground_height, base_z: float) -> None:
+    """Lift each vertex of a flat object by the ground's rise above the object's base, so a path or
+    pond on a hillside lies on the slope instead of being buried by its uphill side."""
+    v = mesh.vertices.copy()
+    v[:, 2] += ground_height(v[:, 0], v[:, 1]) - base_z
+    mesh.vertices = v
+
+
 def build_world(layout: Layout, seed: int = 0) -> MeshWorld:
     """Deterministic in (layout, seed): the same inputs give the same triangles and lights."""
     rng = np.random.default_rng(seed)
@@ -21,6 +32,8 @@ def build_world(layout: Layout, seed: int = 0) -> MeshWorld:
         parts[2] = (mesh, "brick", (0.62, 0.33, 0.25), label, inst)
     for i, box in enumerate(layout.objects):
         for part in build_asset(box, np.random.default_rng([seed, i])):
+            if box.size[2] <= FLAT_M and layout.shell.terrain == "hilly" and layout.shell.kind == "outdoor":
+                _drape(part.mesh, layout.shell.ground_height, box.center[2] - box.size[2] / 2)
             parts.append((part.mesh, part.material, part.rgb, LABEL_IDS[box.label], i + 1))
     if layout.shell.kind == "room":
         h = layout.shell.size[2]
