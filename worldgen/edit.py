@@ -191,17 +191,19 @@ def _is_plural(label: str, words: list[str]) -> bool:
 
 def _rank(scene: GaussianScene, instances: Tensor, candidates: list[int], color: str | None,
           recorded: dict[int, Tensor]) -> list[tuple[int, float]]:
-    """Candidates best first: by colour distance to `color` when given, else by size (Gaussians)."""
-    scored = []
+    """Candidates best first: by colour distance to `color` when given, else by size (Gaussians);
+    equally coloured ones (two red umbrellas made alike) by size."""
+    scored, sizes = [], {}
     for i in candidates:
         sel = instances == i
+        sizes[i] = int(sel.sum())
         if color is None:
-            scored.append((i, -float(sel.sum())))
+            scored.append((i, -float(sizes[i])))
         else:
             rgb = recorded[i] if i in recorded else scene.rgb()[sel].median(dim=0).values
             target = torch.tensor(hex_to_rgb(color), dtype=torch.float32)
-            scored.append((i, float((_chroma(rgb) - _chroma(target)).norm())))
-    return sorted(scored, key=lambda t: (t[1], t[0]))
+            scored.append((i, round(float((_chroma(rgb) - _chroma(target)).norm()), 6)))
+    return sorted(scored, key=lambda t: (t[1], -sizes[t[0]], t[0]))
 
 
 # ---- the editor ----------------------------------------------------------------------------------------
