@@ -5,6 +5,7 @@ import torch
 
 from conftest import random_scene
 from renderer import Camera, GaussianScene, render
+from renderer.errors import ArgumentError
 from renderer.gaussians import SH_C0
 
 
@@ -190,9 +191,9 @@ def test_empty_scene_renders_background():
 def test_backend_choice_errors():
     scene = random_scene(5)
     cam = front_camera(8)
-    with pytest.raises(ValueError, match="unknown render backend"):
+    with pytest.raises(ArgumentError, match="unknown render backend"):
         render(scene, cam, backend="vulkan")
-    with pytest.raises(ValueError, match="CUDA"):
+    with pytest.raises(ArgumentError, match="CUDA"):
         render(scene, cam, backend="gsplat")
 
 

@@ -19,6 +19,8 @@ Quiet = Annotated[bool, typer.Option("--quiet", help="no progress bars or progre
                                      "to stderr); a command that writes files prints only their paths")]
 AsJson = Annotated[bool, typer.Option("--json", help="print the result as one JSON object on stdout (the paths written, "
                                       "the figures); progress, warnings and notes go to stderr")]
+Seed = Annotated[int, typer.Option("--seed", min=0, max=2**32 - 1, help="random seed: the same inputs and seed give "
+                                                                           "the same result")]
 
 LAYOUT_ENGINE = "auto"  # worldgen.lm.DEFAULT_ENGINE, without importing torch to build the CLI
 ENGINE_HELP = ("rules (the deterministic parser), lm (the trained language model) or auto (the rules, or the model "
@@ -44,13 +46,29 @@ def _load_world(path: Path):
         _fail(str(e))
 
 
+def _check_image_out(path: Path, flag: str = "--out") -> None:
+    from .io import IMAGE_FORMATS
+
+    if path.suffix.lower() not in IMAGE_FORMATS:
+        _fail(f"{flag} {path}: unsupported image extension {path.suffix!r} (use .png or .jpg)")
+
+
+def _is_dir(path: Path) -> bool:
+    """Whether a path the user gave is a folder; one the OS cannot even look up (a name too long)
+    is reported as bad input."""
+    try:
+        return path.is_dir()
+    except OSError as e:
+        _fail(f"{str(path)[:200]}: {e.strerror}")
+
+
 def _load(path: Path):
     """The splats of a .ply / .splat / .spz file or of a world folder."""
     from renderer import load_scene
 
-    if not path.exists():
+    if not _is_dir(path) and not path.exists():
         _fail(f"{path}: no such file or world folder")
-    if path.is_dir():
+    if _is_dir(path):
         return _load_world(path).scene
     try:
         return load_scene(path)
@@ -102,7 +120,7 @@ def _background(text: str) -> tuple[float, float, float]:
 def info(scene: Path = typer.Argument(..., help="a .ply, .splat or .spz file, or a world folder"),
          quiet: Quiet = False, as_json: AsJson = False) -> None:
     """Print a splat file's or a world's size, SH degree, bounds and labels (and a world's inputs, metrics, timings)."""
-    world = _load_world(scene) if scene.is_dir() else None
+    world = _load_world(scene) if _is_dir(scene) else None
     s = world.scene if world is not None else _load(scene)
     summary = {"file": str(scene), "gaussians": len(s), "sh_degree": s.sh_degree, "bounds": None, "labels": []}
     if world is not None:
@@ -135,22 +153,23 @@ def render(
     from renderer import render as render_scene
     from renderer.view import frame_orbit_camera
 
-    from .io import IMAGE_FORMATS, save_image
+    from .io import save_image
 
+    _check_image_out(out)
     s = _load(scene)
     if len(s) == 0:
         _fail(f"{scene}: holds no Gaussians")
     if distance is not None and not (distance > 0 and math.isfinite(distance)):
         _fail(f"--distance must be a positive number of metres, got {distance}")
+    if not 0 < fov < 180:
+        _fail(f"--fov must be a vertical field of view in (0, 180) degrees, got {fov}")
     bg = _background(background)
-    if out.suffix.lower() not in IMAGE_FORMATS:
-        _fail(f"{out}: unsupported image extension {out.suffix!r} (use .png or .jpg)")
     try:
         cam = frame_orbit_camera(s, azimuth, elevation, width, height, fov, distance)
         img = render_scene(s, cam, backend=backend, background=bg).rgb[0]
+        save_image(img, out)
     except WorldgenError as e:
         _fail(str(e))
-    save_image(img, out)
     _print_result({"out": str(out), "width": width, "height": height, "gaussians": len(s)}, as_json, quiet,
                   [f"wrote {out} ({width}x{height}, {len(s)} Gaussians)"], (out,))
 
@@ -160,7 +179,7 @@ def demo(
     out: Path = typer.Option(Path("demo.png"), "--out", help="image to write"),
     ply: Optional[Path] = typer.Option(None, help="also save the scene here (default: OUT with .ply)"),
     gaussians: int = typer.Option(100_000, min=16, max=5_000_000),
-    seed: int = typer.Option(0),
+    seed: Seed = 0,
     width: int = typer.Option(512, min=1, max=8192),
     height: int = typer.Option(512, min=1, max=8192),
     quiet: Quiet = False,
@@ -174,11 +193,16 @@ def demo(
     from .demo import demo_scene
     from .io import save_image
 
+    _check_image_out(out)  # before anything is written
     s = demo_scene(gaussians, seed)
     ply = ply or out.with_suffix(".ply")
-    save_scene(s, ply)
-    cam = frame_orbit_camera(s, 30.0, 25.0, width, height, 60.0)
-    save_image(render_scene(s, cam, background=(0.08, 0.09, 0.11)).rgb[0], out)
+    try:
+        cam = frame_orbit_camera(s, 30.0, 25.0, width, height, 60.0)
+        image = render_scene(s, cam, background=(0.08, 0.09, 0.11)).rgb[0]
+        save_scene(s, ply)
+        save_image(image, out)
+    except WorldgenError as e:
+        _fail(str(e))
     _print_result({"ply": str(ply), "out": str(out), "gaussians": len(s), "width": width, "height": height}, as_json,
                   quiet, [f"wrote {ply} ({len(s)} Gaussians) and {out} ({width}x{height})"], (ply, out))
 
@@ -186,7 +210,7 @@ def demo(
 @app.command()
 def layout(
     prompt: str = typer.Argument(..., help="a description of the scene"),
-    seed: int = typer.Option(0),
+    seed: Seed = 0,
     out: Optional[Path] = typer.Option(None, "--out", help="also save the layout here"),
     engine: str = typer.Option(LAYOUT_ENGINE, help=ENGINE_HELP),
     checkpoint: Optional[Path] = typer.Option(None, help="lm checkpoint folder (default: assets/lm-tiny)"),
@@ -238,7 +262,7 @@ def render_layout(
     frames: int = typer.Option(24, min=1, max=10_000),
     resolution: int = typer.Option(256, min=8, max=4096),
     path: str = typer.Option("orbit", help="orbit, walk, look_around or loop"),
-    seed: int = typer.Option(0),
+    seed: Seed = 0,
     quiet: Quiet = False,
     as_json: AsJson = False,
 ) -> None:
@@ -267,7 +291,7 @@ def procgen(
     worlds: int = typer.Option(4, min=1, max=100_000),
     frames: int = typer.Option(16, min=1, max=10_000),
     resolution: int = typer.Option(128, min=8, max=4096),
-    seed: int = typer.Option(0),
+    seed: Seed = 0,
     scene_type: Optional[list[str]] = typer.Option(None, "--scene-type", help="repeatable; default: all"),
     path: Optional[list[str]] = typer.Option(None, "--path", help="repeatable; default: all kinds"),
     quiet: Quiet = False,
@@ -300,7 +324,7 @@ def generate(
                                           "table) instead of reading one from the prompt"),
     quality: str = typer.Option("draft", help="draft (procedural frames of the layout) or full (frames from the frame "
                                 "model with spatial memory); photos and videos always use the frame model"),
-    seed: int = typer.Option(0),
+    seed: Seed = 0,
     frames: Optional[int] = typer.Option(None, min=2, max=2000, help="frames to lift (default: 40 draft, 24 full / image)"),
     resolution: Optional[int] = typer.Option(None, min=32, max=2048, help="frame / lift size, pixels (default 256 draft, 128 full / image)"),
     time_budget: Optional[float] = typer.Option(None, "--time-budget", min=1.0,
@@ -356,7 +380,7 @@ def lift_cmd(
     out: Path = typer.Option(..., "--out", help="world folder to write"),
     time_budget: float = typer.Option(120.0, "--time-budget", min=1.0, help="seconds of optimisation"),
     iterations: int = typer.Option(30_000, min=1),
-    seed: int = typer.Option(0),
+    seed: Seed = 0,
     size: Optional[int] = typer.Option(None, help="downscale so the longer image side is at most this"),
     preset: str = typer.Option("draft", help="draft (short CPU budgets) or full (3DGS schedule, for GPUs)"),
     overwrite: bool = typer.Option(False),
@@ -464,7 +488,7 @@ def train_lm(
     batch_size: int = typer.Option(32, min=1),
     lr: float = typer.Option(3e-3),
     time_budget: Optional[float] = typer.Option(None, "--time-budget", help="stop after this many seconds"),
-    seed: int = typer.Option(0),
+    seed: Seed = 0,
     init: Optional[Path] = typer.Option(None, "--init", help="continue training from this checkpoint (its weights, "
                                         "tokenizer and config; --preset and the model options are not used)"),
     descriptive: int = typer.Option(0, min=0, help="long descriptive prompts per layout (moods, light, materials, "
@@ -504,7 +528,7 @@ def train_rtfm(
     lr: float = typer.Option(5e-4),
     warmup: int = typer.Option(200, min=0),
     time_budget: Optional[float] = typer.Option(None, "--time-budget", help="stop after this many seconds"),
-    seed: int = typer.Option(0),
+    seed: Seed = 0,
     workers: int = typer.Option(1, min=0, help="DataLoader workers rendering procedural walks"),
     checkpoint_every: int = typer.Option(250, min=1),
     p_photo: float = typer.Option(0.1, "--p-photo", min=0.0, max=1.0,
@@ -544,7 +568,7 @@ def depth(
     preview: Optional[Path] = typer.Option(None, help="also write the depth as a grey image (.png), near = bright"),
     fov: Optional[float] = typer.Option(None, help="vertical field of view, degrees (default: EXIF, else 60)"),
     checkpoint: Optional[Path] = typer.Option(None, help="frame model folder (default: assets/rtfm-tiny)"),
-    seed: int = typer.Option(0),
+    seed: Seed = 0,
     quiet: Quiet = False,
     as_json: AsJson = False,
 ) -> None:
@@ -560,18 +584,23 @@ def depth(
 
     if out.suffix != ".npy":
         _fail(f"--out must end in .npy, got {out}")
+    if preview is not None:
+        _check_image_out(preview, "--preview")
     try:
         _, d, cam = depth_from_image(image, checkpoint or DEFAULT_FRAME_MODEL, fov_y_deg=fov, seed=seed)
     except WorldgenError as e:
         _fail(str(e))
     buf = io.BytesIO()
     np.save(buf, d.astype(np.float32))
-    atomic_write(out, [buf.getvalue()])
-    if preview is not None:
-        valid = d > 0
-        inv = np.where(valid, 1.0 / np.maximum(d, 1e-3), 0.0)
-        top = float(inv[valid].max()) if valid.any() else 1.0
-        save_image(np.repeat((inv / top)[..., None], 3, -1), preview)
+    try:
+        atomic_write(out, [buf.getvalue()])
+        if preview is not None:
+            valid = d > 0
+            inv = np.where(valid, 1.0 / np.maximum(d, 1e-3), 0.0)
+            top = float(inv[valid].max()) if valid.any() else 1.0
+            save_image(np.repeat((inv / top)[..., None], 3, -1), preview)
+    except WorldgenError as e:
+        _fail(str(e))
     near, far = float(d[d > 0].min()) if (d > 0).any() else 0.0, float(d.max())
     _print_result({"out": str(out), "preview": None if preview is None else str(preview), "width": cam.width,
                    "height": cam.height, "depth_min_m": round(near, 4), "depth_max_m": round(far, 4)}, as_json, quiet,
@@ -590,7 +619,7 @@ def eval_rtfm(
     per_walk: int = typer.Option(4, min=1, help="targets per walk"),
     steps: int = typer.Option(4, min=1, max=100, help="sampling steps"),
     guidance: float = typer.Option(1.0, help="classifier-free guidance scale on the condition (1 = off)"),
-    seed: int = typer.Option(0),
+    seed: Seed = 0,
     quiet: Quiet = False,
     as_json: AsJson = False,
 ) -> None:
@@ -619,7 +648,7 @@ def eval_consistency(
     image_frames: int = typer.Option(16, min=1, help="frames generated around the photo for image -> world"),
     lift_budget: float = typer.Option(15.0, "--lift-budget", min=1.0, help="seconds of lifting per image -> world"),
     snap: float = typer.Option(0.1, min=0.0, help="snap-to-memory colour tolerance (0 = off)"),
-    seed: int = typer.Option(0),
+    seed: Seed = 0,
     quiet: Quiet = False,
     as_json: AsJson = False,
 ) -> None:

@@ -112,8 +112,12 @@ def finite_values(value):
 
 def load_world(path: str | os.PathLike) -> World:
     path = Path(path)
-    if not (path / "world.json").exists():
-        raise WorldError(f"{path}: not a world folder (it has no world.json)")
+    try:
+        found = (path / "world.json").is_file()
+    except OSError as e:  # a name longer than the OS allows, a permission: not a "missing" file
+        raise WorldError(f"{str(path)[:200]}: cannot read it: {e.strerror}") from None
+    if not found:
+        raise WorldError(f"{str(path)[:200]}: not a world folder (it has no world.json)")
     manifest = read_json(path / "world.json", WorldError, max_bytes=MAX_MANIFEST_BYTES)
     version = manifest.get("version") if isinstance(manifest, dict) else None
     if type(version) is not int or version != WORLD_VERSION or not isinstance(manifest.get("files"), dict):  # True == 1

@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from ..camera import Camera, stack_cameras
+from ..errors import ArgumentError
 from ..gaussians import GaussianScene
 from .common import compact_labels, finish, project
 from .dense import composite_dense
@@ -103,9 +104,9 @@ def render(
     if backend == "auto":
         backend = "gsplat" if scene.means.is_cuda else "torch"
     if backend not in BACKENDS:
-        raise ValueError(f"unknown render backend {backend!r}; choose from {sorted(BACKENDS)} or 'auto'")
+        raise ArgumentError(f"unknown render backend {backend!r}; choose from {sorted(BACKENDS)} or 'auto'")
     if backend == "gsplat" and not scene.means.is_cuda:
-        raise ValueError("the gsplat backend needs the scene on a CUDA device (scene.to('cuda')); use backend='torch' on CPU")
+        raise ArgumentError("the gsplat backend needs the scene on a CUDA device (scene.to('cuda')); use backend='torch' on CPU")
     if tile_size < 1:
         raise ValueError(f"tile_size must be positive, got {tile_size}")
     scene.validate()
