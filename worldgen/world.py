@@ -113,7 +113,7 @@ def finite_values(value):
 def load_world(path: str | os.PathLike) -> World:
     path = Path(path)
     try:
-        found = (path / "world.json").is_file()
+        found = (path / "world.json").exists()  # a FIFO or device here gets read_json's own refusal
     except OSError as e:  # a name longer than the OS allows, a permission: not a "missing" file
         raise WorldError(f"{str(path)[:200]}: cannot read it: {e.strerror}") from None
     if not found:
