@@ -7,7 +7,6 @@ with its traceback by gradio, and touches no other session. Generation streams i
 
 from __future__ import annotations
 
-import math
 import queue
 import shutil
 import threading
@@ -21,6 +20,7 @@ import numpy as np
 
 import worldgen
 from renderer import Camera
+from renderer.edit import number_param
 from renderer.layout import OBJECT_LABELS, Layout
 from worldgen.edit import Selection, WorldEditor
 from worldgen.errors import WorldgenError
@@ -329,14 +329,10 @@ class Editor:
 
 def _numbers(names, values) -> list[float]:
     """The form's number fields as floats; an empty or non-numeric field is named to the user."""
-    out = []
     for name, v in zip(names, values, strict=True):
         if v is None or v == "":
             raise SessionError(f"{name} is empty; enter a number")
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            raise SessionError(f"{name} must be a finite number, got {v!r}"[:200])
-        out.append(float(v))
-    return out
+    return [number_param(v, name) for name, v in zip(names, values)]
 
 
 def _seed(value) -> int:

@@ -85,8 +85,7 @@ def number_param(value, name: str) -> float:
     """A finite float from a caller's value (a number, or a 0-d array or tensor); anything else,
     a string, a bool, None, NaN or infinity included, is an EditError naming the parameter."""
     ok = isinstance(value, (int, float, np.number)) and not isinstance(value, (bool, np.bool_))
-    ok = ok or (isinstance(value, (Tensor, np.ndarray)) and value.ndim == 0 and value.dtype != torch.bool
-                and value.dtype != np.bool_)
+    ok = ok or (isinstance(value, (Tensor, np.ndarray)) and value.ndim == 0 and value.dtype not in (torch.bool, np.bool_))
     number = float(value) if ok else math.nan
     if not math.isfinite(number):
         raise EditError(f"{name} must be a finite number, got {value!r}"[:200])

@@ -47,10 +47,12 @@ def _load_world(path: Path):
 
 
 def _check_image_out(path: Path, flag: str = "--out") -> None:
-    from .io import IMAGE_FORMATS
+    from .io import check_image_path
 
-    if path.suffix.lower() not in IMAGE_FORMATS:
-        _fail(f"{flag} {path}: unsupported image extension {path.suffix!r} (use .png or .jpg)")
+    try:
+        check_image_path(path)
+    except WorldgenError as e:
+        _fail(f"{flag} {e}")
 
 
 def _is_dir(path: Path) -> bool:
@@ -66,9 +68,10 @@ def _load(path: Path):
     """The splats of a .ply / .splat / .spz file or of a world folder."""
     from renderer import load_scene
 
-    if not _is_dir(path) and not path.exists():
+    is_dir = _is_dir(path)
+    if not is_dir and not path.exists():
         _fail(f"{path}: no such file or world folder")
-    if _is_dir(path):
+    if is_dir:
         return _load_world(path).scene
     try:
         return load_scene(path)

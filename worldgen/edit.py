@@ -22,6 +22,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -86,13 +87,6 @@ def _box_distance(points: Tensor, box: Box) -> Tensor:
 
 
 # ---- phrases -------------------------------------------------------------------------------------------
-def _vector3(value, name: str) -> list[float]:
-    items = list(value) if isinstance(value, (list, tuple, Tensor, np.ndarray)) else None
-    if items is None or len(items) != 3:
-        raise EditError(f"{name} must be three numbers (metres), got {value!r}"[:200])
-    return [number_param(v, f"{name}[{i}]") for i, v in enumerate(items)]
-
-
 def _words(phrase: str) -> list[str]:
     return re.findall(r"[a-z0-9#']+", phrase.lower())
 
@@ -104,12 +98,12 @@ def _chroma(rgb: Tensor) -> Tensor:
 
 
 def select_phrase(phrase: str, scene: GaussianScene, instances: Tensor, layout: Layout | None,
-                  recorded: dict[int, Tensor] | None = None) -> Selection:
+                  made_colour: Callable[[int], Tensor | None] | None = None) -> Selection:
     """The Gaussians a phrase names ("the bed", "all lamps", "the red chair", "two chairs", "the walls").
 
-    recorded: instance id -> the rgb [3] the world was made with (its layout colour), for objects
-      still in their made colours. A colour is matched against that where it is known, else
-      against what the splats show (shaded, several materials)."""
+    made_colour(instance id): the rgb [3] an object was made with (its layout colour) while it is
+      still in it, else None. A named colour is matched against that where it is known, else
+      against what the splats show (shaded, several materials). Asked only for colour phrases."""
     from .procgen.text_rules import LEXICON, parse_prompt
     from .procgen.vocab import NUMBER_WORDS
     from .procgen.vocab import plural as plural_of
@@ -141,7 +135,7 @@ def select_phrase(phrase: str, scene: GaussianScene, instances: Tensor, layout: 
             continue
         plural = _is_plural(req.label, words) if req.label != GENERIC_LABEL else plural_of(req.name) in words
         every = want_all or (plural and not counted)
-        ranked = _rank(scene, instances, candidates, req.color, recorded or {})
+        ranked = _rank(scene, instances, candidates, req.color, made_colour or (lambda i: None))
         if every and req.color is not None:  # "the red chairs": those close to the best match in colour
             picked = [i for i, d in ranked if d <= 1.5 * ranked[0][1] + 0.08]
         else:
@@ -190,23 +184,32 @@ def _is_plural(label: str, words: list[str]) -> bool:
 
 
 def _rank(scene: GaussianScene, instances: Tensor, candidates: list[int], color: str | None,
-          recorded: dict[int, Tensor]) -> list[tuple[int, float]]:
+          made_colour: Callable[[int], Tensor | None]) -> list[tuple[int, float]]:
     """Candidates best first: by colour distance to `color` when given, else by size (Gaussians);
     equally coloured ones (two red umbrellas made alike) by size."""
     scored, sizes = [], {}
+    shown = scene.rgb() if color is not None else None
+    target = torch.tensor(hex_to_rgb(color), dtype=torch.float32) if color is not None else None
     for i in candidates:
         sel = instances == i
         sizes[i] = int(sel.sum())
         if color is None:
             scored.append((i, -float(sizes[i])))
         else:
-            rgb = recorded[i] if i in recorded else scene.rgb()[sel].median(dim=0).values
-            target = torch.tensor(hex_to_rgb(color), dtype=torch.float32)
+            made = made_colour(i)
+            rgb = made if made is not None else shown[sel].median(dim=0).values
             scored.append((i, round(float((_chroma(rgb) - _chroma(target)).norm()), 6)))
     return sorted(scored, key=lambda t: (t[1], -sizes[t[0]], t[0]))
 
 
 # ---- the editor ----------------------------------------------------------------------------------------
+def _vector3(value, name: str) -> list[float]:
+    items = list(value) if isinstance(value, (list, tuple, Tensor, np.ndarray)) else None
+    if items is None or len(items) != 3:
+        raise EditError(f"{name} must be three numbers (metres), got {value!r}"[:200])
+    return [number_param(v, f"{name}[{i}]") for i, v in enumerate(items)]
+
+
 class WorldEditor:
     """Edits on a world's splats with undo/redo; `save` writes them into the world folder."""
 
@@ -236,7 +239,7 @@ class WorldEditor:
         """By phrase, by labels (names or ids), by box (center, size[, yaw]) or by sphere (center, radius)."""
         scene = self.scene
         if phrase is not None:
-            return select_phrase(phrase, scene, self.history.instances, self.layout, self._made_colours())
+            return select_phrase(phrase, scene, self.history.instances, self.layout, self._made_colour)
         if labels is not None:
             ids = [LABEL_IDS[v] if isinstance(v, str) and v in LABEL_IDS else v for v in labels]
             if not all(isinstance(v, int) and 0 <= v < len(LABELS) for v in ids):
@@ -250,19 +253,17 @@ class WorldEditor:
             return self._checked(Selection(select_sphere(scene, center, radius), f"sphere at {list(center)} r={radius}"))
         raise EditError("select needs a phrase, labels, a box or a sphere")
 
-    def _made_colours(self) -> dict[int, Tensor]:
-        """Layout colours of the objects whose splats still have the colours they were made with
-        (not recoloured since; copies get new instance ids and so keep none)."""
-        if self.layout is None:
-            return {}
+    def _made_colour(self, i: int) -> Tensor | None:
+        """The layout colour object `i` was made with, while its splats still show it (not
+        recoloured since; copies get new instance ids beyond the layout's and so have none)."""
+        if self.layout is None or not 0 <= i < len(self.layout.objects):
+            return None
         base, now = self.history.state(0), self.history.state()
-        base_rgb, now_rgb = base.scene.rgb(), now.scene.rgb()
-        out = {}
-        for i, box in enumerate(self.layout.objects):
-            was, is_ = base.instances == i, now.instances == i
-            if was.any() and is_.any() and (base_rgb[was].median(0).values - now_rgb[is_].median(0).values).abs().max() < 0.02:
-                out[i] = torch.tensor(box.rgb, dtype=torch.float32)
-        return out
+        was, is_ = base.instances == i, now.instances == i
+        if not (was.any() and is_.any()):
+            return None
+        change = base.scene.rgb()[was].median(0).values - now.scene.rgb()[is_].median(0).values
+        return torch.tensor(self.layout.objects[i].rgb, dtype=torch.float32) if change.abs().max() < 0.02 else None
 
     @staticmethod
     def _checked(sel: Selection) -> Selection:
