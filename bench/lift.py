@@ -58,7 +58,8 @@ def checkered_room(width: int = CHECKER_SIZE[0], height: int = CHECKER_SIZE[1], 
     56 cameras on a circle inside it, each looking across the room; every 7th (from the 4th) is
     held out. The frames are anti-aliased (`samples_per_pixel`), as a camera's sensor integrates
     each pixel: aliased checks are view-dependent noise no 3D scene can fit, so they measure the
-    renderer of the ground truth more than the lift. -> (cameras, rgb [56, H, W, 3], depth [56, H, W], label [56, H, W], train, test)."""
+    renderer of the ground truth more than the lift.
+    -> (cameras, rgb [56, H, W, 3], depth [56, H, W], label [56, H, W], train, test)."""
     from renderer import Camera
     from renderer.layout import LABEL_IDS
     from renderer.raycast import Light, MeshWorld, raycast

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .camera import Camera
+from .errors import ArgumentError
 
 import functools
 
@@ -178,7 +179,7 @@ def raycast(world: MeshWorld, camera: Camera, shadows: bool = True, textured: bo
     rays (a box filter, as a camera sensor integrates), while depth, normal, label and instance stay
     the pixel-centre ray's, so geometry is never a blend of two surfaces. Costs about 1 + s^2 renders."""
     if not isinstance(samples_per_pixel, int) or samples_per_pixel < 1:
-        raise ValueError(f"samples_per_pixel must be a positive int, got {samples_per_pixel!r}")
+        raise ArgumentError(f"samples_per_pixel must be a positive int, got {samples_per_pixel!r}")
     out = _raycast_once(world, camera, shadows, textured)
     if samples_per_pixel > 1:
         s, h, w = samples_per_pixel, camera.height, camera.width
