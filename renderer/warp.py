@@ -134,24 +134,29 @@ def by_view_proximity(cameras: Sequence[Camera], target: Camera) -> list[int]:
     return sorted(range(len(cameras)), key=lambda i: (score[i], i))
 
 
-def view_overlap(depth: Tensor, cameras: Sequence[Camera], target: Camera, stride: int = 1) -> Tensor:
-    """Fraction of the target's pixels that each source covers after warping, [N] in [0, 1].
+def view_overlap(depth: Tensor, cameras: Sequence[Camera], target: Camera | Sequence[Camera], stride: int = 1) -> Tensor:
+    """Fraction of the target's pixels that each source covers after warping, [N] in [0, 1]; for a
+    sequence of T targets, [N, T] (the sources are lifted to the world once for all of them).
 
     `stride > 1` warps every stride-th source pixel in each direction and counts the target's
     stride x stride cells that are hit: a cheaper estimate of the same fraction (tested against it).
     """
-    n, h, w = depth.shape
+    n = depth.shape[0]
     world, valid = unproject(depth, cameras)
     world, valid = world[:, ::stride, ::stride], valid[:, ::stride, ::stride]
-    index, _, keep = _land(world.reshape(-1, 3), valid.reshape(-1), target)
-    cols = -(-target.width // stride)
-    cell = (index // target.width // stride) * cols + (index % target.width) // stride
-    cells = cols * -(-target.height // stride)
-    per_source = world.shape[1] * world.shape[2]
-    src = torch.arange(n).repeat_interleave(per_source)
-    hit = torch.zeros(n * cells, dtype=torch.bool)
-    hit[(src * cells + cell)[keep]] = True
-    return hit.reshape(n, cells).float().mean(1)
+    src = torch.arange(n).repeat_interleave(world.shape[1] * world.shape[2])
+    world, valid = world.reshape(-1, 3), valid.reshape(-1)
+    targets = [target] if isinstance(target, Camera) else list(target)
+    out = torch.zeros(n, len(targets))
+    for j, t in enumerate(targets):
+        index, _, keep = _land(world, valid, t)
+        cols = -(-t.width // stride)
+        cell = (index // t.width // stride) * cols + (index % t.width) // stride
+        cells = cols * -(-t.height // stride)
+        hit = torch.zeros(n * cells, dtype=torch.bool)
+        hit[(src * cells + cell)[keep]] = True
+        out[:, j] = hit.reshape(n, cells).float().mean(1)
+    return out[:, 0] if isinstance(target, Camera) else out
 
 
 def fill_nearest(image: Tensor, mask: Tensor) -> Tensor:

@@ -88,8 +88,8 @@ class SpatialMemory:
         into_new = self._coverage_of(frame.camera)  # stored frames -> the new one
         if generated and self.keyframe_coverage is not None and self.covered(frame.camera) >= self.keyframe_coverage:
             return False
-        from_new = torch.tensor([float(view_overlap(frame.depth[None], [frame.camera], f.camera,
-                                                    stride=OVERLAP_STRIDE)[0]) for f in self.frames])
+        from_new = view_overlap(frame.depth[None], [frame.camera], [f.camera for f in self.frames],
+                                stride=OVERLAP_STRIDE)[0]  # the new frame -> every stored one
         n = len(self.frames)
         grown = torch.zeros(n + 1, n + 1)
         grown[:n, :n] = self.overlap

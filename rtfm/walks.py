@@ -61,7 +61,7 @@ def walk_from_sample(sample: dict, text: TextFn | None = None, grid_shape=(16, 1
     guides = [{"rgb": sample["guide_rgb"][i], "depth": sample["guide_depth"][i], "label": sample["guide_label"][i]}
               for i in range(m)]
     depth = sample["depth"].float()
-    overlap = torch.stack([view_overlap(depth, cams, cams[t]) for t in range(m)], 1)  # [source, target]
+    overlap = view_overlap(depth, cams, cams)  # [source, target]
     layout = Layout.from_dict(json.loads(sample["layout"]), "walk layout")
     caption = sample.get("caption", "") or layout.caption
     return Walk(frames, guides, overlap, caption, text(caption) if text is not None and caption else None, layout,

@@ -142,7 +142,7 @@ def inputs(tmp_path_factory, micro_checkpoint):
             "micro": micro_checkpoint}
 
 
-def fake_benchmarks(names, out, timeout_s, log):
+def fake_benchmarks(names, out, timeout_s, log, **kw):
     log("bench/fake.py ...")
     out.write_text("# Benchmarks\n")
     return out

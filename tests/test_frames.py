@@ -1,4 +1,5 @@
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -138,3 +139,25 @@ def test_colmap_text_model(tmp_path):
     (tmp_path / "cameras.txt").write_text("1 FISHEYE_WEIRD 32 24 1 2 3\n")
     with pytest.raises(FramesError, match="cameras.txt: line 1: unsupported camera"):
         read_colmap(tmp_path, tmp_path / "images")
+
+
+@pytest.mark.parametrize("pose", ["nan 0 0 0 0 0 0", "0 0 0 0 0 0 0", "1 0 0 0 inf 0 0", "1e300 1e300 0 0 0 0 0",
+                                  "1 0 0 0 1e308 1e308 1e308"])
+def test_colmap_poses_that_are_not_finite_are_refused_before_any_arithmetic(tmp_path, pose):
+    (tmp_path / "images").mkdir()
+    Image.fromarray(np.zeros((24, 32, 3), np.uint8)).save(tmp_path / "images" / "im0.png")
+    (tmp_path / "cameras.txt").write_text("1 PINHOLE 32 24 30 30 16 12\n")
+    (tmp_path / "images.txt").write_text(f"1 {pose} 1 im0.png\n\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning from NaN or overflow reaching numpy
+        with pytest.raises(FramesError, match=r"line 1 \(im0.png\): the pose needs finite numbers"):
+            read_colmap(tmp_path, tmp_path / "images")
+
+
+def test_a_non_finite_transform_matrix_is_refused_before_any_arithmetic(tmp_path):
+    write_transforms(tmp_path, frames())
+    edit(tmp_path, lambda m: m["frames"][0].update(transform_matrix=[[1e308] * 4] * 4))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(FramesError, match="frame 0"):
+            read_transforms(tmp_path)

@@ -37,6 +37,13 @@ def test_program_errors_name_the_line():
         parse_program("scene bedroom\nbed navy 1")  # no end
 
 
+def test_a_layouts_own_program_may_exceed_the_decoders_object_budget():
+    text = "scene cafe\n" + "".join(f"chair any {1 + i % 3}\n" for i in range(25)) + "end"
+    with pytest.raises(ProgramError, match="line 26"):
+        parse_program(text)  # 24 object lines: what the decoder may emit
+    assert len(parse_program(text, max_objects=25).requests) == 25
+
+
 def test_constrained_decoding_always_parses(tmp_path):
     texts = [PROGRAM] + [program_from_layout(*compose(t, s)) for t in ("bedroom", "park", "kitchen") for s in range(3)]
     tok = train_tokenizer(texts + ["a bedroom with a navy bed"], vocab_size=300)

@@ -104,6 +104,19 @@ def test_view_overlap_and_its_cheap_estimate():
     assert (cheap - exact).abs().max() < 0.07
 
 
+@pytest.mark.parametrize("stride", [1, 2])
+def test_view_overlap_into_many_targets_equals_one_target_at_a_time(stride):
+    cams = [Camera.look_at([0, 0, 1], [5, y, 1], width=32, height=24) for y in (0.0, 1.5, 4.0)]
+    targets = cams + [Camera.look_at([1, 0, 1], [5, 2, 1], width=20, height=16), Camera.look_at([0, 0, 1], [-5, 0, 1], width=32, height=24)]
+    depth = torch.rand(3, 24, 32) * 3 + 2
+    depth[1, :4] = float("nan")  # no depth there: never lands
+    many = view_overlap(depth, cams, targets, stride=stride)
+    assert many.shape == (3, 5)
+    for j, t in enumerate(targets):
+        assert torch.equal(many[:, j], view_overlap(depth, cams, t, stride=stride))
+    assert many[:, 4].eq(0).all() and many[0, 0] == pytest.approx(1.0)
+
+
 def test_top_k_by_overlap_excludes_and_orders():
     ov = torch.tensor([0.5, 0.9, 0.0, 0.9, 0.2])
     assert top_k_by_overlap(ov, 3) == [1, 3, 0]

@@ -678,14 +678,23 @@ def bench(
     names: Optional[list[str]] = typer.Argument(None, help="bench/ scripts to run (default: all of them)"),
     out: Path = typer.Option(Path("BENCHMARKS.md"), "--out", help="the page to write (plots go to bench/plots/)"),
     timeout: float = typer.Option(3600.0, min=1.0, help="seconds allowed per script"),
+    args: str = typer.Option("", "--args", help="arguments given to each script run, as one string "
+                             "(e.g. --args '--frames 100')"),
     quiet: Quiet = False,
     as_json: AsJson = False,
 ) -> None:
-    """Run the benchmarks in bench/ and write BENCHMARKS.md: their figures, plots and the machine."""
+    """Run bench/ scripts (their latest results are kept in bench/results/) and rewrite BENCHMARKS.md from
+    every stored result: figures, plots, dates and machines."""
+    import shlex
+
     from .benchmarks import run_benchmarks
 
     try:
-        page = run_benchmarks(names or None, out, timeout, log=_log(quiet, as_json))
+        script_args = shlex.split(args)
+    except ValueError as e:
+        _fail(f"--args {e}")
+    try:
+        page = run_benchmarks(names or None, out, timeout, log=_log(quiet, as_json), args=script_args)
     except WorldgenError as e:
         _fail(str(e))
     _print_result({"out": str(page)}, as_json, quiet, [f"wrote {page}"], (page,))

@@ -240,11 +240,12 @@ def read_transforms(folder: str | os.PathLike, size: int | None = None, skip_mis
             cx = float(get("cx")) if get("cx") is not None else w0 / 2
             cy = float(get("cy")) if get("cy") is not None else h0 / 2
             dist = tuple(float(get(k) or 0.0) for k in ("k1", "k2", "p1", "p2"))
-            c2w = np.asarray(fr["transform_matrix"], dtype=np.float64) @ OPENGL_FROM_OPENCV
+            c2w = np.asarray(fr["transform_matrix"], dtype=np.float64)
         except (TypeError, ValueError, KeyError) as e:
             raise FramesError(f"{where}: missing or non-numeric intrinsics/pose ({e})") from None
-        if c2w.shape != (4, 4) or not np.isfinite(c2w).all():
+        if c2w.shape != (4, 4) or not np.isfinite(c2w).all():  # checked before any arithmetic on it
             raise FramesError(f"{where}: transform_matrix must be a finite 4x4 matrix")
+        c2w = c2w @ OPENGL_FROM_OPENCV
         _check_intrinsics(where, (fx, fy, cx, cy, *dist))
         if (round(w0 * scale), round(h0 * scale)) != (image.shape[1], image.shape[0]):
             raise FramesError(f"{where}: image is {image.shape[1]}x{image.shape[0]} but transforms.json says {w0}x{h0}")
@@ -384,8 +385,11 @@ def read_colmap(model_dir: str | os.PathLike, images_dir: str | os.PathLike, siz
         if cam_id not in cams_txt:
             raise FramesError(f"{where}: camera {cam_id} is not in cameras.txt")
         w, h, (fx, fy, cx, cy, *dist) = cams_txt[cam_id]
-        R = _quat_to_R(*map(float, p[1:5]))
-        t = np.array([float(v) for v in p[5:8]])
+        q, t = np.array([float(v) for v in p[1:5]]), np.array([float(v) for v in p[5:8]])
+        # Checked before any arithmetic, so NaN, inf or overflowing values never reach it.
+        if not (np.abs(t) < 1e100).all() or not 1e-8 < np.abs(q).max() < 1e100:
+            raise FramesError(f"{where}: the pose needs finite numbers (|x| < 1e100) and a non-zero quaternion")
+        R = _quat_to_R(*q)
         image, scale = _load_image(_inside(images_dir, name, "image name"), size, budget)
         if (round(w * scale), round(h * scale)) != (image.shape[1], image.shape[0]):
             raise FramesError(f"{where}: image is {image.shape[1]}x{image.shape[0]}, camera {cam_id} says {w}x{h}")

@@ -215,29 +215,32 @@ def generate_draft(prompt: str | None, out: str | os.PathLike, *, layout: Layout
                    progress: bool = True, engine: str = "auto", checkpoint: str | os.PathLike | None = None,
                    lift_steps: int | None = None, flythrough: bool = True,
                    on_frame: FrameCallback | None = None, complete: bool = True, flythrough_size: int = 512,
-                   lift_options: dict | None = None) -> tuple[Path, list[str], list[str]]:
+                   lift_options: dict | None = None, samples_per_pixel: int = 2) -> tuple[Path, list[str], list[str]]:
     """The draft world for a prompt or a layout: the layout (given, or from the language model or
     rules, worldgen.lm.layout_for_prompt), procedural frames along an orbit, lifted for
     `time_budget_s`, or for exactly `lift_steps` steps (then the world is reproducible bit for bit,
-    whatever the machine's speed). on_frame(index, total, rgb [H, W, 3]) sees each frame as it is
-    ray cast. flythrough_size: the flythrough's pixels a side. lift_options: other LiftConfig
-    fields (benchmarks lift references this way). Returns (world folder, ignored words, warnings)."""
+    whatever the machine's speed). Frames are anti-aliased with samples_per_pixel² rays per pixel,
+    as a camera's sensor integrates: aliased frames disagree between views, which costs the lift.
+    on_frame(index, total, rgb [H, W, 3]) sees each frame as it is ray cast. flythrough_size: the
+    flythrough's pixels a side. lift_options: other LiftConfig fields (benchmarks lift references
+    this way). Returns (world folder, ignored words, warnings)."""
     from renderer.raycast import raycast
 
     from .procgen.paths import camera_path
     from .procgen.world import build_world
 
     layout, layout_model, ignored, warnings = layout_step(prompt, layout, engine, seed, checkpoint, complete)  # before the folder
+    frames_model = f"procedural ray casting (draft, {samples_per_pixel}x{samples_per_pixel} rays per pixel)"
     with WorldWriter(out, overwrite=overwrite) as writer:
         layout.save(writer.add("layout", "layout.json"))
         writer.manifest.update({"inputs": {"prompt": prompt}, "seed": seed, "caption": layout.caption, "quality": "draft",
-                                "models": {"layout": layout_model, "frames": "procedural ray casting (draft)"},
+                                "models": {"layout": layout_model, "frames": frames_model},
                                 "ignored_words": ignored, "warnings": warnings})
         writer.timed("layout")
         cams = camera_path(layout, "orbit", frames, width=resolution, height=resolution, seed=seed)
         mesh_world, shots = build_world(layout, seed), []
         for i, cam in enumerate(cams):
-            shots.append(raycast(mesh_world, cam))
+            shots.append(raycast(mesh_world, cam, samples_per_pixel=samples_per_pixel))
             if on_frame is not None:
                 on_frame(i, len(cams), shots[-1]["rgb"])
         stack = lambda key: np.stack([s[key] for s in shots])  # noqa: E731

@@ -65,10 +65,13 @@ def _slot_words(previous: list[str], labels: tuple[str, ...]) -> tuple[str, ...]
     return ()
 
 
+MAX_OBJECTS = 24  # object lines a decoded program may have
+
+
 class LayoutGrammar:
     """Prefix test for layout programs, for grammar-constrained decoding."""
 
-    def __init__(self, max_objects: int = 24, hex_colors: tuple[str, ...] | None = None):
+    def __init__(self, max_objects: int = MAX_OBJECTS, hex_colors: tuple[str, ...] | None = None):
         """`hex_colors`: the only `#rrggbb` colours allowed (a decoder copies them from its prompt
         rather than inventing them); None allows any."""
         self.labels = _labels()
@@ -160,9 +163,11 @@ class LayoutGrammar:
         return text.endswith("\nend") and self.allows(text)
 
 
-def parse_program(text: str) -> Program:
+def parse_program(text: str, max_objects: int = MAX_OBJECTS) -> Program:
+    """A program's scene and object requests; raises ProgramError where it does not parse.
+    max_objects: the object lines allowed (the decoder's budget; a layout's own program may have more)."""
     text = text.strip()
-    grammar = LayoutGrammar()
+    grammar = LayoutGrammar(max_objects)
     if not grammar.is_complete(text):
         bad = _first_bad_line(text, grammar)
         raise ProgramError(f"layout program does not parse at line {bad + 1}: {text.splitlines()[bad] if text else ''!r}"[:300])
