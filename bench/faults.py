@@ -127,8 +127,10 @@ def main() -> None:
         while kills < args.kills:
             phase = kills % 4  # a kill in four in start-up, one at a save, two while generating
             during_save = phase == 3
+            # Generation-phase kills land within the first job after start-up, so that about one
+            # restart in two finishes a world and all `--kills` land before the batch is done.
             delay = {0: rng.uniform(0.2, start_up), 3: 2 * (start_up + max(per_job))}.get(
-                phase, 1.2 * start_up + rng.uniform(0, 2 * max(per_job)))
+                phase, start_up + rng.uniform(0, max(per_job)))
             if not kill_after(batch_command(jobs, out), delay, out, during_save):
                 break  # the batch finished before this kill
             kills += 1

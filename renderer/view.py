@@ -37,6 +37,8 @@ def frame_orbit_camera(
     distance: float | None = None,
 ) -> Camera:
     """An orbit camera around the scene's centre; by default far enough to see all of it."""
+    if not (math.isfinite(azimuth_deg) and math.isfinite(elevation_deg)):
+        raise ArgumentError(f"azimuth and elevation must be finite degrees, got {azimuth_deg} and {elevation_deg}")
     lo, hi = robust_bounds(scene)
     center = (lo + hi) / 2
     if distance is None:

@@ -217,8 +217,15 @@ def test_json_prints_one_object_and_quiet_no_progress(command, inputs, tmp_path,
     (["eval", "rtfm", "--resolution", "20"], "multiple of 16"),
     (["bench", "no_such_bench"], "unknown benchmarks"),
     (["batch", "nothere.jsonl", "--out", "x"], "nothere.jsonl"),
+    # found by tests/test_cli_fuzz.py at 10,000 runs per command:
+    (["render", "scene.ply", "--azimuth", "inf", "--out", "x.png"], "azimuth and elevation must be finite"),
+    (["depth", "x" * 300 + ".png", "--out", "d.npy"], "cannot look up: File name too long"),
 ])
 def test_errors_under_json_go_to_stderr_with_exit_2(args, message, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    from renderer import save_scene
+    from worldgen.demo import demo_scene
+
+    save_scene(demo_scene(50, seed=0), tmp_path / "scene.ply")
     r = invoke(*args, "--json")
     assert r.exit_code == 2 and r.stdout == "" and r.stderr.startswith("error: ") and message in r.stderr, r.stderr

@@ -283,3 +283,14 @@ def test_ray_cast_anti_aliasing_is_the_mean_of_shifted_sub_pixel_renders():
     assert np.abs(aa["rgb"] - plain["rgb"]).max() > 0.01  # edges and textures really are filtered
     with pytest.raises(ValueError, match="samples_per_pixel"):
         raycast(world, cam, samples_per_pixel=0)
+
+
+def test_a_thing_wider_than_every_wall_is_left_out_with_a_warning():
+    """bench/lm.py's realistic prompts reached this: a wall spot for an object wider than the wall
+    drew from an empty range (numpy's ValueError) before checking the width."""
+    from worldgen.procgen.text_rules import ObjectRequest, layout_from_requests
+
+    warnings: list[str] = []
+    layout = layout_from_requests("bathroom", [ObjectRequest("wardrobe", 2, None, (8.0, 1.0, 1.0), "wall")], warnings, 0)
+    assert not [o for o in layout.objects if o.label == "wardrobe"]
+    assert any("did not fit" in w for w in warnings)

@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from renderer.errors import InputFileError
+from renderer.formats.base import path_kind
 
 MAX_IMAGE_PIXELS = 120_000_000  # 10k x 10k photos pass; bigger claims are refused as bombs
 DEFAULT_FOV_Y_DEG = 60.0  # when EXIF gives no focal length
@@ -50,8 +51,9 @@ def read_image(path: str | os.PathLike, max_side: int | None = 1024,
     view in degrees from EXIF or None). Frames of a posed capture keep their stored orientation
     (`exif_orientation=False`), since their intrinsics describe the stored pixels."""
     path = Path(path)
-    if not path.is_file():
-        raise ImageError(f"{path}: no such image file")
+    kind = path_kind(path, ImageError)
+    if kind != "file":
+        raise ImageError(f"{path}: {'no such image file' if kind == 'missing' else 'not a regular file'}")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

@@ -24,6 +24,7 @@ import numpy as np
 from PIL import Image
 
 from renderer.errors import InputFileError
+from renderer.formats.base import path_kind
 
 from .images import ImageError, read_image
 
@@ -119,10 +120,11 @@ def read_video(path: str | os.PathLike, max_frames: int = 300, size: int | None 
         raise VideoError(f"{path}: max_frames must be at least 1")
     if size is not None and size < 8:
         raise VideoError(f"{path}: size must be at least 8 pixels, got {size}")
-    if path.is_dir():
+    kind = path_kind(path, VideoError)
+    if kind == "dir":
         return _read_folder(path, max_frames, size)
-    if not path.is_file():
-        raise VideoError(f"{path}: no such video file or frame folder")
+    if kind != "file":
+        raise VideoError(f"{path}: {'no such video file or frame folder' if kind == 'missing' else 'not a regular file'}")
     if path.suffix.lower() not in VIDEO_EXTENSIONS:
         raise VideoError(f"{path}: not a video ({path.suffix or 'no extension'}); use one of {', '.join(VIDEO_EXTENSIONS)} "
                          "or a folder of frames")

@@ -107,6 +107,20 @@ def _raise(error: type[Exception], path, problem: str):
     return error(path, problem) if issubclass(error, FormatError) else error(f"{path}: {problem}")
 
 
+def path_kind(path: str | os.PathLike, error: type[Exception]) -> str:
+    """"file", "dir", "missing" or "other" (a FIFO, a device ...) for a path a user gave. A name
+    the OS cannot even look up (longer than it allows, a NUL in it) raises `error`, not OSError."""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return "missing"
+    except (OSError, ValueError) as e:
+        raise _raise(error, str(path)[:200], f"cannot look up: {getattr(e, 'strerror', None) or e}") from None
+    return "file" if stat.S_ISREG(mode) else "dir" if stat.S_ISDIR(mode) else "other"
+
+
 def open_regular(path: str | os.PathLike, error: type[Exception]):
     """Open a user's file for reading (binary), refusing anything but a regular file.
 

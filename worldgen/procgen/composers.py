@@ -230,9 +230,9 @@ class Placer:
         # walls: 0 = +y (yaw 0), 1 = -y (180), 2 = +x (-90), 3 = -x (90)
         yaw = [0.0, 180.0, -90.0, 90.0][wall]
         span = half[0] if wall < 2 else half[1]
-        t = self.rng.uniform(-span + sx / 2, span - sx / 2) if along is None else along
-        if span < sx / 2:
+        if span < sx / 2:  # wider than this wall (checked before drawing: an empty range is an error)
             return None
+        t = self.rng.uniform(-span + sx / 2, span - sx / 2) if along is None else along
         d = (half[1] if wall < 2 else half[0]) - sy / 2 - inset
         xy = {0: (t, d), 1: (t, -d), 2: (d, t), 3: (-d, t)}[wall]
         return np.array(xy), yaw
