@@ -229,3 +229,17 @@ def test_errors_under_json_go_to_stderr_with_exit_2(args, message, tmp_path, mon
     save_scene(demo_scene(50, seed=0), tmp_path / "scene.ply")
     r = invoke(*args, "--json")
     assert r.exit_code == 2 and r.stdout == "" and r.stderr.startswith("error: ") and message in r.stderr, r.stderr
+
+
+def test_unknown_flags_and_an_existing_output_folder_are_refused(tmp_path):
+    out = tmp_path / "w"
+    r = invoke("generate", "a red chair", "--no-such-flag", "--out", out)
+    assert r.exit_code == 2 and "No such option" in r.stderr and not out.exists()
+    out.mkdir()
+    (out / "mine.txt").write_text("kept")
+    r = invoke("generate", "a red chair", "--out", out, *TINY_WORLD)
+    assert r.exit_code == 2 and "exists and is not empty" in r.stderr and str(out) in r.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["mine.txt"]  # untouched
+    r = invoke("generate", "a red chair", "--out", out, *TINY_WORLD, "--overwrite", "--quiet")
+    assert r.exit_code == 0, r.stderr
+    assert (out / "world.json").is_file() and not (out / "mine.txt").exists()
