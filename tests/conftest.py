@@ -45,3 +45,22 @@ def micro_checkpoint(tmp_path_factory):
     folder = tmp_path_factory.mktemp("micro")
     save_frame_model(FrameModel(**MICRO_FRAME_MODEL), folder)
     return folder
+
+
+def mounted_tmpfs(where, options: str):
+    """Mount a tmpfs with `options` (e.g. "size=1m", "ro,size=1m") on the folder `where` for the
+    duration of a test (a generator for fixtures: yield from it); skipped where mounting needs root
+    or is not allowed."""
+    import os
+    import shutil
+    import subprocess
+
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a tmpfs needs root and the mount command")
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)], capture_output=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.decode(errors='replace').strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], capture_output=True)

@@ -13,6 +13,7 @@ import uuid
 
 import pytest
 
+from conftest import mounted_tmpfs
 from renderer.formats.base import atomic_write
 from worldgen.batch import final_status
 from worldgen.errors import OutputError
@@ -49,15 +50,7 @@ def small_disk(tmp_path):
     """A 1 MB tmpfs, for the tests to fill."""
     where = tmp_path / f"disk-{uuid.uuid4().hex[:6]}"
     where.mkdir()
-    if os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.skip("mounting a small tmpfs needs root")
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(where)], capture_output=True)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.decode(errors='replace').strip()}")
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], capture_output=True)
+    yield from mounted_tmpfs(where, "size=1m")
 
 
 @pytest.fixture(scope="module")

@@ -4,12 +4,12 @@ a bug (any error that is not a WorldgenError) shows its traceback and exits 1.""
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import uuid
 
 import pytest
+from conftest import mounted_tmpfs
 
 TINY = ["--frames", "2", "--resolution", "32", "--lift-steps", "5", "--no-flythrough", "--quiet"]
 REFUSALS = ("Permission denied", "Read-only file system")
@@ -31,15 +31,7 @@ def unwritable(tmp_path):
         yield where
         where.chmod(0o755)
         return
-    if shutil.which("mount") is None:
-        pytest.skip("no mount command for a read-only file system")
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(where)], capture_output=True)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a read-only tmpfs here: {r.stderr.decode(errors='replace').strip()}")
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], capture_output=True)
+    yield from mounted_tmpfs(where, "ro,size=1m")
 
 
 def refused(r, path) -> bool:

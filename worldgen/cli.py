@@ -58,10 +58,13 @@ def _check_image_out(path: Path, flag: str = "--out") -> None:
 def _is_dir(path: Path) -> bool:
     """Whether a path the user gave is a folder; one the OS cannot even look up (a name too long)
     is reported as bad input."""
+    from renderer.errors import InputFileError
+    from renderer.formats.base import path_kind
+
     try:
-        return path.is_dir()
-    except OSError as e:
-        _fail(f"{str(path)[:200]}: {e.strerror}")
+        return path_kind(path, InputFileError) == "dir"
+    except WorldgenError as e:
+        _fail(str(e))
 
 
 def _load(path: Path):
