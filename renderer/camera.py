@@ -127,10 +127,8 @@ class Camera:
 
     def project(self, points: Tensor) -> tuple[Tensor, Tensor]:
         """World points [N, 3] -> pixel coordinates [N, 2] (pixel centres at +0.5) and depth z [N]."""
-        p = points.to(torch.float32) @ self.w2c[:3, :3].T + self.w2c[:3, 3]
-        z = p[:, 2]
-        uv = (p @ self.K.T)[:, :2] / z[:, None]
-        return uv, z
+        uv, z = project_points(points, self.K[None], self.w2c[None])
+        return uv[0], z[0]
 
     def rays(self) -> tuple[Tensor, Tensor]:
         """Per-pixel ray origins and unit directions in the world, both [H, W, 3]."""
@@ -210,6 +208,22 @@ def look_at_c2w(eye, target, up=WORLD_UP) -> Tensor:
     c2w = torch.eye(4, dtype=torch.float64)
     c2w[:3, 0], c2w[:3, 1], c2w[:3, 2], c2w[:3, 3] = right, down, forward, eye
     return c2w.float()
+
+
+def project_points(points: Tensor, Ks: Tensor, viewmats: Tensor) -> tuple[Tensor, Tensor]:
+    """World points [M, 3] into C cameras (Ks [C, 3, 3], viewmats [C, 4, 4]) -> pixel coordinates
+    [C, M, 2] (pixel centres at +0.5) and depth z [C, M].
+
+    Written per coordinate as products and sums of [C, M] tensors, not as a matmul: each camera's
+    result is then the same bits whether it is projected alone or with others (a batched and a
+    plain matmul may round differently, and a floor() of the pixel coordinate would disagree),
+    and it is faster than a matmul with an inner size of 3."""
+    x, y, z = points.to(torch.float32).T[:, None, :]  # each [1, M]
+    V, K = viewmats.float()[..., None], Ks.float()[..., None]  # [C, 4, 4, 1], [C, 3, 3, 1]
+    cam = [V[:, i, 0] * x + V[:, i, 1] * y + V[:, i, 2] * z + V[:, i, 3] for i in range(3)]  # [C, M] each
+    pix = [K[:, i, 0] * cam[0] + K[:, i, 1] * cam[1] + K[:, i, 2] * cam[2] for i in range(2)]
+    depth = cam[2]
+    return torch.stack(pix, -1) / depth[..., None], depth
 
 
 def stack_cameras(cameras: Camera | Sequence[Camera]) -> tuple[Tensor, Tensor, int, int]:

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .camera import Camera
+from .camera import Camera, project_points, stack_cameras
 
 MIN_DEPTH = 1e-3  # points closer than this to the target camera are dropped
 
@@ -43,18 +43,21 @@ def _pixel_grid(width: int, height: int) -> Tensor:
     return torch.stack([xs, ys, torch.ones_like(xs)], -1)  # [H, W, 3]
 
 
-def unproject(depth: Tensor, cameras: Sequence[Camera]) -> tuple[Tensor, Tensor]:
-    """depth [N, H, W] -> world points [N, H, W, 3] and validity [N, H, W] (finite depth > 0)."""
+def unproject(depth: Tensor, cameras: Sequence[Camera], stride: int = 1) -> tuple[Tensor, Tensor]:
+    """depth [N, H, W] -> world points [N, H', W', 3] and validity [N, H', W'] (finite depth > 0),
+    for every `stride`-th pixel in each direction (H' = ceil(H / stride))."""
     n, h, w = depth.shape
     if len(cameras) != n:
         raise ValueError(f"{n} depth maps but {len(cameras)} cameras")
     if any((c.width, c.height) != (w, h) for c in cameras):
         raise ValueError(f"source cameras must match the {w}x{h} depth maps")
+    depth = depth[:, ::stride, ::stride]
     valid = torch.isfinite(depth) & (depth > 0)
     z = torch.where(valid, depth, torch.zeros_like(depth)).float()
     Kinv = torch.linalg.inv(torch.stack([c.K for c in cameras]))  # [N, 3, 3]
     c2w = torch.stack([c.c2w for c in cameras])  # [N, 4, 4]
-    cam_pts = torch.einsum("nij,hwj->nhwi", Kinv, _pixel_grid(w, h)) * z[..., None]
+    grid = _pixel_grid(w, h)[::stride, ::stride]
+    cam_pts = torch.einsum("nij,hwj->nhwi", Kinv, grid) * z[..., None]
     world = torch.einsum("nij,nhwj->nhwi", c2w[:, :3, :3], cam_pts) + c2w[:, None, None, :3, 3]
     return world, valid
 
@@ -141,21 +144,43 @@ def view_overlap(depth: Tensor, cameras: Sequence[Camera], target: Camera | Sequ
     `stride > 1` warps every stride-th source pixel in each direction and counts the target's
     stride x stride cells that are hit: a cheaper estimate of the same fraction (tested against it).
     """
+    world, valid = unproject(depth, cameras, stride)
     n = depth.shape[0]
-    world, valid = unproject(depth, cameras)
-    world, valid = world[:, ::stride, ::stride], valid[:, ::stride, ::stride]
-    src = torch.arange(n).repeat_interleave(world.shape[1] * world.shape[2])
-    world, valid = world.reshape(-1, 3), valid.reshape(-1)
+    out = cover_fraction(world.reshape(n, -1, 3), valid.reshape(n, -1), target, stride)
+    return out
+
+
+# Targets projected at once are capped so the [T, M] intermediates stay small (M: all points).
+MAX_PROJECTED = 1 << 21
+
+
+def cover_fraction(points: Tensor, valid: Tensor, target: Camera | Sequence[Camera], stride: int = 1) -> Tensor:
+    """Points of N sources ([N, P, 3] world, [N, P] valid) -> the fraction of each target's
+    stride x stride cells they hit: [N] for one target, [N, T] for a sequence. The part of
+    `view_overlap` after lifting, for callers that keep their frames' points (spatial memory)."""
+    n = points.shape[0]
     targets = [target] if isinstance(target, Camera) else list(target)
     out = torch.zeros(n, len(targets))
+    by_size: dict[tuple[int, int], list[int]] = {}
     for j, t in enumerate(targets):
-        index, _, keep = _land(world, valid, t)
-        cols = -(-t.width // stride)
-        cell = (index // t.width // stride) * cols + (index % t.width) // stride
-        cells = cols * -(-t.height // stride)
-        hit = torch.zeros(n * cells, dtype=torch.bool)
-        hit[(src * cells + cell)[keep]] = True
-        out[:, j] = hit.reshape(n, cells).float().mean(1)
+        by_size.setdefault((t.width, t.height), []).append(j)
+    flat, ok = points.reshape(-1, 3), valid.reshape(-1)
+    src = torch.arange(n).repeat_interleave(points.shape[1])
+    chunk = max(1, MAX_PROJECTED // max(1, len(flat)))
+    for (w, h), idx in by_size.items():
+        cols, rows = -(-w // stride), -(-h // stride)
+        cells = cols * rows
+        for start in range(0, len(idx), chunk):
+            js = idx[start : start + chunk]
+            Ks, viewmats, _, _ = stack_cameras([targets[j] for j in js])
+            uv, z = project_points(flat, Ks, viewmats)  # [T, M, 2], [T, M]
+            u, v = torch.floor(uv[..., 0]), torch.floor(uv[..., 1])
+            keep = ok & (z > MIN_DEPTH) & (u >= 0) & (u < w) & (v >= 0) & (v < h) & torch.isfinite(uv).all(-1)
+            cell = torch.where(keep, (v // stride) * cols + u // stride, torch.zeros_like(u)).long()
+            slot = (torch.arange(len(js))[:, None] * n + src[None]) * cells + cell  # [T, M] into [T, N, cells]
+            hit = torch.zeros(len(js) * n * cells, dtype=torch.bool)
+            hit[slot[keep]] = True
+            out[:, js] = hit.reshape(len(js), n, cells).float().mean(2).T
     return out[:, 0] if isinstance(target, Camera) else out
 
 

@@ -1,8 +1,9 @@
 """Spatial memory: a bounded store of posed RGB-D (+ label) frames, retrieved by view overlap.
 
 Retrieval ranks the stored frames by the fraction of the target view each one covers once warped
-into it (`renderer.warp.view_overlap`, on a stride-2 grid of points), not by recency, so a place
-seen long ago comes back when the camera returns to it. The store keeps `overlap[s, t]` for every
+into it (`renderer.warp.view_overlap`, on a stride-2 grid of points, each frame's points lifted to
+the world once when it is stored), not by recency, so a place seen long ago comes back when the
+camera returns to it. The store keeps `overlap[s, t]` for every
 pair of stored frames, updated as frames come in; when it is full, the frame whose view the others
 cover best (1 - prod(1 - overlap)) is dropped, so eviction keeps coverage. Work per added frame
 grows with the capacity, never with the length of the walk.
@@ -25,7 +26,7 @@ from torch import Tensor
 
 from renderer.camera import Camera
 from renderer.errors import WorldgenError
-from renderer.warp import by_view_proximity, view_overlap
+from renderer.warp import by_view_proximity, cover_fraction, unproject
 
 from .inputs import MemoryFrame
 
@@ -49,6 +50,7 @@ class SpatialMemory:
         self.capacity = capacity
         self.keyframe_coverage = keyframe_coverage
         self._cover_cache: tuple[Camera, int, Tensor] | None = None
+        self._points: dict[int, tuple[MemoryFrame, Tensor, Tensor]] = {}  # id(frame) -> its lifted points
         self._version = 0  # bumped on every change to `frames`, so cached coverage is never stale
         self.frames: list[MemoryFrame] = []
         self.overlap = torch.zeros(0, 0)  # [N, N]: overlap[s, t] = fraction of frame t covered by frame s
@@ -57,6 +59,16 @@ class SpatialMemory:
     def __len__(self) -> int:
         return len(self.frames)
 
+    def _lifted(self, frame: MemoryFrame) -> tuple[Tensor, Tensor]:
+        """The frame's stride-grid points in the world, [P, 3], and their validity [P]: lifted
+        once per frame and kept while it is stored, so retrieval only projects them."""
+        hit = self._points.get(id(frame))
+        if hit is None or hit[0] is not frame:  # a new frame, or one replaced in `frames`
+            world, valid = unproject(frame.depth[None], [frame.camera], OVERLAP_STRIDE)
+            hit = (frame, world.reshape(-1, 3), valid.reshape(-1))
+            self._points[id(frame)] = hit
+        return hit[1], hit[2]
+
     def _coverage_of(self, target: Camera) -> Tensor:
         """[N]: the fraction of `target`'s pixels each stored frame covers (cached for the last
         target: rollout retrieves for a camera and then adds the frame made there)."""
@@ -64,13 +76,15 @@ class SpatialMemory:
             return torch.zeros(0)
         if self._cover_cache is not None and self._cover_cache[0] is target and self._cover_cache[1] == self._version:
             return self._cover_cache[2]
+        self._points = {id(f): self._points[id(f)] for f in self.frames if id(f) in self._points}
         by_size: dict[tuple[int, int], list[int]] = {}
         for i, f in enumerate(self.frames):
             by_size.setdefault((f.camera.width, f.camera.height), []).append(i)
         out = torch.zeros(len(self.frames))
         for idx in by_size.values():
-            depth = torch.stack([self.frames[i].depth for i in idx])
-            out[idx] = view_overlap(depth, [self.frames[i].camera for i in idx], target, stride=OVERLAP_STRIDE)
+            lifted = [self._lifted(self.frames[i]) for i in idx]
+            points, valid = torch.stack([p for p, _ in lifted]), torch.stack([v for _, v in lifted])
+            out[idx] = cover_fraction(points, valid, target, stride=OVERLAP_STRIDE)
         self._cover_cache = (target, self._version, out)
         return out
 
@@ -88,8 +102,9 @@ class SpatialMemory:
         into_new = self._coverage_of(frame.camera)  # stored frames -> the new one
         if generated and self.keyframe_coverage is not None and self.covered(frame.camera) >= self.keyframe_coverage:
             return False
-        from_new = view_overlap(frame.depth[None], [frame.camera], [f.camera for f in self.frames],
-                                stride=OVERLAP_STRIDE)[0]  # the new frame -> every stored one
+        points, valid = self._lifted(frame)
+        from_new = cover_fraction(points[None], valid[None], [f.camera for f in self.frames],
+                                  stride=OVERLAP_STRIDE)[0]  # the new frame -> every stored one
         n = len(self.frames)
         grown = torch.zeros(n + 1, n + 1)
         grown[:n, :n] = self.overlap
@@ -101,6 +116,19 @@ class SpatialMemory:
         if len(self.frames) > self.capacity:
             self._evict()
         return True
+
+    def replace(self, index: int, frame: MemoryFrame) -> None:
+        """Put `frame` (with depth) in place of stored frame `index`, for example the same view with a
+        region cut out of its depth, and update its overlaps with the others."""
+        if frame.depth is None:
+            raise SpatialMemoryError("a memory frame needs depth to be placed (predict it first: rtfm.photo)")
+        self.frames[index] = frame
+        self._version += 1
+        points, valid = self._lifted(frame)
+        self.overlap[index] = cover_fraction(points[None], valid[None], [f.camera for f in self.frames],
+                                             stride=OVERLAP_STRIDE)[0]
+        self.overlap[:, index] = self._coverage_of(frame.camera)
+        self.overlap[index, index] = 0.0
 
     def _evict(self) -> None:
         ov = self.overlap.clone()

@@ -36,6 +36,29 @@ def test_retrieval_is_by_overlap_not_recency():
     assert mem.retrieve(wall_frame(85).camera, 0) == []
 
 
+def test_kept_points_give_the_same_coverage_as_lifting_afresh():
+    """Memory lifts each frame's points once; coverage from them equals view_overlap's, the
+    overlap matrix too, and a replaced frame (regeneration cuts a region out) is lifted again."""
+    from renderer.warp import view_overlap
+
+    frames = [wall_frame(yaw) for yaw in (0, 30, 75, 200)]
+    mem = SpatialMemory(capacity=8)
+    for f in frames:
+        mem.add(f)
+    depth, cams = torch.stack([f.depth for f in frames]), [f.camera for f in frames]
+    target = wall_frame(50).camera
+    assert torch.equal(mem._coverage_of(target), view_overlap(depth, cams, target, stride=2))
+    matrix = view_overlap(depth, cams, cams, stride=2)
+    off = ~torch.eye(4, dtype=torch.bool)
+    assert torch.equal(mem.overlap[off], matrix[off])
+    blank = frames[1].depth.clone()
+    blank[:, : RES // 2] = 0  # half the view loses its depth
+    mem.replace(1, MemoryFrame(frames[1].camera, frames[1].rgb, blank))
+    depth = torch.stack([f.depth for f in mem.frames])
+    assert torch.equal(mem._coverage_of(target), view_overlap(depth, cams, target, stride=2))
+    assert torch.equal(mem.overlap[off], view_overlap(depth, cams, cams, stride=2)[off])
+
+
 def test_eviction_keeps_coverage_and_the_bound():
     mem = SpatialMemory(capacity=4)
     for yaw in (0, 90, 180, 270):

@@ -64,7 +64,7 @@ def regenerate_region(world: World, scene: GaussianScene, mask: Tensor, *, seed:
     for i, f in enumerate(memory.frames):  # cut the region out of what memory may warp in
         points, valid = unproject(f.depth[None], [f.camera])
         inside = _in_box(points[0], lo, hi) & valid[0]
-        memory.frames[i] = MemoryFrame(f.camera, f.rgb, torch.where(inside, torch.zeros_like(f.depth), f.depth), f.label)
+        memory.replace(i, MemoryFrame(f.camera, f.rgb, torch.where(inside, torch.zeros_like(f.depth), f.depth), f.label))
     layout = world.layout
     prompt = (world.manifest.get("inputs") or {}).get("prompt")
     condition = Condition(text=text_states(DEFAULT_TEXT_ENCODER)(prompt) if prompt else None,
