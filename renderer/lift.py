@@ -13,7 +13,9 @@ exponentially), an SH degree schedule, and gsplat's `DefaultStrategy` for densif
 pruning (its ops are plain torch, so the same strategy object runs on CPU and CUDA). Stops on
 an iteration count, a time budget or a PSNR target. Deterministic for a seed.
 
-The scene keeps the world frame of the input poses.
+The scene keeps the world frame of the input poses. With `refine_poses` (poses from structure
+from motion), each camera also gets a rigid correction fitted with the splats
+(renderer.pose_refine), and the result carries the refined cameras.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from torch import Tensor
 from .camera import Camera
 from .errors import ArgumentError
 from .gaussians import GaussianScene
+from .pose_refine import corrected, moved_scene
 from .raster import render
 from .raycast import SKY_LABEL
 from .sky import fit_sky, pixel_directions, quats_z_to, sample_sky, sky_shell
@@ -81,6 +84,12 @@ class LiftConfig:
     lr_sky: float = 0.005
     lambda_sky_alpha: float = 0.1  # pushes the splats' alpha to 0 on sky pixels
     sky_shell: int = 2000  # far Gaussians baked from the sky into the scene (0: the texture alone)
+    # Poses from structure from motion are refined with the splats (renderer.pose_refine): a
+    # rigid correction per camera, from `pose_start_fraction` of the steps on, when the scene has
+    # taken shape. Off for poses known exactly (procedural and generated frames).
+    refine_poses: bool = False
+    lr_pose: float = 5e-3  # radians, and scene-scale units of translation, per step (a CPU budget gives each camera few)
+    pose_start_fraction: float = 0.1
     tile_size: int = 8  # CPU rasteriser tiles
     seed: int = 0
 
@@ -109,6 +118,7 @@ class LiftResult:
     seconds: float = 0.0
     stopped_by: str = "iterations"
     sky: Tensor | None = None  # the fitted sky texture [3, H, W] (renderer.sky), None without sky pixels
+    cameras: list[Camera] | None = None  # the refined cameras (with `refine_poses`), else None
 
 
 def _knn_scale(points: np.ndarray, k: int = 4) -> np.ndarray:
@@ -381,6 +391,12 @@ def _voxel_scene(cameras, images, depths, labels, n_points: int, generator: torc
     return scene
 
 
+def camera_spread(cameras: list[Camera]) -> float:
+    """The scene scale of 3DGS: 1.1 x the largest camera distance from their centroid (1 for one)."""
+    centers = torch.stack([c.position for c in cameras])
+    return float((centers - centers.mean(0)).norm(dim=1).max()) * 1.1 or 1.0
+
+
 def _psnr(pred: Tensor, gt: Tensor) -> float:
     mse = F.mse_loss(pred, gt).item()
     return 10 * math.log10(1.0 / max(mse, 1e-10))
@@ -431,8 +447,7 @@ def _lift(cameras, images, depths, labels, cfg: LiftConfig, progress: bool, init
                                                         points, point_rgb, cfg.spread_points, method=cfg.init,
                                                         voxel_px=cfg.voxel_px, scale_per_cell=cfg.init_scale,
                                                         opacity=cfg.init_opacity, flatness=cfg.init_flatness)
-    centers = torch.stack([c.position for c in cameras])
-    scene_scale = float((centers - centers.mean(0)).norm(dim=1).max()) * 1.1 or 1.0
+    scene_scale = camera_spread(cameras)
 
     sh = scene.with_sh_degree(cfg.max_sh_degree).sh
     params = torch.nn.ParameterDict({
@@ -454,6 +469,12 @@ def _lift(cameras, images, depths, labels, cfg: LiftConfig, progress: bool, init
         dirs = torch.cat([pixel_directions(c)[sky_mask[k]] for k, c in enumerate(cameras)])
         sky = torch.nn.Parameter(fit_sky(dirs, images[sky_mask], cfg.sky_size))
         sky_opt = torch.optim.Adam([sky], lr=cfg.lr_sky, eps=1e-15)
+    # One parameter per camera: Adam skips those without a gradient, so a camera's correction
+    # moves only on its own steps (momentum would drift the others).
+    poses = [torch.nn.Parameter(torch.zeros(6)) for _ in range(m)] if cfg.refine_poses else None
+    if poses is not None:
+        pose_opt = torch.optim.Adam(poses, lr=cfg.lr_pose, eps=1e-15)
+        pose_units = torch.tensor([1.0, 1.0, 1.0, scene_scale, scene_scale, scene_scale])
     strategy = None
     if cfg.densify:
         strategy = DefaultStrategy(refine_start_iter=cfg.refine_start, refine_stop_iter=int(cfg.iterations * cfg.refine_stop_fraction),
@@ -485,6 +506,9 @@ def _lift(cameras, images, depths, labels, cfg: LiftConfig, progress: bool, init
         cur = GaussianScene(params["means"], params["quats"], params["scales"], params["opacities"],
                             torch.cat([params["sh0"], params["shN"]], 1), params["labels"].detach())
         cam = cameras[i]
+        posed = poses is not None and step >= cfg.pose_start_fraction * planned
+        if posed:
+            cur = moved_scene(cur, cam, poses[i] * pose_units)
         if cfg.time_budget_s is not None and step == 5:
             # Fit the schedules (densification window, means decay, SH degrees) to the steps the
             # budget allows, so a short budget still densifies and anneals.
@@ -526,7 +550,7 @@ def _lift(cameras, images, depths, labels, cfg: LiftConfig, progress: bool, init
         if cfg.lambda_scale > 0:
             loss = loss + cfg.lambda_scale * torch.exp(params["scales"]).mean()
         loss.backward()
-        for opt in optimizers.values() if sky is None else [*optimizers.values(), sky_opt]:
+        for opt in [*optimizers.values(), *([sky_opt] if sky is not None else []), *([pose_opt] if posed else [])]:
             opt.step()
             opt.zero_grad(set_to_none=True)
         for group in optimizers["means"].param_groups:
@@ -555,6 +579,8 @@ def _lift(cameras, images, depths, labels, cfg: LiftConfig, progress: bool, init
     result.scene = GaussianScene(params["means"].detach().clone(), params["quats"].detach().clone(),
                                  params["scales"].detach().clone(), params["opacities"].detach().clone(),
                                  torch.cat([params["sh0"], params["shN"]], 1).detach().clone(), params["labels"].detach().clone())
+    if poses is not None:
+        result.cameras = [corrected(c, poses[k].detach() * pose_units) for k, c in enumerate(cameras)]
     if sky is not None:
         result.sky = sky.detach().clamp(0, 1).clone()
         if cfg.sky_shell > 0:

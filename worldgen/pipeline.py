@@ -18,8 +18,9 @@ from renderer import Camera, GaussianScene, render, save_scene
 from renderer.axes import world_to_axes
 from renderer.errors import ArgumentError
 from renderer.layout import Layout, LayoutError
-from renderer.lift import LiftConfig, evaluate, lift
+from renderer.lift import LiftConfig, camera_spread, evaluate, lift
 from renderer.mesh import save_glb, simplify, tsdf_mesh
+from renderer.pose_refine import refine_pose
 from renderer.sky import save_sky_png, shell_mask
 from renderer.view import frame_orbit_camera
 from .frames import PosedFrames, write_transforms
@@ -145,6 +146,10 @@ def lift_to_world(frames: PosedFrames, out: str | os.PathLike, *, config: LiftCo
         result = lift([cams[i] for i in train], images[train], None if depths is None else depths[train],
                       None if labels is None else labels[train], config, progress=progress, init_points=points)
         scene = result.scene
+        if result.cameras is not None:  # refined with the splats: the world keeps the refined poses
+            cams = list(cams)
+            for k, i in enumerate(train):
+                cams[i] = result.cameras[k]
         writer.timed("lift")
         save_scene(scene, writer.add("scene", "scene.ply"))
         body = scene  # the scene without its sky shell: what the mesh and its voxel size are made of
@@ -155,9 +160,15 @@ def lift_to_world(frames: PosedFrames, out: str | os.PathLike, *, config: LiftCo
             writer.manifest["sky"] = {"file": "sky.png", "projection": "equirectangular (row 0 = zenith, column 0 = "
                                       "azimuth -180 degrees about +Z)", "shell_gaussians": int(shell.sum())}
         if test:
+            if config.refine_poses:  # held-out poses come from the same estimate: align them too
+                spread = camera_spread([cams[i] for i in train])
+                for i in test:
+                    cams[i] = refine_pose(scene, cams[i], images[i], translation_scale=spread)
             metrics = evaluate(scene, [cams[i] for i in test], images[test])
             writer.manifest["metrics"] = {"psnr_heldout": round(metrics["psnr"], 3), "ssim_heldout": round(metrics["ssim"], 4),
                                           "heldout_frames": len(test)}
+            if config.refine_poses:
+                writer.manifest["metrics"]["heldout_poses"] = "aligned to the scene (renderer.pose_refine.refine_pose)"
         writer.manifest["lift"] = {"steps": result.steps, "seconds": round(result.seconds, 2), "stopped_by": result.stopped_by,
                                    "gaussians": len(scene), "init": start, "config": asdict(config)}
         writer.timed("metrics")

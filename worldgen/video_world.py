@@ -12,7 +12,9 @@ memory of the frame model, which fills in views the video never saw; all of them
    sparse points it sees; the frame model rolls out views along `renderer.view.exploration_path`
    from a few of the video's cameras (turning left and right, stepping back).
 4. Lift: the video frames (no depth; the cloud starts from the SfM points) and the generated
-   frames (with their depth) through `worldgen.pipeline.lift_to_world`.
+   frames (with their depth) through `worldgen.pipeline.lift_to_world`. Poses from structure
+   from motion are refined with the splats there (`LiftConfig.refine_poses`), and the held-out
+   frames' poses aligned to the scene before they are scored.
 """
 
 from __future__ import annotations
@@ -103,11 +105,13 @@ def generate_from_video(video: str | os.PathLike, out: str | os.PathLike, *, pro
             rec = Reconstruction([posed.cameras[i] for i in picks], np.zeros((0, 3), np.float32),
                                  np.zeros((0, 3), np.float32), np.zeros((0, 2), np.int64), float("nan"))
         poses_from = "transforms.json" if (video / "transforms.json").is_file() else "colmap"
+        refine = False  # given poses are kept as they are
     else:
         full = read_video(video, size=read_side, max_duration_s=max_duration_s)
         clip = full if keep_all else full.subset(sample_by_motion(full.frames, frames, source=str(video)))
         stages = {"read": lap()}
         rec = estimate_poses(clip.frames, names=clip.names, fov_y_deg=fov_y_deg, seed=seed)
+        refine = True  # estimated poses are refined with the splats (renderer.pose_refine)
         if any(rec.distortion):  # the cameras are the pinhole part of the lens: undistort the frames
             K = rec.cameras[rec.registered[0]].K.double().numpy()
             clip.frames[rec.registered] = np.stack([undistort(clip.frames[i], K, rec.distortion) for i in rec.registered])
@@ -183,7 +187,8 @@ def generate_from_video(video: str | os.PathLike, out: str | os.PathLike, *, pro
             writer.manifest["warnings"] = warnings
             for w in warnings:
                 log.warning("%s: %s", video, w)
-        lift_to_world(frames_out, out, config=LiftConfig(iterations=100_000, time_budget_s=time_budget_s, seed=seed),
+        lift_to_world(frames_out, out, config=LiftConfig(iterations=100_000, time_budget_s=time_budget_s, seed=seed,
+                                                      refine_poses=refine),
                       writer=writer, progress=progress, init_points=(rec.points, rec.colors) if len(rec.points) else None)
         return writer.commit()
 
