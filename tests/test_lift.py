@@ -120,6 +120,12 @@ def test_generate_and_lift_commands(tmp_path):
     r = run("lift", str(tmp_path / "g" / "frames"), "--out", str(tmp_path / "l"), "--time-budget", "2", "--iterations", "20")
     assert r.returncode == 0, r.stderr
     assert load_world(tmp_path / "l").manifest["lift"]["steps"] <= 20
+    r = run("lift", str(tmp_path / "g" / "frames"), "--out", str(tmp_path / "r"), "--time-budget", "2", "--iterations", "20",
+            "--refine-poses")
+    assert r.returncode == 0, r.stderr
+    refined = load_world(tmp_path / "r")
+    assert refined.manifest["lift"]["config"]["refine_poses"] and "aligned" in refined.manifest["metrics"]["heldout_poses"]
+    assert len(refined.cameras) == len(load_world(tmp_path / "l").cameras)
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "transforms.json").write_text('{"frames": [{"file_path": "../../x.png"}]}')
     r = run("lift", str(tmp_path / "bad"), "--out", str(tmp_path / "nope"))

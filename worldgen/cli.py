@@ -391,6 +391,8 @@ def lift_cmd(
     preset: str = typer.Option("draft", help="draft (short CPU budgets) or full (3DGS schedule, for GPUs)"),
     overwrite: bool = typer.Option(False),
     skip_missing: bool = typer.Option(False, "--skip-missing", help="leave out frames whose image file is absent"),
+    refine_poses: bool = typer.Option(False, "--refine-poses", help="refine the poses with the splats (poses from "
+                                      "structure from motion); held-out frames are scored with aligned poses"),
     quiet: Quiet = False,
     as_json: AsJson = False,
 ) -> None:
@@ -402,7 +404,8 @@ def lift_cmd(
 
     try:
         posed = read_frames(frames_dir, size=size, skip_missing=skip_missing)
-        config = LiftConfig.preset(preset, iterations=iterations, time_budget_s=time_budget, seed=seed)
+        config = LiftConfig.preset(preset, iterations=iterations, time_budget_s=time_budget, seed=seed,
+                                   refine_poses=refine_poses)
         path = lift_to_world(posed, out, config=config, overwrite=overwrite, progress=not quiet)
     except WorldgenError as e:
         _fail(str(e))
