@@ -92,7 +92,8 @@ def checkered_room(width: int = CHECKER_SIZE[0], height: int = CHECKER_SIZE[1], 
 # The reference in the same run: lifting as it was before the voxel initialisation and the sky
 # model (random pixel samples, k-NN spheres at opacity 0.5, black behind the splats, the learning
 # rates of that version), on the same rasteriser.
-REFERENCE = dict(init="sample", sky="off", init_opacity=0.5, lr_scales=2e-2, lr_opacities=0.1, lr_sh0=2e-2)
+REFERENCE = dict(init="sample", sky="off", init_opacity=0.5, lr_scales=2e-2, lr_opacities=0.1, lr_sh0=2e-2,
+                 lr_means_long=None, lr_scales_long=None, lr_sh0_long=None)
 PROMPTS = {"indoor": "a bedroom with a blue bed, two lamps and a wooden wardrobe",
            "outdoor": "a park with a red bench, two pine trees and a pond"}
 

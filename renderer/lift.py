@@ -58,6 +58,14 @@ class LiftConfig:
     lr_opacities: float = 0.2
     lr_sh0: float = 4e-2
     lr_shN: float = 1e-3
+    # A longer run wants smaller steps for colour and size and larger ones for position: from
+    # `short_run_steps` planned steps to `long_run_steps`, these rates take over (geometrically
+    # in the step count). None keeps the rate above at every length (the "full" preset).
+    lr_means_long: float | None = 2.4e-3
+    lr_scales_long: float | None = 1.2e-2
+    lr_sh0_long: float | None = 1.2e-2
+    short_run_steps: int = 100
+    long_run_steps: int = 800
     densify: bool = True
     refine_start: int = 200
     refine_stop_fraction: float = 0.6
@@ -106,7 +114,7 @@ LIFT_PRESETS = {
     "draft": {},
     "full": dict(iterations=30_000, lr_means=1.6e-4, lr_scales=5e-3, lr_quats=1e-3, lr_opacities=5e-2, lr_sh0=2.5e-3,
                  lr_shN=2.5e-3 / 20, max_sh_degree=3, sh_degree_every=1000, refine_start=500, refine_stop_fraction=0.5,
-                 init_points=100_000),
+                 init_points=100_000, lr_means_long=None, lr_scales_long=None, lr_sh0_long=None),
 }
 
 
@@ -391,6 +399,18 @@ def _voxel_scene(cameras, images, depths, labels, n_points: int, generator: torc
     return scene
 
 
+def run_learning_rates(cfg: LiftConfig, planned: int) -> dict[str, float]:
+    """Adam's rate per parameter group for a run of `planned` steps (0: not yet known, the short
+    rates): each `*_long` rate takes over geometrically between short_run_steps and long_run_steps
+    (means in scene-scale units, before their decay)."""
+    span = math.log(cfg.long_run_steps / cfg.short_run_steps)
+    t = min(1.0, max(0.0, math.log(max(planned, 1) / cfg.short_run_steps) / span)) if span > 0 else 1.0
+    blend = lambda short, long: short if long is None else short ** (1 - t) * long**t  # noqa: E731
+    return {"means": blend(cfg.lr_means, cfg.lr_means_long), "scales": blend(cfg.lr_scales, cfg.lr_scales_long),
+            "quats": cfg.lr_quats, "opacities": cfg.lr_opacities, "sh0": blend(cfg.lr_sh0, cfg.lr_sh0_long),
+            "shN": cfg.lr_shN}
+
+
 def camera_spread(cameras: list[Camera]) -> float:
     """The scene scale of 3DGS: 1.1 x the largest camera distance from their centroid (1 for one)."""
     centers = torch.stack([c.position for c in cameras])
@@ -460,8 +480,8 @@ def _lift(cameras, images, depths, labels, cfg: LiftConfig, progress: bool, init
         # Not optimised, but carried through every split, clone and prune by the strategy.
         "labels": torch.nn.Parameter(scene.labels.clone(), requires_grad=False),
     })
-    lrs = {"means": cfg.lr_means * scene_scale, "scales": cfg.lr_scales, "quats": cfg.lr_quats,
-           "opacities": cfg.lr_opacities, "sh0": cfg.lr_sh0, "shN": cfg.lr_shN}
+    lrs = run_learning_rates(cfg, cfg.iterations if cfg.time_budget_s is None else 0)
+    lrs["means"] *= scene_scale
     optimizers = {n: torch.optim.Adam([{"params": params[n], "lr": lr, "name": n}], eps=1e-15) for n, lr in lrs.items()}
     sky_mask = sky_pixels(depths, labels, cfg.sky)
     sky = None
@@ -515,6 +535,10 @@ def _lift(cameras, images, depths, labels, cfg: LiftConfig, progress: bool, init
             per_step = (time.perf_counter() - t0) / 5
             planned = max(10, min(cfg.iterations, int(cfg.time_budget_s / per_step)))
             decay = 0.01 ** (1.0 / planned)
+            fitted = run_learning_rates(cfg, planned)
+            fitted["means"] *= scene_scale * decay**step
+            for name, opt in optimizers.items():
+                opt.param_groups[0]["lr"] = fitted[name]
             sh_every = max(1, int(cfg.sh_degree_every * planned / cfg.iterations)) if planned < cfg.iterations else sh_every
             if strategy is not None and planned < cfg.min_steps_to_densify:
                 strategy.refine_stop_iter = 0  # too few steps for new Gaussians to settle: keep the initial cloud
