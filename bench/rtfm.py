@@ -4,11 +4,14 @@ One frame at a time (as a live walk makes them), 4 sampling steps, K = 4 memory 
 held-out walk with its guide, caption and layout tokens. The reference, measured in the same run,
 is the same sampler recomputing the context stream at every step (`reuse_cache=False`). Also:
 parameters and analytic FLOPs per frame of the `tiny` and `gpu` presets, and the process's peak
-memory. On CUDA the `gpu` preset is timed at 256x256 in bf16; without one, its frames/s on an
-H100 is estimated from its FLOPs (the assumed throughput is printed).
+memory. On CUDA the `gpu` preset is timed at 256x256 in bf16, one frame and 8 at once, with
+xformers' kernel and with torch's SDPA (the reference); without CUDA its frames/s on an H100 is
+estimated from its FLOPs (the assumed throughput is printed).
 
     .venv/bin/python bench/rtfm.py                       # tiny at 64x64 and 128x128
     .venv/bin/python bench/rtfm.py --checkpoint assets/rtfm-tiny --frames 30
+    .venv/bin/python bench/rtfm.py --save-inputs bench/data/rtfm_inputs.safetensors   # then, on a GPU
+    python bench/rtfm.py --inputs bench/data/rtfm_inputs.safetensors   # machine without the ray caster
 
 The last line is one JSON object with every figure.
 """
@@ -33,16 +36,48 @@ H100_BF16_DENSE_TFLOPS = 989.0  # NVIDIA's dense bf16 figure for the H100 SXM
 ASSUMED_UTILISATION = 0.3  # a small DiT at batch 1 reaches a fraction of peak
 
 
-def frame_inputs(model, resolution: int, device):
-    from rtfm.inputs import Condition, FrameInputs, build_inputs
+def walk_inputs(resolution: int):
+    """One held-out walk's frame 8 with its 4 memory frames, guide, caption and layout (batch of 1)."""
+    from rtfm.inputs import Condition, build_inputs
     from worldgen.frame_model import held_out_walks
 
     walk = held_out_walks(1, resolution=resolution)[0]
     t = 8
     memory = [walk.frames[i] for i in walk.memory_for(t, 4)]
-    inputs = build_inputs(walk.frames[t].camera, memory, walk.guides[t], Condition(text=walk.text, layout=walk.grid),
-                          image_size=model.cfg.image_size)
-    return FrameInputs.collate([inputs]).to(device)
+    return build_inputs(walk.frames[t].camera, memory, walk.guides[t], Condition(text=walk.text, layout=walk.grid))
+
+
+def save_inputs(path: Path, resolutions) -> None:
+    import dataclasses
+
+    from safetensors.torch import save_file
+
+    # float16 on disk keeps the file small enough to travel to a GPU machine; speed does not depend on it
+    tensors = {f"{res}.{k}": (v.half() if v.is_floating_point() else v).contiguous() for res in resolutions
+               for k, v in dataclasses.asdict(walk_inputs(res)).items() if v is not None}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(path))
+    print(f"saved frame inputs at {', '.join(map(str, resolutions))} px to {path}")
+
+
+def load_inputs(path: Path, resolution: int):
+    from safetensors.torch import load_file
+
+    from rtfm.inputs import FrameInputs
+
+    tensors = load_file(str(path))
+    fields = {k.split(".", 1)[1]: v.float() if v.is_floating_point() else v
+              for k, v in tensors.items() if k.startswith(f"{resolution}.")}
+    if not fields:
+        sys.exit(f"{path}: no frame inputs at {resolution} px (saved: {sorted({k.split('.')[0] for k in tensors})})")
+    return FrameInputs(**fields)
+
+
+def frame_inputs(resolution: int, device, saved: Path | None, batch: int = 1):
+    from rtfm.inputs import FrameInputs
+
+    one = load_inputs(saved, resolution) if saved else walk_inputs(resolution)
+    return FrameInputs.collate([one] * batch).to(device)
 
 
 def time_frames(model, inputs, frames: int, reuse: bool, steps: int, autocast: bool) -> float:
@@ -62,6 +97,37 @@ def time_frames(model, inputs, frames: int, reuse: bool, steps: int, autocast: b
     return frames / (time.perf_counter() - t0)
 
 
+def time_gpu_preset(res: int, gflop: float, device, args) -> dict:
+    """The `gpu` preset in bf16 on CUDA: one frame and 8 at once, with and without key/value reuse,
+    on each attention kernel; SDPA is the reference."""
+    from rtfm.attention import _xformers_ops, attention_backend
+    from rtfm.frame_model import FrameModel
+
+    model = FrameModel.from_preset("gpu").to(device).eval()
+    name = torch.cuda.get_device_name(0)
+    one, eight = frame_inputs(res, device, args.inputs), frame_inputs(res, device, args.inputs, batch=8)
+    backends = ["sdpa"] + (["xformers"] if _xformers_ops() is not None else [])
+    out = {"cuda_device": name, "attention_backends": backends}
+    for backend in backends:
+        with attention_backend(backend):
+            fps = time_frames(model, one, args.frames, True, args.steps, True)
+            fps_no_reuse = time_frames(model, one, args.frames, False, args.steps, True)
+            fps8 = 8 * time_frames(model, eight, max(args.frames // 4, 3), True, args.steps, True)
+        tflops = fps8 * gflop / 1e3
+        print(f"gpu preset {res}x{res} bf16, {backend}, {name}: {fps:.1f} frames/s one at a time "
+              f"({fps / fps_no_reuse:.2f}x over {fps_no_reuse:.1f} without key/value reuse), {fps8:.1f} frames/s "
+              f"8 at a time ({tflops:.0f} TFLOP/s, {tflops / H100_BF16_DENSE_TFLOPS:.1%} of an H100's dense bf16 peak)")
+        key = f"gpu_{res}_{backend}"
+        out.update({f"{key}_frames_per_s": round(fps, 2), f"{key}_frames_per_s_no_kv_reuse": round(fps_no_reuse, 2),
+                    f"{key}_batch8_frames_per_s": round(fps8, 2), f"{key}_batch8_tflop_per_s": round(tflops, 1)})
+    if "xformers" in backends:
+        ratio = out[f"gpu_{res}_xformers_frames_per_s"] / out[f"gpu_{res}_sdpa_frames_per_s"]
+        out["xformers_vs_sdpa_frames_per_s_ratio"] = round(ratio, 3)
+        print(f"xformers / SDPA, one frame at a time: {ratio:.2f}x")
+    out["cuda_peak_memory_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--checkpoint", default=str(ROOT / "assets" / "rtfm-tiny"),
@@ -69,7 +135,11 @@ def main() -> None:
     ap.add_argument("--resolutions", default="64,128")
     ap.add_argument("--frames", type=int, default=20)
     ap.add_argument("--steps", type=int, default=4)
+    ap.add_argument("--inputs", type=Path, help="frame inputs saved by --save-inputs (instead of ray casting a walk)")
+    ap.add_argument("--save-inputs", type=Path, help="save held-out frame inputs at 64 and 256 px here and exit")
     args = ap.parse_args()
+    if args.save_inputs:
+        return save_inputs(args.save_inputs, (64, 256))
 
     from rtfm.checkpoint import load_frame_model
     from rtfm.frame_model import FrameModel
@@ -82,7 +152,7 @@ def main() -> None:
     figures: dict = {"machine": describe(), "steps": args.steps, "memory_frames": 4,
                      "tiny_parameters": sum(p.numel() for p in model.parameters())}
     for res in (int(r) for r in args.resolutions.split(",")):
-        inputs = frame_inputs(model, res, device)
+        inputs = frame_inputs(res, device, args.inputs)
         ctx_tokens = int(model.context_tokens(inputs)[0].shape[1])
         cached = time_frames(model, inputs, args.frames, True, args.steps, False)
         uncached = time_frames(model, inputs, max(args.frames // 2, 3), False, args.steps, False)
@@ -103,10 +173,7 @@ def main() -> None:
     figures["gpu_parameters"] = sum(p.numel() for p in gpu.parameters())
     figures["gpu_256_gflop_per_frame"] = round(g_flops["total_gflop"], 2)
     if device.type == "cuda":
-        gpu_model = FrameModel.from_preset("gpu").to(device).eval()
-        fps = time_frames(gpu_model, frame_inputs(gpu_model, g_res, device), args.frames, True, args.steps, True)
-        figures["gpu_256_frames_per_s_measured"] = round(fps, 2)
-        print(f"gpu preset {g_res}x{g_res} bf16: {fps:.1f} frames/s measured on {torch.cuda.get_device_name(0)}")
+        figures.update(time_gpu_preset(g_res, g_flops["total_gflop"], device, args))
     else:
         est = H100_BF16_DENSE_TFLOPS * 1e3 * ASSUMED_UTILISATION / g_flops["total_gflop"]
         figures["gpu_256_frames_per_s_h100_estimate"] = round(est, 1)

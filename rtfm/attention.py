@@ -3,6 +3,7 @@ torch's `scaled_dot_product_attention` everywhere else. Both take the same boole
 
 from __future__ import annotations
 
+import contextlib
 import functools
 
 import torch
@@ -20,11 +21,34 @@ def _xformers_ops():
         return None
 
 
-def attend(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None, backend: str = "auto") -> Tensor:
-    """q [B, H, Lq, D], k and v [B, H, Lk, D], mask broadcastable to [B, H, Lq, Lk] (True = may attend)
-    -> [B, H, Lq, D]. Every query row must be allowed at least one key."""
-    if backend not in ("auto", "sdpa", "xformers"):
+BACKENDS = ("auto", "sdpa", "xformers")
+_default_backend = "auto"
+
+
+def _check(backend: str) -> None:
+    if backend not in BACKENDS:
         raise ValueError(f"unknown attention backend {backend!r}; choose auto, sdpa or xformers")
+
+
+@contextlib.contextmanager
+def attention_backend(backend: str):
+    """Run every `attend` call that names no backend (the models' own) on `backend` inside the block;
+    benchmarks and parity tests use it to compare xformers with SDPA in a whole model."""
+    global _default_backend
+    _check(backend)
+    previous, _default_backend = _default_backend, backend
+    try:
+        yield
+    finally:
+        _default_backend = previous
+
+
+def attend(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None, backend: str | None = None) -> Tensor:
+    """q [B, H, Lq, D], k and v [B, H, Lk, D], mask broadcastable to [B, H, Lq, Lk] (True = may attend)
+    -> [B, H, Lq, D]. Every query row must be allowed at least one key. backend None: the one
+    `attention_backend` set ("auto" outside it)."""
+    backend = _default_backend if backend is None else backend
+    _check(backend)
     use_xf = backend == "xformers" or (backend == "auto" and q.is_cuda and _xformers_ops() is not None)
     if not use_xf:
         return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)

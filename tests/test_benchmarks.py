@@ -4,13 +4,17 @@ import json
 
 import pytest
 
-from worldgen.benchmarks import load_records, run_benchmarks, run_script, save_record, scripts, write_page
+from worldgen.benchmarks import (CUDA_ONLY, default_scripts, load_records, run_benchmarks, run_script, save_record,
+                                 scripts, write_page)
 from worldgen.errors import WorldgenError
 
 
 def test_every_bench_script_is_listed_and_unknown_names_are_refused(tmp_path):
     names = scripts()
-    assert {"rtfm", "rollout", "lift", "generate"} <= set(names) and "machine" not in names
+    assert {"rtfm", "rollout", "lift", "generate", "raster_cuda"} <= set(names) and "machine" not in names
+    import torch
+
+    assert set(default_scripts()) == set(names) - (set() if torch.cuda.is_available() else CUDA_ONLY)
     with pytest.raises(WorldgenError, match="unknown benchmarks"):
         run_benchmarks(["no_such_bench"], tmp_path / "B.md", results=tmp_path / "results")
     assert not (tmp_path / "results").exists() and not (tmp_path / "B.md").exists()

@@ -241,3 +241,29 @@ def test_shipped_checkpoint_loads_and_makes_a_frame():
     target = cameras(1, 64)[0]
     out = sample_frames(model, build_inputs(target, frames(2, res=64)), generator=torch.Generator().manual_seed(0))
     assert out.rgb.shape == (1, 64, 64, 3) and torch.isfinite(out.depth).all()
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("backend", ["sdpa", "xformers"])
+def test_cuda_frame_model_matches_cpu_and_its_cache(backend):
+    """On CUDA (either attention kernel) the joint forward matches the CPU model, and the cached
+    context matches the joint forward, in float32; in bf16 autocast it stays close."""
+    if backend == "xformers":
+        pytest.importorskip("xformers.ops")
+    from rtfm.attention import attention_backend
+
+    model, inputs = micro_model(), batch_of_two()
+    x_t, s = torch.randn(2, 4, RES, RES, generator=torch.Generator().manual_seed(3)), torch.full((2,), 0.6)
+    with torch.no_grad():
+        cpu = model(x_t, s, inputs)
+        model, inputs, x_t, s = model.to("cuda"), inputs.to("cuda"), x_t.cuda(), s.cuda()
+        with attention_backend(backend):
+            joint = model(x_t, s, inputs)
+            cached = model.denoise(x_t, s, inputs, model.encode_context(inputs))
+            with torch.autocast("cuda", dtype=torch.bfloat16):
+                half = model.denoise(x_t, s, inputs, model.encode_context(inputs))
+    for a, b, c, h in zip(cpu, joint, cached, half):
+        assert (a - b.cpu()).abs().max() < 1e-4
+        assert (b - c).abs().max() < 1e-5
+        assert (b - h.float()).abs().max() < 0.1

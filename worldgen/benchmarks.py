@@ -24,11 +24,19 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 RESULTS = BENCH / "results"
 HELPERS = {"machine"}  # modules of bench/ that are not benchmarks
+CUDA_ONLY = {"raster_cuda"}  # run by default only where torch sees a CUDA device (named, they run anywhere)
 OUTPUT_CHARS = 6000  # of a script's printed output kept in its record (the end, where the figures are)
 
 
 def scripts() -> list[str]:
     return sorted(p.stem for p in BENCH.glob("*.py") if p.stem not in HELPERS)
+
+
+def default_scripts() -> list[str]:
+    """What `worldgen bench` runs when no names are given: every script this machine can run."""
+    import torch
+
+    return [n for n in scripts() if n not in CUDA_ONLY or torch.cuda.is_available()]
 
 
 def run_script(name: str, args: list[str], timeout_s: float) -> dict:
@@ -165,10 +173,11 @@ def write_page(records: dict[str, dict], out: Path, machine: str) -> Path:
 
 def run_benchmarks(names: list[str] | None = None, out: str | Path = ROOT / "BENCHMARKS.md", timeout_s: float = 3600,
                    log=print, args: list[str] | None = None, results: str | Path = RESULTS) -> Path:
-    """Run the named bench/ scripts (all when None; `args` go to each), store their records in
-    `results`, and rewrite the page from every stored record. Returns the page's path."""
+    """Run the named bench/ scripts (when None, all this machine can run: `default_scripts`; `args`
+    go to each), store their records in `results`, and rewrite the page from every stored record.
+    Returns the page's path."""
     available = scripts()
-    names = names or available
+    names = names or default_scripts()
     unknown = sorted(set(names) - set(available))
     if unknown:
         raise ArgumentError(f"unknown benchmarks {', '.join(unknown)}; choose from {', '.join(available)}")
