@@ -439,9 +439,10 @@ def build_blocks(editor: Editor) -> gr.Blocks:
                             quality = gr.Radio(["draft", "full"], value="draft", label="Quality", elem_id="quality")
                             seed = gr.Number(value=0, precision=0, label="Seed", minimum=0)
                         with gr.Accordion("Photos, video or a layout file", open=False):
-                            images = gr.File(label="Photo(s)", file_count="multiple", file_types=["image"])
-                            video = gr.File(label="Video", file_types=["video"])
-                            layout_file = gr.File(label="Layout (box JSON or voxel .npy)", file_types=[".json", ".npy"])
+                            images = gr.File(label="Photo(s)", file_count="multiple", file_types=["image"], elem_id="images")
+                            video = gr.File(label="Video", file_types=["video"], elem_id="video")
+                            layout_file = gr.File(label="Layout (box JSON or voxel .npy)", file_types=[".json", ".npy"],
+                                                  elem_id="layout-file")
                         with gr.Accordion("Box layout editor", open=False):
                             use_boxes = gr.Checkbox(label="Generate from these boxes", value=False)
                             shell = gr.Radio(["room", "outdoor"], value="room", label="Shell")

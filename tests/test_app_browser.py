@@ -120,6 +120,20 @@ def _view_pixels(page) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(page.locator("#view img").screenshot())).convert("RGB")).astype(float)
 
 
+def _canvas_pixels(page) -> np.ndarray:
+    """The 3D view as pixels: gsplat.js draws the splats into a WebGL canvas."""
+    from PIL import Image
+    import io
+
+    canvas = page.locator("#model3d canvas")
+    canvas.wait_for(timeout=60_000)
+    canvas.scroll_into_view_if_needed()
+    time.sleep(3)
+    # a clip of the page, not an element shot: the viewer redraws continuously, so it never "settles"
+    png = page.screenshot(clip=canvas.bounding_box())
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(float)
+
+
 def test_create_explore_edit_export(browser, server, tmp_path):
     from renderer import load_scene
 
@@ -128,15 +142,7 @@ def test_create_explore_edit_export(browser, server, tmp_path):
     assert "held-out PSNR" in status
     _shot(page, "create")
 
-    # the 3D view: gsplat.js draws the splats into a WebGL canvas that is not blank
-    canvas = page.locator("#model3d canvas")
-    canvas.wait_for(timeout=60_000)
-    time.sleep(3)
-    from PIL import Image
-    import io
-
-    pixels = np.asarray(Image.open(io.BytesIO(canvas.screenshot())).convert("RGB")).astype(float)
-    assert pixels.std() > 8, "the 3D view is blank"
+    assert _canvas_pixels(page).std() > 8, "the 3D view is blank"
     page.get_by_role("tab", name="Explore").click()
     before = _view_pixels(page)
     page.click("#move-orbit-left")
@@ -169,6 +175,47 @@ def test_create_explore_edit_export(browser, server, tmp_path):
     dl.value.save_as(path)
     scene = load_scene(path)
     assert len(scene) > 1000
+    ctx.close()
+
+
+def _held_out_photo(folder: Path) -> Path:
+    """A 160x120 view of a held-out procedural room, saved as a PNG (what a user's photo is to the app)."""
+    from PIL import Image
+
+    from renderer.raycast import raycast
+    from worldgen.frame_model import HELD_OUT_SEED_BASE
+    from worldgen.procgen.composers import compose
+    from worldgen.procgen.paths import camera_path
+    from worldgen.procgen.world import build_world
+
+    layout, _ = compose("bedroom", HELD_OUT_SEED_BASE + 203)
+    cam = camera_path(layout, "orbit", 8, width=160, height=120, seed=0)[0]
+    shot = raycast(build_world(layout, HELD_OUT_SEED_BASE + 203), cam, samples_per_pixel=2)
+    path = folder / "my photo.png"
+    Image.fromarray((shot["rgb"] * 255 + 0.5).astype("uint8")).save(path)
+    return path
+
+
+def test_a_photo_upload_becomes_a_world(browser, server, tmp_path):
+    """Upload a photo through the file picker, Generate with no prompt: the world is built from the
+    photo (world.json names it), its frames stream in, and the 3D view shows it."""
+    import json
+
+    photo = _held_out_photo(tmp_path)
+    ctx, page = _open(browser, server)
+    page.get_by_text("Photos, video or a layout file").click()
+    page.set_input_files("#images input[type=file]", str(photo))
+    page.wait_for_function("document.querySelector('#images')?.innerText.includes('my photo.png')", timeout=60_000)
+    page.click("#generate")
+    page.wait_for_function("/world w|Error/.test(document.querySelector('#status')?.innerText)", timeout=240_000)
+    status = page.inner_text("#status")
+    assert "world w" in status, status
+    assert page.locator("#frames img").count() > 0
+    world_id = status.split("world ", 1)[1].split()[0].strip(".:,")
+    (manifest,) = [p for p in server["data"].rglob("world.json") if p.parent.name == world_id]
+    inputs = json.loads(manifest.read_text())["inputs"]
+    assert inputs["image"].endswith("my photo.png") and inputs["prompt"] is None, inputs
+    assert _canvas_pixels(page).std() > 8, "the 3D view is blank"
     ctx.close()
 
 

@@ -28,6 +28,7 @@ from app.workspace import Workspace, new_owner_token  # noqa: E402
 from worldgen.world import load_world  # noqa: E402
 
 APP_FUZZ = settings(FUZZ, max_examples=max(20, FUZZ.max_examples // 5))
+TIMEOUT_S = max(1800, APP_FUZZ.max_examples)  # about a second per input, end to end, at most
 TINY = dict(frames=2, resolution=24, lift_steps=2, flythrough=False)  # a world in about a second
 # What a form field can hold once a browser (or a script posting to the API) has filled it.
 FORM = st.sampled_from([None, "", " ", "abc", float("nan"), float("inf"), -float("inf"), 1e308, -1e308, 0, -1, 0.5,
@@ -57,7 +58,7 @@ def app(tmp_path_factory):
     return editor, owner, outs[-1][2].world_id
 
 
-@pytest.mark.timeout(1800)
+@pytest.mark.timeout(TIMEOUT_S)
 def test_create_handler_answers_hostile_forms_and_uploads(app, tmp_path):
     editor, _, _ = app
     owner = new_owner_token()
@@ -66,7 +67,7 @@ def test_create_handler_answers_hostile_forms_and_uploads(app, tmp_path):
 
     layout_json = json.dumps(layout_from_prompt("a kitchen with a table", seed=0)[0].to_dict()).encode()
     uploads = {"layout": ("l.json", layout_json), "npy": ("v.npy", _npy_bytes()),
-               "png": ("p.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 20)}
+               "png": ("p.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 20), "photo": ("photo.png", _photo_bytes())}
     cell = FORM | st.sampled_from(["bed", "lamp", "#3355aa", 1.0, 2.0])
 
     @APP_FUZZ
@@ -75,7 +76,8 @@ def test_create_handler_answers_hostile_forms_and_uploads(app, tmp_path):
            quality=st.just("draft") | st.sampled_from(["draft", "", None, "ultra", 3]),
            boxes=st.none() | st.lists(st.lists(cell, max_size=10), max_size=3), use_boxes=st.booleans(),
            shell=st.sampled_from(["room", "outdoor", None, "../x"]),
-           upload=st.sampled_from([None, "layout", "npy", "png", "missing", "folder", "devzero", "dict", "number"]),
+           upload=st.sampled_from([None, "layout", "npy", "png", "photo", "missing", "folder", "devzero", "dict",
+                                   "number"]),
            ops=st.none() | BYTE_OPS)
     def run(prompt, seed, quality, boxes, use_boxes, shell, upload, ops):
         before = editor.ws.worlds(owner)
@@ -83,8 +85,9 @@ def test_create_handler_answers_hostile_forms_and_uploads(app, tmp_path):
         if upload in uploads:
             name, data = uploads[upload]
             (tmp_path / name).write_bytes(data if ops is None else mutate(data, ops))
-            layout_file = str(tmp_path / name) if upload != "png" else None
-            images = [str(tmp_path / name)] if upload == "png" else None
+            is_image = upload in ("png", "photo")
+            layout_file = None if is_image else str(tmp_path / name)
+            images = [str(tmp_path / name)] if is_image else None
         elif upload is not None:
             layout_file = {"missing": str(tmp_path / "gone.json"), "folder": str(tmp_path), "devzero": "/dev/zero",
                            "dict": {"path": None}, "number": 7}[upload]
@@ -93,6 +96,8 @@ def test_create_handler_answers_hostile_forms_and_uploads(app, tmp_path):
         status = outs[-1][0]
         assert status.startswith(("world ", "Error: ")), status
         outcomes["refused" if status.startswith("Error: ") else "made"] += 1
+        if upload == "photo" and not status.startswith("Error: "):
+            outcomes["photo worlds"] += 1
         after = editor.ws.worlds(owner)
         if status.startswith("Error: "):
             assert after == before, "a refused world left a folder behind"
@@ -101,10 +106,24 @@ def test_create_handler_answers_hostile_forms_and_uploads(app, tmp_path):
             load_world(editor.ws.world_dir(owner, new))
             editor.ws.delete_world(owner, new)  # stay under the per-session world limit
 
-    outcomes = {"made": 0, "refused": 0}
+    outcomes = {"made": 0, "refused": 0, "photo worlds": 0}
     run()
     print(f"\ncreate handler: {outcomes}")
-    assert outcomes["made"] and outcomes["refused"]
+    assert outcomes["made"] and outcomes["refused"] and outcomes["photo worlds"]
+
+
+def _photo_bytes() -> bytes:
+    """A valid 40x30 PNG photo (a gradient with noise): uploaded whole it makes a photo world."""
+    import io
+
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:30, 0:40]
+    rgb = np.stack([xx / 40, yy / 30, 0.5 + 0 * xx], -1) * 200 + rng.integers(0, 50, (30, 40, 3))
+    buf = io.BytesIO()
+    Image.fromarray(rgb.astype(np.uint8)).save(buf, format="PNG")
+    return buf.getvalue()
 
 
 def _npy_bytes() -> bytes:
@@ -126,7 +145,7 @@ VALID_ARGS = {"recolor": (st.sampled_from(["replace", "tint", "hue"]), st.sample
 PHRASES = st.sampled_from(["the bed", "all lamps", "the red chair", "the blue bed", "the floor"]) | PROMPTS
 
 
-@pytest.mark.timeout(1800)
+@pytest.mark.timeout(TIMEOUT_S)
 def test_edit_handlers_answer_hostile_values_and_keep_the_world_loadable(app):
     editor, owner, world_id = app
     request = _request(owner)

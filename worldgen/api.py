@@ -70,8 +70,8 @@ def generate(prompt: str | None = None, images: str | os.PathLike | Sequence[str
     frame_model: a frame model checkpoint folder (default: assets/rtfm-tiny).
     flythrough: also render flythrough.mp4 (a large share of a small world's time).
     device: the frame model's device ("cpu", "cuda"); None picks CUDA when there is one.
-    on_frame: called as on_frame(index, total, rgb [H, W, 3] float32) for each frame as it is made,
-      for prompt and layout worlds (an editor shows them while the lift runs).
+    on_frame: called as on_frame(index, total, rgb [H, W, 3] float32) for each frame as it is made
+      (a photo or video frame first, then the generated views; an editor shows them while the lift runs).
     complete: after the objects a prompt names, add what its scene type plausibly holds (marked
       "source": "completion" in layout.json); prompts saying "only" or "empty" are never completed.
     Raises a WorldgenError subclass naming the input for every bad argument or file.
@@ -112,11 +112,12 @@ def _make(out, prompt, images, video, layout, seed, quality, opts, device, progr
     frames, size, budget = int(opts["frames"]), int(opts["resolution"]), float(opts["time_budget_s"])
     steps = int(opts["lift_steps"]) if opts.get("lift_steps") else None
     model, fov, flythrough = opts["frame_model"], opts["fov_y_deg"], opts["flythrough"]
+    media = dict(time_budget_s=budget, lift_steps=steps, checkpoint=model, progress=progress, flythrough=flythrough,
+                 on_frame=opts["on_frame"], device=device)  # what photo and video worlds share
     if video is not None:
         from .video_world import generate_from_video
 
-        generate_from_video(video, out, prompt=prompt, seed=seed, lift_size=size, fov_y_deg=fov, time_budget_s=budget,
-                            checkpoint=model, progress=progress)
+        generate_from_video(video, out, prompt=prompt, seed=seed, lift_size=size, fov_y_deg=fov, **media)
     elif images is not None:
         from .image_world import generate_from_image
         from .video_world import generate_from_images
@@ -124,10 +125,9 @@ def _make(out, prompt, images, video, layout, seed, quality, opts, device, progr
         paths = [images] if isinstance(images, (str, os.PathLike)) else list(images)
         if len(paths) == 1:
             generate_from_image(paths[0], out, prompt=prompt, seed=seed, frames=frames, lift_size=size, fov_y_deg=fov,
-                                time_budget_s=budget, checkpoint=model, progress=progress)
+                                **media)
         else:  # placed by structure from motion, then completed as a video's frames are
-            generate_from_images(paths, out, prompt=prompt, seed=seed, lift_size=size, fov_y_deg=fov,
-                                 time_budget_s=budget, checkpoint=model, progress=progress)
+            generate_from_images(paths, out, prompt=prompt, seed=seed, lift_size=size, fov_y_deg=fov, **media)
     elif quality == "full":
         from .layout_world import generate_full
 

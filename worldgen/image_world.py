@@ -12,13 +12,12 @@ import numpy as np
 import torch
 
 from renderer import Camera
-from renderer.lift import LiftConfig
 from renderer.view import exploration_path
 
 from .frame_model import DEFAULT_FRAME_MODEL, DEFAULT_TEXT_ENCODER, text_states
 from .frames import PosedFrames, write_transforms
 from .images import DEFAULT_FOV_Y_DEG, read_image
-from .pipeline import lift_to_world
+from .pipeline import FrameCallback, lift_budget, lift_to_world
 from .world import WorldWriter
 
 EYE = (0.0, 0.0, 1.5)  # the photo's camera: 1.5 m above the origin, looking along +X (level)
@@ -29,13 +28,15 @@ def photo_camera(width: int, height: int, fov_y_deg: float) -> Camera:
 
 
 def photo_frames(model, photo: torch.Tensor, camera: Camera, text: torch.Tensor | None = None, frames: int = 24,
-                 lift_size: int = 128, seed: int = 0, timed: Callable[[str], None] | None = None):
+                 lift_size: int = 128, seed: int = 0, timed: Callable[[str], None] | None = None,
+                 on_frame: FrameCallback | None = None):
     """A photo [H, W, 3] in [0, 1] seen by `camera` -> (PosedFrames at the lift size: the photo, then
     `frames` - 1 generated views around it; the SpatialMemory that made them).
 
     The photo's depth is predicted (`rtfm.photo.photo_memory`); the frame model walks an exploration
     path from it with memory. Frames are lifted at `lift_size` on the short side: the photo keeps
-    its own detail, generated frames are upsampled. `timed(stage)` is called as each stage ends."""
+    its own detail, generated frames are upsampled. `timed(stage)` is called as each stage ends;
+    `on_frame(index, total, rgb [H, W, 3])` sees the photo and then each generated frame as it is made."""
     from rtfm.inputs import Condition
     from rtfm.layers import resize_map
     from rtfm.memory import SpatialMemory
@@ -48,7 +49,13 @@ def photo_frames(model, photo: torch.Tensor, camera: Camera, text: torch.Tensor 
     memory = SpatialMemory(capacity=32)
     memory.add(frame0)
     condition = Condition(text=text, images=frame0.rgb[None])
-    generated = [frame0] + list(rollout(model, exploration_path(frame0.camera, frames - 1), condition, memory, seed=seed))
+    generated = [frame0]
+    if on_frame is not None:
+        on_frame(0, frames, photo.numpy())
+    for frame in rollout(model, exploration_path(frame0.camera, frames - 1), condition, memory, seed=seed):
+        generated.append(frame)
+        if on_frame is not None:
+            on_frame(len(generated) - 1, frames, frame.rgb.cpu().numpy())
     if timed:
         timed("frames")
     k = lift_size / min(frame0.camera.width, frame0.camera.height)
@@ -66,12 +73,15 @@ def photo_frames(model, photo: torch.Tensor, camera: Camera, text: torch.Tensor 
 def generate_from_image(image: str | os.PathLike, out: str | os.PathLike, *, prompt: str | None = None, seed: int = 0,
                         frames: int = 24, lift_size: int = 128, fov_y_deg: float | None = None,
                         time_budget_s: float = 40.0, checkpoint: str | os.PathLike = DEFAULT_FRAME_MODEL,
-                        overwrite: bool = False, progress: bool = True) -> Path:
-    """One photo (and an optional prompt) -> a world folder. Returns its path."""
+                        overwrite: bool = False, progress: bool = True, lift_steps: int | None = None,
+                        flythrough: bool = True, on_frame: FrameCallback | None = None, device: str | None = None) -> Path:
+    """One photo (and an optional prompt) -> a world folder. Returns its path. lift_steps: lift for
+    exactly that many steps instead of `time_budget_s` (reproducible bit for bit); on_frame: see
+    `photo_frames`; device: the frame model's (default CPU)."""
     from rtfm.checkpoint import load_frame_model
 
     rgb, _, exif_fov = read_image(image, max_side=1024)  # before the folder: a bad file leaves nothing
-    model = load_frame_model(checkpoint)
+    model = load_frame_model(checkpoint, device or "cpu")
     fov = fov_y_deg or exif_fov or DEFAULT_FOV_Y_DEG
     with WorldWriter(out, overwrite=overwrite) as writer:
         writer.manifest.update({"inputs": {"image": str(image), "prompt": prompt}, "seed": seed,
@@ -81,11 +91,11 @@ def generate_from_image(image: str | os.PathLike, out: str | os.PathLike, *, pro
         h, w = rgb.shape[:2]
         text = text_states(DEFAULT_TEXT_ENCODER)(prompt) if prompt else None
         posed, memory = photo_frames(model, torch.from_numpy(rgb), photo_camera(w, h, fov), text, frames, lift_size, seed,
-                                     writer.timed)
+                                     writer.timed, on_frame)
         write_transforms(writer.path("frames"), posed, extra={"source": "image", "generated_from": 1})
         writer.manifest["files"]["frames"] = "frames/transforms.json"
         memory.save(writer.path("memory"))
         writer.manifest["files"]["memory"] = "memory/memory.json"
-        lift_to_world(posed, out, config=LiftConfig(iterations=100_000, time_budget_s=time_budget_s, seed=seed),
-                      writer=writer, progress=progress)
+        lift_to_world(posed, out, config=lift_budget(time_budget_s, lift_steps, seed), writer=writer, progress=progress,
+                      flythrough=flythrough)
         return writer.commit()

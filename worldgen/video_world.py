@@ -28,12 +28,11 @@ import numpy as np
 import torch
 
 from renderer.errors import ArgumentError
-from renderer.lift import LiftConfig
 from renderer.view import exploration_path
 
 from .frame_model import DEFAULT_FRAME_MODEL, DEFAULT_TEXT_ENCODER, text_states
 from .frames import PosedFrames, find_colmap_model, read_frames, undistort, write_transforms
-from .pipeline import lift_to_world
+from .pipeline import FrameCallback, lift_budget, lift_to_world
 from .sfm import Reconstruction, SfMError, estimate_poses, metric_scale, triangulate_reconstruction
 from .video import Video, read_video, sample_by_motion
 from .world import WorldWriter
@@ -62,14 +61,18 @@ def generate_from_video(video: str | os.PathLike, out: str | os.PathLike, *, pro
                         frames: int = 32, lift_size: int = 128, fov_y_deg: float | None = None,
                         time_budget_s: float = 60.0, checkpoint: str | os.PathLike = DEFAULT_FRAME_MODEL,
                         overwrite: bool = False, progress: bool = True, generated: int = 8,
-                        max_duration_s: float = 120.0, keep_all: bool = False, inputs: dict | None = None) -> Path:
+                        max_duration_s: float = 120.0, keep_all: bool = False, inputs: dict | None = None,
+                        lift_steps: int | None = None, flythrough: bool = True, on_frame: FrameCallback | None = None,
+                        device: str | None = None) -> Path:
     """A video file or frame folder (and an optional prompt) -> a world folder. Returns its path.
 
     frames: video frames kept (by motion); lift_size: the short side of the lifted frames, pixels;
     generated: views the frame model adds; fov_y_deg: the video's vertical field of view when known
     (else structure from motion refines a 60 degree guess); keep_all: every frame of a folder is
     used (photos, not a video: nothing is sampled by motion); inputs: what world.json records as the
-    input (default: the video and the prompt)."""
+    input (default: the video and the prompt); lift_steps: lift for exactly that many steps instead
+    of `time_budget_s`; on_frame(index, total, rgb [H, W, 3]): sees each video frame as its depth is
+    predicted, then each generated view; device: the frame model's (default CPU)."""
     from rtfm.checkpoint import load_frame_model
     from rtfm.inputs import Condition, MemoryFrame
     from rtfm.layers import resize_map
@@ -119,7 +122,7 @@ def generate_from_video(video: str | os.PathLike, out: str | os.PathLike, *, pro
         poses_from = f"structure from motion (pycolmap {pycolmap.__version__})"
     stages["poses"] = lap()
     keep = rec.registered
-    model = load_frame_model(checkpoint)
+    model = load_frame_model(checkpoint, device or "cpu")
     with WorldWriter(out, overwrite=overwrite) as writer:
         writer.manifest["timings_s"].update(stages)
         writer.manifest.update({"inputs": inputs or {"video": str(video), "prompt": prompt}, "seed": seed,
@@ -127,7 +130,12 @@ def generate_from_video(video: str | os.PathLike, out: str | os.PathLike, *, pro
                                 "video": {"fps": clip.fps, "truncated": clip.truncated, "sampled": len(clip),
                                           "registered": len(keep), "names": [clip.names[i] for i in keep]}})
         # The frame model's depth of each video frame, at its working size (short side = its resolution).
-        shown = [photo_memory(model, torch.from_numpy(clip.frames[i]), rec.cameras[i], seed=seed)[0] for i in keep]
+        total = len(keep) + generated
+        shown = []
+        for i in keep:
+            shown.append(photo_memory(model, torch.from_numpy(clip.frames[i]), rec.cameras[i], seed=seed)[0])
+            if on_frame is not None:
+                on_frame(len(shown) - 1, total, clip.frames[i])
         writer.timed("depth")
         depth_of: list[np.ndarray | None] = [None] * len(rec.cameras)
         for i, f in zip(keep, shown):
@@ -164,7 +172,11 @@ def generate_from_video(video: str | os.PathLike, out: str | os.PathLike, *, pro
         counts = [generated // len(anchors) + (1 if a < generated % len(anchors) else 0) for a in range(len(anchors))]
         path = [cam for a, n in zip(anchors, counts) if n > 0
                 for cam in exploration_path(working[a], n, step_back_m=0.5 * to_world)]
-        new = list(rollout(model, path, condition, memory, seed=seed)) if path else []
+        new = []
+        for frame in rollout(model, path, condition, memory, seed=seed) if path else ():
+            new.append(frame)
+            if on_frame is not None:
+                on_frame(len(keep) + len(new) - 1, total, frame.rgb.cpu().numpy())
         writer.timed("frames")
         h0, w0 = clip.frames.shape[1:3]
         k = lift_size / min(w0, h0)
@@ -187,9 +199,9 @@ def generate_from_video(video: str | os.PathLike, out: str | os.PathLike, *, pro
             writer.manifest["warnings"] = warnings
             for w in warnings:
                 log.warning("%s: %s", video, w)
-        lift_to_world(frames_out, out, config=LiftConfig(iterations=100_000, time_budget_s=time_budget_s, seed=seed,
-                                                      refine_poses=refine),
-                      writer=writer, progress=progress, init_points=(rec.points, rec.colors) if len(rec.points) else None)
+        lift_to_world(frames_out, out, config=lift_budget(time_budget_s, lift_steps, seed, refine_poses=refine),
+                      writer=writer, progress=progress, flythrough=flythrough,
+                      init_points=(rec.points, rec.colors) if len(rec.points) else None)
         return writer.commit()
 
 
