@@ -555,7 +555,9 @@ def _lift(cameras, images, depths, labels, cfg: LiftConfig, progress: bool, init
             strategy.step_pre_backward(params, optimizers, state, step, info)
         pred, gt = out.rgb[0], images[i]
         if sky is not None:  # the sky shows through what the splats leave uncovered
-            env = sample_sky(sky, pixel_directions(cam))
+            # the sky turns with the camera's refined pose, as the splats do through the moved scene
+            view = corrected(cam, poses[i].detach() * pose_units) if posed else cam
+            env = sample_sky(sky, pixel_directions(view))
             # Only sky pixels teach the sky: elsewhere it would soak up what the splats get wrong.
             env = torch.where(sky_mask[i][..., None], env, env.detach())
             pred = pred + (1.0 - out.alpha[0])[..., None] * env
