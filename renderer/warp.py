@@ -72,6 +72,19 @@ def _land(points: Tensor, valid: Tensor, target: Camera) -> tuple[Tensor, Tensor
     return index, z, keep
 
 
+def zbuffer(index: Tensor, z: Tensor, keep: Tensor, pixels: int, depth_tolerance: float = 0.0) -> tuple[Tensor, Tensor]:
+    """Points landing on pixels (index [M], depth z [M], keep [M] bool) -> which pixels got one
+    (mask [pixels] bool) and the winning point of each of those pixels (pick [mask.sum()]): the
+    nearest; among the points within `depth_tolerance` (relative) of the nearest, the lowest index."""
+    zbuf = torch.full((pixels,), float("inf"))
+    zbuf.scatter_reduce_(0, index[keep], z[keep], reduce="amin")
+    winner = keep & (z <= zbuf[index] * (1 + depth_tolerance))
+    first = torch.full((pixels,), len(z), dtype=torch.long)
+    first.scatter_reduce_(0, index[winner], torch.arange(len(z))[winner], reduce="amin")
+    mask = first < len(z)
+    return mask, first[mask]
+
+
 def forward_warp(rgb: Tensor, depth: Tensor, cameras: Sequence[Camera], target: Camera,
                  label: Tensor | None = None, depth_tolerance: float = 0.0) -> WarpResult:
     """Splat N posed RGB-D(+label) frames into `target` with a z-buffer (see module docstring).
@@ -90,16 +103,7 @@ def forward_warp(rgb: Tensor, depth: Tensor, cameras: Sequence[Camera], target: 
         valid = valid & ~_in_free_space(world, valid, depth[0], cameras[0], depth_tolerance)
     index, z, keep = _land(world.reshape(-1, 3), valid.reshape(-1), target)
     hw = target.width * target.height
-    zbuf = torch.full((hw,), float("inf"))
-    zbuf.scatter_reduce_(0, index[keep], z[keep], reduce="amin")
-    # Among the points at (or within the tolerance of) the z-buffer depth of their pixel, the lowest
-    # point index wins.
-    winner = keep & (z <= zbuf[index] * (1 + depth_tolerance))
-    order = torch.arange(len(z))
-    first = torch.full((hw,), len(z), dtype=torch.long)
-    first.scatter_reduce_(0, index[winner], order[winner], reduce="amin")
-    mask = first < len(z)
-    pick = first[mask]
+    mask, pick = zbuffer(index, z, keep, hw, depth_tolerance)
     out_rgb = torch.zeros(hw, 3)
     out_rgb[mask] = rgb.reshape(-1, 3).float()[pick]
     out_depth = torch.zeros(hw)

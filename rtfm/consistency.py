@@ -31,6 +31,7 @@ from .frame_model import FrameModel
 from .inputs import Condition, MemoryFrame
 from .memory import SpatialMemory
 from .rollout import SNAP_TOLERANCE, GuideFn, rollout
+from .voxel_memory import VoxelMemory
 
 Truth = Callable[[Sequence[Camera]], list[MemoryFrame]]
 # Identical frames would be infinite dB and swamp a mean; they count as this (an 8-bit image's
@@ -44,15 +45,20 @@ def _psnr(a: Tensor, b: Tensor) -> float:
 
 def walk_frames(model: FrameModel, cameras: Sequence[Camera], start: MemoryFrame | None, condition: Condition | None,
                 guide: GuideFn | None, memory: bool = True, seed: int = 0, capacity: int = 32,
-                snap: float | None = SNAP_TOLERANCE) -> list[MemoryFrame]:
+                snap: float | None = SNAP_TOLERANCE, voxels: bool = False) -> list[MemoryFrame]:
     """One frame per camera: `start` (a given frame at cameras[0]) then generated frames, or every
-    frame generated when `start` is None. `memory=False`: nothing is retrieved (k = 0)."""
+    frame generated when `start` is None. `memory=False`: nothing is retrieved (k = 0); `voxels`:
+    a hashed voxel memory joins the frame memory (`rtfm.voxel_memory`)."""
     store = SpatialMemory(capacity)
+    fused = VoxelMemory() if voxels else None
     if start is not None:
         store.add(start)
+        if fused is not None:
+            fused.add(start)
     k = model.cfg.max_memory if memory else 0
     first = [] if start is None else [start]
-    return first + list(rollout(model, cameras[len(first):], condition, store, guide, k=k, seed=seed, snap=snap))
+    return first + list(rollout(model, cameras[len(first):], condition, store, guide, k=k, seed=seed, snap=snap,
+                                voxels=fused))
 
 
 def revisit_psnr(frames: Sequence[MemoryFrame]) -> float:

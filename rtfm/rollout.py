@@ -5,7 +5,9 @@ For every camera it retrieves the K stored frames that overlap it most, samples 
 context keys/values computed once and reused across the sampling steps), and adds the new frame
 to the memory as a keyframe when memory does not already cover its view (`SpatialMemory.add`):
 a revisited place is warped from what was already shown, and is not resampled frame after frame.
-The memory is bounded, so the work per frame does not grow with the path.
+The memory is bounded, so the work per frame does not grow with the path. With a hashed voxel
+memory (`rtfm.voxel_memory`), its render at the camera is one of the K memory frames, and every
+keyframe is fused into it too.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from renderer.errors import ArgumentError
 from .frame_model import FrameModel
 from .inputs import Condition, MemoryFrame, build_inputs
 from .memory import SpatialMemory
+from .voxel_memory import VoxelMemory
 from .sampler import DEFAULT_STEPS, sample_frames
 
 GuideFn = Callable[[Camera], dict]
@@ -30,24 +33,28 @@ SNAP_TOLERANCE = 0.1
 def rollout(model: FrameModel, cameras: Iterable[Camera], condition: Condition | None = None,
             memory: SpatialMemory | None = None, guide: GuideFn | None = None, k: int = 4,
             steps: int = DEFAULT_STEPS, guidance: float = 1.0, seed: int = 0,
-            snap: float | None = SNAP_TOLERANCE) -> Iterator[MemoryFrame]:
+            snap: float | None = SNAP_TOLERANCE, voxels: VoxelMemory | None = None) -> Iterator[MemoryFrame]:
     """Yield one generated MemoryFrame (rgb, metric depth, labels) per camera, in order.
 
     guide: camera -> the layout's guide render there (`renderer.guide.GuideRenderer.render`), or None.
     memory: frames given or generated earlier (a new bounded one when None); it is updated in place.
     snap: keep memory's pixels where the sample agrees with them within this colour tolerance
       (`rtfm.sampler.snap_to_memory`), so a revisited place does not blur; None samples freely.
+    voxels: a hashed voxel memory (updated in place): its render at each camera takes one of the
+      k memory slots (the nearest view, so it wins where it has points), and keyframes go into it.
     """
     if not 0 <= k <= model.cfg.max_memory:
         raise ArgumentError(f"k must be in 0..{model.cfg.max_memory} for this model, got {k}")
     memory = memory if memory is not None else SpatialMemory()
     device = next(model.parameters()).device
     for i, cam in enumerate(cameras):
-        retrieved = memory.retrieve(cam, k)
+        fused = voxels.render(cam) if voxels is not None and k > 0 else None
+        retrieved = ([fused] if fused is not None else []) + memory.retrieve(cam, k - (fused is not None))
         inputs = build_inputs(cam, retrieved, guide(cam) if guide is not None else None, condition,
                               image_size=model.cfg.image_size).to(device)
         out = sample_frames(model, inputs, steps=steps, guidance=guidance,
                             generator=torch.Generator().manual_seed(seed * 1_000_003 + i), snap=snap)
         frame = MemoryFrame(cam, out.rgb[0].cpu(), out.depth[0].cpu(), out.label[0].cpu())
-        memory.add(frame, generated=True)
+        if memory.add(frame, generated=True) and voxels is not None:
+            voxels.add(frame)
         yield frame

@@ -181,7 +181,8 @@ CASES = {
                                 "--steps", "1"], {"psnr_db", "checkpoint", "worlds"}, None),
     "eval consistency": (lambda i, o: ["--checkpoint", i["micro"], "--worlds", "1", "--drift-worlds", "0",
                                        "--resolution", "32", "--loop-frames", "3", "--rollout-frames", "2",
-                                       "--image-frames", "2", "--lift-budget", "1"], {"revisit_psnr_db", "worlds"}, None),
+                                       "--image-frames", "2", "--lift-budget", "1", "--voxel-memory"],
+                         {"revisit_psnr_db", "revisit_psnr_db_voxel_memory", "worlds"}, None),
     "bench": (lambda i, o: ["--out", o / "B.md"], {"out"}, lambda o: [o / "B.md"]),
 }
 

@@ -657,6 +657,8 @@ def eval_consistency(
     image_frames: int = typer.Option(16, min=1, help="frames generated around the photo for image -> world"),
     lift_budget: float = typer.Option(15.0, "--lift-budget", min=1.0, help="seconds of lifting per image -> world"),
     snap: float = typer.Option(0.1, min=0.0, help="snap-to-memory colour tolerance (0 = off)"),
+    voxel_memory: bool = typer.Option(False, "--voxel-memory", help="also walk with a hashed voxel memory beside "
+                                      "the frames (keys ending _voxel_memory)"),
     seed: Seed = 0,
     quiet: Quiet = False,
     as_json: AsJson = False,
@@ -673,7 +675,7 @@ def eval_consistency(
     try:
         result = evaluate_consistency(checkpoint or DEFAULT_FRAME_MODEL, worlds, drift_worlds, resolution, loop_frames,
                                       rollout_frames, drift_frames, image_frames, lift_budget_s=lift_budget, seed=seed,
-                                      snap=snap or None, log=_log(quiet, as_json))
+                                      snap=snap or None, log=_log(quiet, as_json), voxel_memory=voxel_memory)
     except WorldgenError as e:
         _fail(str(e))
     _print_result(result, as_json, quiet)

@@ -111,8 +111,11 @@ def evaluate_consistency(checkpoint: str | os.PathLike = DEFAULT_FRAME_MODEL, wo
                          resolution: int = 64, loop_frames: int = 16, rollout_frames: int = 32, drift_frames: int = 200,
                          image_frames: int = 16, image_size: int = 128, lift_budget_s: float = 15.0, seed: int = 0,
                          snap: float | None = SNAP_TOLERANCE,
-                         text_encoder: str | os.PathLike | None = DEFAULT_TEXT_ENCODER, log=None) -> dict:
-    """The JSON of `worldgen eval consistency` (keys as in the issue, each with its no-memory ablation)."""
+                         text_encoder: str | os.PathLike | None = DEFAULT_TEXT_ENCODER, log=None,
+                         voxel_memory: bool = False) -> dict:
+    """The JSON of `worldgen eval consistency` (keys as in the issue, each with its no-memory ablation;
+    with `voxel_memory`, also each memory key with a hashed voxel memory beside the frames, suffix
+    "_voxel_memory")."""
     from rtfm import consistency as C
     from rtfm.checkpoint import load_frame_model
 
@@ -127,14 +130,16 @@ def evaluate_consistency(checkpoint: str | os.PathLike = DEFAULT_FRAME_MODEL, wo
     for i, w in enumerate(cases):
         start, truth_walk = w.truth(w.paths["loop"][:1])[0], w.truth(w.paths["walk"])
         truth_drift = w.truth(w.paths["drift"]) if i < drift_worlds else None
-        for memory, suffix in ((True, ""), (False, "_no_memory")):
-            looped = C.walk_frames(model, w.paths["loop"], start if memory else None, w.condition, w.guide, memory, seed, snap=snap)
+        variants = [(True, False, ""), (False, False, "_no_memory")] + ([(True, True, "_voxel_memory")] if voxel_memory else [])
+        for memory, voxels, suffix in variants:
+            kw = dict(snap=snap, voxels=voxels)
+            looped = C.walk_frames(model, w.paths["loop"], start if memory else None, w.condition, w.guide, memory, seed, **kw)
             add("revisit_psnr_db" + suffix, C.revisit_psnr(looped))
-            walked = C.walk_frames(model, w.paths["walk"], truth_walk[0], w.condition, w.guide, memory, seed, snap=snap)
+            walked = C.walk_frames(model, w.paths["walk"], truth_walk[0], w.condition, w.guide, memory, seed, **kw)
             add("rollout_psnr_db" + suffix, _mean(C.psnr_by_frame(walked[1:], truth_walk[1:])))
             add("reprojection_error_px" + suffix, C.mean_reprojection_error(walked[1:]))
             if truth_drift is not None:
-                drifted = C.walk_frames(model, w.paths["drift"], truth_drift[0], w.condition, w.guide, memory, seed, snap=snap)
+                drifted = C.walk_frames(model, w.paths["drift"], truth_drift[0], w.condition, w.guide, memory, seed, **kw)
                 add("drift" + suffix, C.psnr_by_frame(drifted[1:], truth_drift[1:]))
         add("reprojection_error_px_ground_truth", C.mean_reprojection_error(truth_walk[1:]))
         i2w = image_to_world_psnr(model, w, image_size, image_frames, lift_budget_s, seed)
@@ -146,12 +151,12 @@ def evaluate_consistency(checkpoint: str | os.PathLike = DEFAULT_FRAME_MODEL, wo
                 f"image->world {i2w['with_generated']:.2f} vs {i2w['photo_alone']:.2f} dB, "
                 f"{time.perf_counter() - t0:.0f}s")
     out = {k: _mean(v) for k, v in r.items() if not k.startswith("drift")}
-    for suffix in ("", "_no_memory") if drift_worlds else ():
+    for suffix in (v[2] for v in variants) if drift_worlds else ():
         curves = r["drift" + suffix]
         out["drift_psnr_db_by_frame" + suffix] = [_mean(c[j] for c in curves) for j in range(len(curves[0]))]
     out.update(worlds=len(cases), drift_worlds=drift_worlds, resolution=resolution, loop_frames=loop_frames,
                rollout_frames=rollout_frames, drift_frames=drift_frames, image_size=image_size,
                image_frames=image_frames, lift_budget_s=lift_budget_s, heldout_turns_deg=list(HELDOUT_TURNS_DEG),
-               checkpoint=str(checkpoint), snap_tolerance=snap, conditions="layout guide, caption, layout tokens",
+               checkpoint=str(checkpoint), snap_tolerance=snap, voxel_memory=voxel_memory, conditions="layout guide, caption, layout tokens",
                seconds=round(time.perf_counter() - t0, 1))
     return out
