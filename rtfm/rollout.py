@@ -6,8 +6,8 @@ context keys/values computed once and reused across the sampling steps), and add
 to the memory as a keyframe when memory does not already cover its view (`SpatialMemory.add`):
 a revisited place is warped from what was already shown, and is not resampled frame after frame.
 The memory is bounded, so the work per frame does not grow with the path. With a hashed voxel
-memory (`rtfm.voxel_memory`), its render at the camera is one of the K memory frames, and every
-keyframe is fused into it too.
+memory (`rtfm.voxel_memory`), its render at the camera joins the retrieved frames as a token-only
+memory frame, and every keyframe is fused into it (README, Spatial memory, has the ablation).
 """
 
 from __future__ import annotations
@@ -29,6 +29,14 @@ GuideFn = Callable[[Camera], dict]
 SNAP_TOLERANCE = 0.1
 
 
+def _voxel_view(voxels: VoxelMemory, cam: Camera) -> MemoryFrame | None:
+    """The voxel memory's render at `cam` as a token-only memory frame (no depth, so it is not
+    warped: the frame model attends to it as it does to a memory frame whose depth is unknown);
+    None when no voxel is in view."""
+    seen = voxels.render(cam)
+    return None if seen is None else MemoryFrame(cam, seen.rgb)
+
+
 @torch.no_grad()
 def rollout(model: FrameModel, cameras: Iterable[Camera], condition: Condition | None = None,
             memory: SpatialMemory | None = None, guide: GuideFn | None = None, k: int = 4,
@@ -41,15 +49,15 @@ def rollout(model: FrameModel, cameras: Iterable[Camera], condition: Condition |
     snap: keep memory's pixels where the sample agrees with them within this colour tolerance
       (`rtfm.sampler.snap_to_memory`), so a revisited place does not blur; None samples freely.
     voxels: a hashed voxel memory (updated in place): its render at each camera takes one of the
-      k memory slots (the nearest view, so it wins where it has points), and keyframes go into it.
+      k memory slots as a token-only frame; keyframes go into it too.
     """
     if not 0 <= k <= model.cfg.max_memory:
         raise ArgumentError(f"k must be in 0..{model.cfg.max_memory} for this model, got {k}")
     memory = memory if memory is not None else SpatialMemory()
     device = next(model.parameters()).device
     for i, cam in enumerate(cameras):
-        fused = voxels.render(cam) if voxels is not None and k > 0 else None
-        retrieved = ([fused] if fused is not None else []) + memory.retrieve(cam, k - (fused is not None))
+        fused = _voxel_view(voxels, cam) if voxels is not None and k > 0 else None
+        retrieved = memory.retrieve(cam, k - (fused is not None)) + ([fused] if fused is not None else [])
         inputs = build_inputs(cam, retrieved, guide(cam) if guide is not None else None, condition,
                               image_size=model.cfg.image_size).to(device)
         out = sample_frames(model, inputs, steps=steps, guidance=guidance,

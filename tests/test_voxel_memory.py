@@ -102,3 +102,16 @@ def test_rollout_with_voxels_fuses_keyframes_and_uses_them():
     frames = list(rollout(model, cams, memory=memory, voxels=voxels, k=2))
     assert len(frames) == 3 and len(voxels) >= before
     assert len(voxels) > before or len(memory) == 1  # keyframes (and only they) are fused
+
+
+def test_the_voxel_view_joins_memory_as_a_token_frame():
+    from rtfm.rollout import _voxel_view
+
+    whole = wall_frame(size=32)
+    voxels = VoxelMemory(voxel_size=0.02)
+    assert _voxel_view(voxels, whole.camera) is None  # nothing stored: nothing added
+    voxels.add(whole)
+    view = _voxel_view(voxels, whole.camera)
+    assert view.depth is None and view.camera is whole.camera  # attended to, not warped
+    drawn = view.rgb.sum(-1) > 0
+    assert drawn.float().mean() > 0.95 and torch.allclose(view.rgb[drawn], whole.rgb[drawn], atol=1e-5)
