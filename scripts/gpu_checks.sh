@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The GPU checks, in one run on a CUDA machine whose python3 has torch (no network needed):
-#   wheels for gsplat, xformers, diffusers and importlib_metadata in .whl/ (python 3.12),
-#   frame inputs from `bench/rtfm.py --save-inputs .gpu/rtfm_inputs.safetensors` made on any machine.
+# The GPU checks, in one run on a CUDA machine whose python3 has torch (no network needed). It
+# needs .whl/ (wheels for gsplat, xformers, diffusers, importlib_metadata; python 3.12) and .gpu/
+# (held-out frame inputs): scripts/gpu_prepare.sh makes both on a networked machine.
 # It builds gsplat's CUDA extension in the background while the frame model is timed, then runs the
 # CUDA tests and bench/raster_cuda.py. Logs go to $OUT (or ./gpu_out).
 set -u
