@@ -8,8 +8,8 @@ and count, plus the latest label. When another voxel hashes to an occupied slot,
 takes it over (a direct-mapped cache): what was seen last is kept.
 
 `render(camera)` draws the stored voxels into a camera with a z-buffer, each voxel a square of
-about its projected size, as a memory frame at that camera. The frame model takes that frame as
-one of its K memory frames, so memory reaches every place ever shown, not only the frames kept.
+about its projected size, as a memory frame at that camera (`rtfm.rollout` gives it to the frame
+model as a token-only memory frame; README, Spatial memory, has the ablation).
 
 Shapes: positions are world metres (+Z up); colours rgb in [0, 1]; labels int (-1 = none).
 """

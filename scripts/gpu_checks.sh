@@ -16,7 +16,6 @@ export PYTHONPATH="/tmp/site:$PWD"
 # gsplat compiles its kernels on first use; build them now, at low priority, on 12 of the 16 cores.
 ( TORCH_CUDA_ARCH_LIST=9.0 MAX_JOBS=12 nice -n 19 python3 -c "from gsplat.cuda._backend import _C; assert _C is not None; print('gsplat CUDA extension built')" \
   > "$out/gsplat_build.log" 2>&1; echo $? > /tmp/gsplat_build_rc ) &
-build=$!
 
 timeout 200 python3 bench/rtfm.py --inputs .gpu/rtfm_inputs.safetensors --resolutions 64 --frames 20 2>&1 | tee "$out/rtfm.log"
 timeout 90 python3 -m pytest -q -m cuda -p no:cacheprovider tests/test_attention.py tests/test_frame_model.py 2>&1 | tee "$out/pytest_rtfm.log"

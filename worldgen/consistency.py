@@ -126,11 +126,11 @@ def evaluate_consistency(checkpoint: str | os.PathLike = DEFAULT_FRAME_MODEL, wo
     lengths = {"loop": ("loop", loop_frames), "walk": ("walk", rollout_frames), "drift": ("walk", drift_frames)}
     cases = held_out_cases(worlds, text_states(text_encoder), resolution, lengths)
     r: dict[str, list] = {}
+    variants = [(True, False, ""), (False, False, "_no_memory")] + ([(True, True, "_voxel_memory")] if voxel_memory else [])
     add = lambda key, value: r.setdefault(key, []).append(value)  # noqa: E731
     for i, w in enumerate(cases):
         start, truth_walk = w.truth(w.paths["loop"][:1])[0], w.truth(w.paths["walk"])
         truth_drift = w.truth(w.paths["drift"]) if i < drift_worlds else None
-        variants = [(True, False, ""), (False, False, "_no_memory")] + ([(True, True, "_voxel_memory")] if voxel_memory else [])
         for memory, voxels, suffix in variants:
             kw = dict(snap=snap, voxels=voxels)
             looped = C.walk_frames(model, w.paths["loop"], start if memory else None, w.condition, w.guide, memory, seed, **kw)
@@ -157,6 +157,7 @@ def evaluate_consistency(checkpoint: str | os.PathLike = DEFAULT_FRAME_MODEL, wo
     out.update(worlds=len(cases), drift_worlds=drift_worlds, resolution=resolution, loop_frames=loop_frames,
                rollout_frames=rollout_frames, drift_frames=drift_frames, image_size=image_size,
                image_frames=image_frames, lift_budget_s=lift_budget_s, heldout_turns_deg=list(HELDOUT_TURNS_DEG),
-               checkpoint=str(checkpoint), snap_tolerance=snap, voxel_memory=voxel_memory, conditions="layout guide, caption, layout tokens",
+               checkpoint=str(checkpoint), snap_tolerance=snap, voxel_memory=voxel_memory,
+               conditions="layout guide, caption, layout tokens",
                seconds=round(time.perf_counter() - t0, 1))
     return out

@@ -17,7 +17,7 @@ from renderer.view import exploration_path
 from .frame_model import DEFAULT_FRAME_MODEL, DEFAULT_TEXT_ENCODER, text_states
 from .frames import PosedFrames, write_transforms
 from .images import DEFAULT_FOV_Y_DEG, read_image
-from .pipeline import FrameCallback, lift_budget, lift_to_world
+from .pipeline import FrameCallback, lift_budget, lift_to_world, reported
 from .world import WorldWriter
 
 EYE = (0.0, 0.0, 1.5)  # the photo's camera: 1.5 m above the origin, looking along +X (level)
@@ -49,13 +49,10 @@ def photo_frames(model, photo: torch.Tensor, camera: Camera, text: torch.Tensor 
     memory = SpatialMemory(capacity=32)
     memory.add(frame0)
     condition = Condition(text=text, images=frame0.rgb[None])
-    generated = [frame0]
     if on_frame is not None:
         on_frame(0, frames, photo.numpy())
-    for frame in rollout(model, exploration_path(frame0.camera, frames - 1), condition, memory, seed=seed):
-        generated.append(frame)
-        if on_frame is not None:
-            on_frame(len(generated) - 1, frames, frame.rgb.cpu().numpy())
+    path = exploration_path(frame0.camera, frames - 1)
+    generated = [frame0] + reported(rollout(model, path, condition, memory, seed=seed), on_frame, frames, start=1)
     if timed:
         timed("frames")
     k = lift_size / min(frame0.camera.width, frame0.camera.height)

@@ -19,7 +19,7 @@ from renderer.layout import Layout
 
 from .frame_model import DEFAULT_FRAME_MODEL, DEFAULT_TEXT_ENCODER, text_states
 from .frames import PosedFrames, write_transforms
-from .pipeline import layout_step, lift_budget, lift_to_world
+from .pipeline import layout_step, lift_budget, lift_to_world, reported
 from .world import WorldWriter
 
 
@@ -39,11 +39,7 @@ def model_frames(model, layout: Layout, text: torch.Tensor | None, frames: int, 
     cams = camera_path(layout, "orbit", frames, width=res, height=res, seed=seed)
     condition = Condition(text=text, layout=layout_grid(layout, model.cfg.layout_grid))
     memory = SpatialMemory(capacity=32)
-    made = []
-    for frame in rollout(model, cams, condition, memory, GuideRenderer(layout).render, seed=seed):
-        made.append(frame)
-        if on_frame is not None:
-            on_frame(len(made) - 1, len(cams), frame.rgb.numpy())
+    made = reported(rollout(model, cams, condition, memory, GuideRenderer(layout).render, seed=seed), on_frame, len(cams))
     up = lambda t, mode: resize_map(t, size, size, mode)  # noqa: E731
     posed = PosedFrames([f.camera.scaled(size, size) for f in made],
                         np.stack([up(f.rgb, "bilinear").clamp(0, 1).numpy() for f in made]).astype(np.float32),

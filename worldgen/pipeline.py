@@ -9,7 +9,7 @@ import math
 import os
 from dataclasses import asdict
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 import numpy as np
 import torch
@@ -31,6 +31,17 @@ TRIANGULATE_EXHAUSTIVE_UP_TO = 150  # posed captures need not be in order: match
 
 log = logging.getLogger(__name__)
 FrameCallback = Callable[[int, int, np.ndarray], None]  # (index, total, rgb [H, W, 3] float32)
+
+
+def reported(frames: Iterable, on_frame: FrameCallback | None, total: int, start: int = 0) -> list:
+    """The memory frames of a generator, collected, each shown to on_frame(start + i, total, rgb)
+    as it comes (an editor streams them while the rest are made)."""
+    made = []
+    for frame in frames:
+        made.append(frame)
+        if on_frame is not None:
+            on_frame(start + len(made) - 1, total, frame.rgb.cpu().numpy())
+    return made
 
 
 def split_holdout(n: int, every: int = HOLDOUT_EVERY) -> tuple[list[int], list[int]]:

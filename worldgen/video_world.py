@@ -32,7 +32,7 @@ from renderer.view import exploration_path
 
 from .frame_model import DEFAULT_FRAME_MODEL, DEFAULT_TEXT_ENCODER, text_states
 from .frames import PosedFrames, find_colmap_model, read_frames, undistort, write_transforms
-from .pipeline import FrameCallback, lift_budget, lift_to_world
+from .pipeline import FrameCallback, lift_budget, lift_to_world, reported
 from .sfm import Reconstruction, SfMError, estimate_poses, metric_scale, triangulate_reconstruction
 from .video import Video, read_video, sample_by_motion
 from .world import WorldWriter
@@ -172,11 +172,7 @@ def generate_from_video(video: str | os.PathLike, out: str | os.PathLike, *, pro
         counts = [generated // len(anchors) + (1 if a < generated % len(anchors) else 0) for a in range(len(anchors))]
         path = [cam for a, n in zip(anchors, counts) if n > 0
                 for cam in exploration_path(working[a], n, step_back_m=0.5 * to_world)]
-        new = []
-        for frame in rollout(model, path, condition, memory, seed=seed) if path else ():
-            new.append(frame)
-            if on_frame is not None:
-                on_frame(len(keep) + len(new) - 1, total, frame.rgb.cpu().numpy())
+        new = reported(rollout(model, path, condition, memory, seed=seed), on_frame, total, start=len(keep)) if path else []
         writer.timed("frames")
         h0, w0 = clip.frames.shape[1:3]
         k = lift_size / min(w0, h0)
