@@ -7,7 +7,8 @@ walk that overlap it most with the target and its two neighbours on each side ex
 memory, the layout guide at the target, the caption and the layout tokens. Baseline: the same
 memory warped into the target (`renderer.warp.forward_warp`) with holes filled by the nearest
 warped pixel, no model. Depth from a single RGB frame: the target's RGB alone (no memory, guide or
-condition); AbsRel over pixels with depth.
+condition), as a photo's depth is predicted (`rtfm.photo.photo_memory`: the median of
+DEPTH_SAMPLES samples), and from one sample; AbsRel over pixels with depth.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from renderer.warp import fill_nearest, forward_warp
 
 from .frame_model import FrameModel
 from .inputs import Condition, FrameInputs, build_inputs
-from .sampler import DEFAULT_STEPS, sample_frames
+from .sampler import DEFAULT_STEPS, DEPTH_SAMPLES, sample_ensemble, sample_frames
 from .walks import Walk
 
 KS = (0, 1, 2, 4)
@@ -70,13 +71,16 @@ def evaluate(model: FrameModel, walks: list[Walk], per_walk: int = 4, steps: int
     if not pairs:
         raise ArgumentError("no evaluation targets: every walk is too short or too cramped for 4 memory frames")
 
-    def run(make) -> list:
+    def run(make, samples: int = 1) -> list:
         outs = []
         for i in range(0, len(pairs), batch):
             chunk = pairs[i : i + batch]
             inputs = FrameInputs.collate([make(w, t) for w, t in chunk]).to(device)
             g = torch.Generator().manual_seed(seed + i)
-            s = sample_frames(model, inputs, steps=steps, guidance=guidance, generator=g)
+            if samples > 1:
+                s = sample_ensemble(model, inputs, samples, steps, generator=g)
+            else:
+                s = sample_frames(model, inputs, steps=steps, guidance=guidance, generator=g)
             outs += [(s.rgb[j].cpu(), s.depth[j].cpu(), s.label[j].cpu()) for j in range(len(chunk))]
         return outs
 
@@ -96,8 +100,12 @@ def evaluate(model: FrameModel, walks: list[Walk], per_walk: int = 4, steps: int
         if k > 0:
             result["baseline_warp_nearest_psnr_db"][str(k)] = _mean(
                 psnr(warp_nearest(w, t, w.memory_for(t, k)), w.frames[t].rgb) for w, t in pairs)
-    photo = run(lambda w, t: build_inputs(w.frames[t].camera, known_rgb=w.frames[t].rgb, image_size=model.cfg.image_size))
-    result["depth_absrel"]["single_rgb"] = _mean(absrel(o[1], w.frames[t].depth) for o, (w, t) in zip(photo, pairs))
+    def photo(w: Walk, t: int) -> FrameInputs:
+        return build_inputs(w.frames[t].camera, known_rgb=w.frames[t].rgb, image_size=model.cfg.image_size)
+
+    for key, samples in (("single_rgb", DEPTH_SAMPLES), ("single_rgb_one_sample", 1)):
+        outs = run(photo, samples)
+        result["depth_absrel"][key] = _mean(absrel(o[1], w.frames[t].depth) for o, (w, t) in zip(outs, pairs))
     result["flat_mean_color_psnr_db"] = _mean(psnr(w.frames[t].rgb.mean((0, 1)).expand_as(w.frames[t].rgb), w.frames[t].rgb)
                                               for w, t in pairs)
     result.update(targets=len(pairs), walks=len(walks), resolution=walks[0].frames[0].camera.width, steps=steps,

@@ -11,7 +11,8 @@ from rtfm.checkpoint import load_frame_model, save_frame_model, widen_labels
 from rtfm.frame_model import FrameModel, FrameModelConfig
 from rtfm.inputs import Condition, FrameInputError, FrameInputs, MemoryFrame, build_inputs, layout_grid
 from rtfm.language import CheckpointError
-from rtfm.sampler import sample_frames
+from renderer.errors import ArgumentError
+from rtfm.sampler import SKY, sample_ensemble, sample_frames
 
 RES = 32
 MICRO = dict(resolution=RES, dim=32, depth=2, heads=2, encoder_depth=1, refine_channels=8, image_size=32,
@@ -113,6 +114,25 @@ def test_sampling_is_deterministic_and_cache_reuse_changes_nothing():
     assert torch.allclose(runs[0].rgb, runs[2].rgb, atol=1e-5)
     guided = sample_frames(model, inputs, steps=4, guidance=2.0, generator=torch.Generator().manual_seed(7))
     assert not torch.allclose(guided.rgb, runs[0].rgb)  # guidance does something when there is a condition
+
+
+def test_ensemble_takes_the_median_of_its_samples():
+    model = micro_model()
+    inputs = batch_of_two()
+    ens = sample_ensemble(model, inputs, samples=3, steps=2, generator=torch.Generator().manual_seed(7))
+    each = sample_frames(model, FrameInputs.collate([inputs] * 3), steps=2, generator=torch.Generator().manual_seed(7))
+    depths = each.depth.reshape(3, 2, RES, RES)
+    surface = (depths > 0).all(0) & (ens.label != SKY)
+    assert surface.sum() > 100
+    middle = depths.sort(0).values[1]  # the median of three, by sorting
+    assert torch.equal(ens.depth[surface], middle[surface])
+    assert torch.equal(ens.label, each.label_probs.reshape(3, 2, -1, RES, RES).mean(0).argmax(1))
+    assert ens.depth[ens.label == SKY].eq(0).all()
+    one = sample_ensemble(model, inputs, samples=1, steps=2, generator=torch.Generator().manual_seed(7))
+    plain = sample_frames(model, inputs, steps=2, generator=torch.Generator().manual_seed(7))
+    assert torch.equal(one.depth, plain.depth) and torch.equal(one.rgb, plain.rgb)
+    with pytest.raises(ArgumentError, match="samples"):
+        sample_ensemble(model, inputs, samples=0)
 
 
 def test_known_rgb_fills_the_warp_channels_without_depth():

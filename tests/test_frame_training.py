@@ -74,7 +74,7 @@ def test_evaluation_reports_every_key():
     result = evaluate(model, walks, per_walk=2, steps=1)
     assert set(result["psnr_db"]) == {str(k) for k in KS} and set(result["ssim"]) == {str(k) for k in KS}
     assert set(result["baseline_warp_nearest_psnr_db"]) == {"1", "2", "4"}
-    assert set(result["depth_absrel"]) == {"4", "single_rgb"} and "4" in result["label_accuracy"]
+    assert set(result["depth_absrel"]) == {"4", "single_rgb", "single_rgb_one_sample"} and "4" in result["label_accuracy"]
     assert result["targets"] == 2 and result["resolution"] == 32
     # warping real memory beats a flat colour on a held-out world
     assert result["baseline_warp_nearest_psnr_db"]["4"] > result["flat_mean_color_psnr_db"]
