@@ -10,7 +10,7 @@ withheld, and optionally on a real posed capture.
 2. Depth: the frame model's (assets/rtfm-tiny) predicted depth of the registered frames against
    the SfM points after the median scale (`metric_scale`): AbsRel and delta < 1.25. Reference in
    the same run: the renderer's true depth against the same points (the floor SfM's own error sets).
-3. Lift (the first world that registers): the same training frames and held-out frames (every 8th),
+3. Lift (the first --lift-worlds worlds that register): the same training frames and held-out frames (every 8th),
    the same time budget: SfM poses + SfM points vs true poses + points triangulated with them
    (the ratio of held-out PSNR), and true poses + triangulated points vs true poses + random points.
    SfM poses are also refined with the splats (`LiftConfig.refine_poses`); held-out frames posed by
@@ -86,10 +86,9 @@ def lift_psnr(cams, images, train, test, budget, seed, points=None, spread=True,
 
 def procedural(args, model) -> dict:
     from rtfm.photo import photo_memory
-    from worldgen.pipeline import split_holdout
     from worldgen.video import read_video, sample_by_motion
 
-    worlds, lifted = [], None
+    worlds, lifted = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for i, scene in enumerate(SCENES[: args.worlds]):
             seed = HELD_OUT_SEED_BASE + 200 + i
@@ -122,8 +121,8 @@ def procedural(args, model) -> dict:
                   f"{row['path_m']} m, {row['points']} points, {row['reprojection_px']} px, {sfm_s:.1f} s; depth AbsRel "
                   f"frame model {row['model_depth_absrel']:.3f} (true depth {row['true_depth_absrel']:.3f}), "
                   f"scale off by {100 * row['model_scale_error']:.1f}%")
-            if lifted is None:
-                lifted = (scene, rec, frames, truth)
+            if len(lifted) < args.lift_worlds:
+                lifted.append((scene, rec, frames, truth))
     result = {"worlds": worlds}
     ok = [w for w in worlds if "ate_pct" in w]
     if ok:
@@ -138,45 +137,56 @@ def procedural(args, model) -> dict:
         print(f"ATE median {result['ate_pct_median']}% of the path; {result['worlds_under_5pct']} of {len(worlds)} worlds "
               f"under 5%; depth AbsRel vs SfM: frame model {result['model_depth_absrel_median']}, true depth "
               f"{result['true_depth_absrel_median']} (x{result['model_vs_true_depth_absrel_ratio']})")
-    if lifted is not None and args.budget > 0:
-        scene, rec, frames, truth = lifted
-        keep = rec.registered
-        train, test = split_holdout(len(keep))
-        s = args.lift_size
-        images = np.stack([torch.nn.functional.interpolate(torch.from_numpy(frames[j]).permute(2, 0, 1)[None], size=(s, s),
-                                                           mode="area")[0].permute(1, 2, 0).numpy() for j in keep])
-        sfm_cams = [rec.cameras[j].scaled(s, s) for j in keep]
-        true_cams = [truth[j].scaled(s, s) for j in keep]
-        triangulated = triangulate([true_cams[i] for i in train], images[train])
-        p_sfm, n_sfm, p_sfm_aligned = lift_psnr(sfm_cams, images, train, test, args.budget, 0, (rec.points, rec.colors),
-                                                align=True)
-        p_ref, n_ref, p_ref_aligned = lift_psnr(sfm_cams, images, train, test, args.budget, 0, (rec.points, rec.colors),
-                                                refine=True, align=True)
-        p_true, n_true, p_true_aligned = lift_psnr(true_cams, images, train, test, args.budget, 0, triangulated,
-                                                   align=True)
-        p_rand, n_rand, _ = lift_psnr(true_cams, images, train, test, args.budget, 0, None)
-        p_alone, _, _ = lift_psnr(true_cams, images, train, test, args.budget, 0, triangulated, spread=False)
-        result["lift"] = {"scene": scene, "size": s, "budget_s": args.budget, "train": len(train), "heldout": len(test),
-                          "psnr_sfm_poses_sfm_points_db": round(p_sfm, 2),
-                          "psnr_sfm_poses_heldout_aligned_db": round(p_sfm_aligned, 2),
-                          "psnr_sfm_poses_refined_db": round(p_ref, 2),
-                          "psnr_sfm_poses_refined_heldout_aligned_db": round(p_ref_aligned, 2),
-                          "psnr_true_poses_heldout_aligned_db": round(p_true_aligned, 2),
-                          "psnr_gap_refined_aligned_vs_true_db": round(p_true - p_ref_aligned, 2),
-                          "psnr_true_poses_triangulated_db": round(p_true, 2),
-                          "psnr_true_poses_random_db": round(p_rand, 2), "steps": [n_sfm, n_ref, n_true, n_rand],
-                          "psnr_true_poses_triangulated_alone_db": round(p_alone, 2),
-                          "psnr_ratio_sfm_vs_true_poses": round(p_sfm / p_true, 3),
-                          "psnr_ratio_triangulated_vs_random": round(p_true / p_rand, 3),
-                          "triangulated_points": len(triangulated[0]), "sfm_points": len(rec.points)}
-        print(f"lift {scene} at {s}px, {args.budget:.0f} s each, {len(train)} train / {len(test)} held out: held-out PSNR "
-              f"SfM poses {p_sfm:.2f} dB vs true poses {p_true:.2f} dB (x{p_sfm / p_true:.3f}); true poses from "
-              f"triangulated points {p_true:.2f} dB vs random points {p_rand:.2f} dB (x{p_true / p_rand:.3f}); "
-              f"the triangulated points alone, not spread: {p_alone:.2f} dB")
-        print(f"  SfM poses refined with the splats (refine_poses): {p_ref:.2f} dB; held-out poses aligned to the scene "
-              f"(test-time alignment): plain {p_sfm_aligned:.2f} dB, refined {p_ref_aligned:.2f} dB, true poses "
-              f"{p_true_aligned:.2f} dB; gap to the true poses {p_true - p_ref_aligned:+.2f} dB (target within 2 dB)")
+    if lifted and args.budget > 0:
+        result["lifts"] = [compare_lifts(args, *world) for world in lifted]
+        gaps = [r["psnr_gap_refined_aligned_vs_true_db"] for r in result["lifts"]]
+        result.update(lift_gap_db_median=round(float(np.median(gaps)), 2), lift_gap_db_worst=round(max(gaps), 2),
+                      lifts_within_2db=sum(g <= 2.0 for g in gaps))
+        print(f"SfM-pose lifts within 2 dB of the true-pose lifts: {result['lifts_within_2db']} of {len(gaps)} worlds; "
+              f"gap median {result['lift_gap_db_median']:+.2f} dB, worst {result['lift_gap_db_worst']:+.2f} dB")
     return result
+
+
+def compare_lifts(args, scene, rec, frames, truth) -> dict:
+    """The same training and held-out frames of one world lifted with SfM poses (plain, refined with
+    the splats) and with true poses (triangulated points, random points, points not spread)."""
+    from worldgen.pipeline import split_holdout
+
+    keep = rec.registered
+    train, test = split_holdout(len(keep))
+    s = args.lift_size
+    images = np.stack([torch.nn.functional.interpolate(torch.from_numpy(frames[j]).permute(2, 0, 1)[None], size=(s, s),
+                                                       mode="area")[0].permute(1, 2, 0).numpy() for j in keep])
+    sfm_cams = [rec.cameras[j].scaled(s, s) for j in keep]
+    true_cams = [truth[j].scaled(s, s) for j in keep]
+    triangulated = triangulate([true_cams[i] for i in train], images[train])
+    p_sfm, n_sfm, p_sfm_aligned = lift_psnr(sfm_cams, images, train, test, args.budget, 0, (rec.points, rec.colors),
+                                            align=True)
+    p_ref, n_ref, p_ref_aligned = lift_psnr(sfm_cams, images, train, test, args.budget, 0, (rec.points, rec.colors),
+                                            refine=True, align=True)
+    p_true, n_true, p_true_aligned = lift_psnr(true_cams, images, train, test, args.budget, 0, triangulated, align=True)
+    p_rand, n_rand, _ = lift_psnr(true_cams, images, train, test, args.budget, 0, None)
+    p_alone, _, _ = lift_psnr(true_cams, images, train, test, args.budget, 0, triangulated, spread=False)
+    print(f"lift {scene} at {s}px, {args.budget:.0f} s each, {len(train)} train / {len(test)} held out: held-out PSNR "
+          f"SfM poses {p_sfm:.2f} dB vs true poses {p_true:.2f} dB (x{p_sfm / p_true:.3f}); true poses from "
+          f"triangulated points {p_true:.2f} dB vs random points {p_rand:.2f} dB (x{p_true / p_rand:.3f}); "
+          f"the triangulated points alone, not spread: {p_alone:.2f} dB")
+    print(f"  SfM poses refined with the splats (refine_poses): {p_ref:.2f} dB; held-out poses aligned to the scene "
+          f"(test-time alignment): plain {p_sfm_aligned:.2f} dB, refined {p_ref_aligned:.2f} dB, true poses "
+          f"{p_true_aligned:.2f} dB; gap to the true poses {p_true - p_ref_aligned:+.2f} dB (target within 2 dB)")
+    return {"scene": scene, "size": s, "budget_s": args.budget, "train": len(train), "heldout": len(test),
+            "psnr_sfm_poses_sfm_points_db": round(p_sfm, 2),
+            "psnr_sfm_poses_heldout_aligned_db": round(p_sfm_aligned, 2),
+            "psnr_sfm_poses_refined_db": round(p_ref, 2),
+            "psnr_sfm_poses_refined_heldout_aligned_db": round(p_ref_aligned, 2),
+            "psnr_true_poses_heldout_aligned_db": round(p_true_aligned, 2),
+            "psnr_gap_refined_aligned_vs_true_db": round(p_true - p_ref_aligned, 2),
+            "psnr_true_poses_triangulated_db": round(p_true, 2),
+            "psnr_true_poses_random_db": round(p_rand, 2), "steps": [n_sfm, n_ref, n_true, n_rand],
+            "psnr_true_poses_triangulated_alone_db": round(p_alone, 2),
+            "psnr_ratio_sfm_vs_true_poses": round(p_sfm / p_true, 3),
+            "psnr_ratio_triangulated_vs_random": round(p_true / p_rand, 3),
+            "triangulated_points": len(triangulated[0]), "sfm_points": len(rec.points)}
 
 
 def capture(args) -> dict:
@@ -213,6 +223,7 @@ def main() -> None:
     ap.add_argument("--keep", type=int, default=40, help="frames kept by motion for SfM")
     ap.add_argument("--size", type=int, default=256, help="video size, pixels")
     ap.add_argument("--lift-size", type=int, default=128)
+    ap.add_argument("--lift-worlds", type=int, default=2, help="worlds whose SfM and true-pose lifts are compared")
     ap.add_argument("--budget", type=float, default=60.0, help="seconds per procedural lift (0: no lifts)")
     ap.add_argument("--capture", type=Path, default=None, help="a transforms.json folder of a real capture")
     ap.add_argument("--capture-size", type=int, default=320)
