@@ -2,7 +2,8 @@
 
 One frame at a time (as a live walk makes them), 4 sampling steps, K = 4 memory frames of a
 held-out walk with its guide, caption and layout tokens. The reference, measured in the same run,
-is the same sampler recomputing the context stream at every step (`reuse_cache=False`). Also:
+is the same sampler recomputing the context stream at every step (`reuse_cache=False`); on the CPU
+the two alternate over --rounds rounds and each figure is the median of its rounds. Also:
 parameters and analytic FLOPs per frame of the `tiny` and `gpu` presets, and the process's peak
 memory. On CUDA the `gpu` preset is timed at 256x256 in bf16, one frame and 8 at once, with
 xformers' kernel and with torch's SDPA (the reference); without CUDA its frames/s on an H100 is
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -135,6 +137,7 @@ def main() -> None:
     ap.add_argument("--resolutions", default="64,128")
     ap.add_argument("--frames", type=int, default=20)
     ap.add_argument("--steps", type=int, default=4)
+    ap.add_argument("--rounds", type=int, default=5, help="CPU timing rounds (median reported)")
     ap.add_argument("--inputs", type=Path, help="frame inputs saved by --save-inputs (instead of ray casting a walk)")
     ap.add_argument("--save-inputs", type=Path, help="save held-out frame inputs at 64 and 256 px here and exit")
     args = ap.parse_args()
@@ -154,14 +157,22 @@ def main() -> None:
     for res in (int(r) for r in args.resolutions.split(",")):
         inputs = frame_inputs(res, device, args.inputs)
         ctx_tokens = int(model.context_tokens(inputs)[0].shape[1])
-        cached = time_frames(model, inputs, args.frames, True, args.steps, False)
-        uncached = time_frames(model, inputs, max(args.frames // 2, 3), False, args.steps, False)
+        # Rounds alternate the two samplers, so a shared machine's changing speed reaches both alike;
+        # each figure is the median of its rounds, and the spread is printed.
+        rounds = [(time_frames(model, inputs, args.frames, True, args.steps, False),
+                   time_frames(model, inputs, max(args.frames // 2, 3), False, args.steps, False))
+                  for _ in range(args.rounds)]
+        cached, uncached = (statistics.median(r[i] for r in rounds) for i in (0, 1))
+        spread = min(r[0] for r in rounds), max(r[0] for r in rounds)
         flops = model.flops_per_frame(res, res, ctx_tokens, args.steps)
         print(f"tiny {res}x{res}: {cached:.1f} frames/s with key/value reuse, {uncached:.1f} without "
-              f"({cached / uncached:.2f}x); {flops['total_gflop']:.2f} GFLOP/frame, {ctx_tokens} context tokens")
+              f"({cached / uncached:.2f}x); medians of {args.rounds} rounds, with reuse {spread[0]:.1f}-{spread[1]:.1f}; "
+              f"{flops['total_gflop']:.2f} GFLOP/frame, {ctx_tokens} context tokens")
         figures[f"tiny_{res}_frames_per_s"] = round(cached, 2)
         figures[f"tiny_{res}_frames_per_s_no_kv_reuse"] = round(uncached, 2)
         figures[f"tiny_{res}_kv_reuse_speedup_x"] = round(cached / uncached, 3)
+        figures[f"tiny_{res}_frames_per_s_min_round"] = round(spread[0], 2)
+        figures[f"tiny_{res}_frames_per_s_max_round"] = round(spread[1], 2)
         figures[f"tiny_{res}_gflop_per_frame"] = round(flops["total_gflop"], 3)
     figures["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     print(f"peak RSS: {figures['peak_rss_mb']} MB")
