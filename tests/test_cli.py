@@ -211,6 +211,16 @@ def test_json_prints_one_object_and_quiet_no_progress(command, inputs, tmp_path,
         assert all(p.exists() for p in quiet_paths(tmp_path / "q"))
 
 
+def test_train_rtfm_continues_a_checkpoint_on_another_memory_warp(micro_checkpoint, tmp_path):
+    r = invoke("train", "rtfm", "--init", micro_checkpoint, "--out", tmp_path / "rt", "--steps", "1", "--batch-size", "1",
+               "--workers", "0", "--warmup", "0", "--warp-supersample", "2", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads((tmp_path / "rt" / "config.json").read_text())["warp_supersample"] == 2
+    assert json.loads((micro_checkpoint / "config.json").read_text()).get("warp_supersample", 1) == 1  # source untouched
+    r = invoke("train", "rtfm", "--out", tmp_path / "x", "--steps", "1", "--warp-supersample", "9")
+    assert r.exit_code == 2 and "--warp-supersample" in r.stderr
+
+
 @pytest.mark.parametrize("args, message", [
     (["render", "nothere.ply", "--out", "x.png"], "no such file"),
     (["export", "nothere", "--format", "obj", "--out", "x.obj"], "--format"),

@@ -7,7 +7,7 @@ import torch
 
 from renderer import Camera
 from renderer.layout import Box, Layout, Shell
-from rtfm.checkpoint import load_frame_model, save_frame_model, widen_labels
+from rtfm.checkpoint import load_frame_model, save_frame_model, widen_labels, with_warp_supersample
 from rtfm.frame_model import FrameModel, FrameModelConfig
 from rtfm.inputs import Condition, FrameInputError, FrameInputs, MemoryFrame, build_inputs, layout_grid
 from rtfm.language import CheckpointError
@@ -211,6 +211,23 @@ def test_checkpoint_roundtrip_and_bad_checkpoints(tmp_path):
         load_frame_model(pickled)
     with pytest.raises(CheckpointError, match="no such"):
         load_frame_model(tmp_path / "absent")
+
+
+def test_the_warp_a_model_reads_travels_with_its_checkpoint(tmp_path):
+    model = micro_model()
+    assert model.cfg.warp_supersample == 1  # what checkpoints from before the setting were trained on
+    save_frame_model(with_warp_supersample(model, 2), tmp_path / "ss")
+    assert load_frame_model(tmp_path / "ss").cfg.warp_supersample == 2
+    old = json.loads((tmp_path / "ss" / "config.json").read_text())
+    del old["warp_supersample"]
+    (tmp_path / "ss" / "config.json").write_text(json.dumps(old))
+    assert load_frame_model(tmp_path / "ss").cfg.warp_supersample == 1
+    for bad in (0, 9, "2", 1.5):
+        (tmp_path / "ss" / "config.json").write_text(json.dumps({**old, "warp_supersample": bad}))
+        with pytest.raises(CheckpointError, match="config.json: warp_supersample"):
+            load_frame_model(tmp_path / "ss")
+    with pytest.raises(ArgumentError, match="warp supersample"):
+        with_warp_supersample(model, 0)
 
 
 def test_widened_labels_predict_what_the_narrow_model_did():

@@ -544,6 +544,9 @@ def train_rtfm(
                                   help="fraction of pairs that are photo pairs (RGB only in, depth learned)"),
     text_encoder: Optional[Path] = typer.Option(None, help="language checkpoint whose TextEncoder reads captions "
                                                 "(default: assets/lm-tiny)"),
+    warp_supersample: Optional[int] = typer.Option(None, "--warp-supersample", min=1, max=8,
+                                                   help="sub-pixels per pixel of the memory warp the model reads "
+                                                   "(default: the checkpoint's or the preset's)"),
     quiet: Quiet = False,
     as_json: AsJson = False,
 ) -> None:
@@ -556,7 +559,8 @@ def train_rtfm(
                            seed=seed, checkpoint_every=checkpoint_every, p_photo=p_photo)
     try:
         history = train_frame_model(out, preset, init, cfg, workers=workers,
-                                    text_encoder=text_encoder or DEFAULT_TEXT_ENCODER, log=_log(quiet, as_json))
+                                    text_encoder=text_encoder or DEFAULT_TEXT_ENCODER, log=_log(quiet, as_json),
+                                    warp_supersample=warp_supersample)
     except WorldgenError as e:
         _fail(str(e))
     _print_training(out, history, as_json, quiet)

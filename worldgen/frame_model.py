@@ -96,10 +96,12 @@ def held_out_walks(n: int, resolution: int = 64, frames: int = WALK_FRAMES,
 
 def train_frame_model(out: str | os.PathLike, preset: str = "tiny", init: str | os.PathLike | None = None,
                       cfg=None, resolution: int | None = None, workers: int = 1,
-                      text_encoder: str | os.PathLike | None = DEFAULT_TEXT_ENCODER, log=print) -> list[dict]:
-    """`worldgen train rtfm`: train (or continue) a frame model on the procedural stream into `out`."""
+                      text_encoder: str | os.PathLike | None = DEFAULT_TEXT_ENCODER, log=print,
+                      warp_supersample: int | None = None) -> list[dict]:
+    """`worldgen train rtfm`: train (or continue) a frame model on the procedural stream into `out`.
+    warp_supersample: train on this memory warp (default: the checkpoint's or the preset's)."""
     from renderer.layout import LABELS
-    from rtfm.checkpoint import load_frame_model, widen_labels
+    from rtfm.checkpoint import load_frame_model, widen_labels, with_warp_supersample
     from rtfm.frame_model import FrameModel
     from rtfm.train_frames import FrameTrainConfig, train_frames
 
@@ -108,6 +110,9 @@ def train_frame_model(out: str | os.PathLike, preset: str = "tiny", init: str | 
     if model.cfg.num_labels < len(LABELS):  # a checkpoint from before the vocabulary grew learns the new kinds
         log(f"widening the label head from {model.cfg.num_labels} to {len(LABELS)} labels")
         model = widen_labels(model, len(LABELS))
+    if warp_supersample is not None and warp_supersample != model.cfg.warp_supersample:
+        log(f"memory warp: {model.cfg.warp_supersample} -> {warp_supersample} sub-pixels per pixel")
+        model = with_warp_supersample(model, warp_supersample)
     res = resolution or model.cfg.resolution
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model.to(device).train()
