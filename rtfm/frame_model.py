@@ -65,9 +65,9 @@ class FrameModelConfig:
     # presets: name -> overrides. Parameter counts and FLOPs per frame are printed by bench/rtfm.py
     # and listed in the README (`FrameModel.flops_per_frame`).
     PRESETS = {
-        "tiny": {},  # 2 CPU cores, 64x64
+        "tiny": dict(warp_supersample=2),  # 2 CPU cores, 64x64
         "gpu": dict(resolution=256, patch=8, memory_patch=32, dim=768, depth=12, heads=12, image_size=128,
-                    image_patch=16, encoder_depth=4, refine_channels=48),  # one H100, bf16, 256x256
+                    image_patch=16, encoder_depth=4, refine_channels=48, warp_supersample=2),  # one H100, bf16, 256x256
     }
 
     @classmethod

@@ -119,7 +119,7 @@ def train_frame_model(out: str | os.PathLike, preset: str = "tiny", init: str | 
     walks = training_walks(res, WALK_FRAMES, cfg.seed, workers, text_encoder)
     record = {"preset": preset if init is None else None, "init": None if init is None else str(init),
               "init_training": _training_record(init), "resolution": res, "walk_frames": WALK_FRAMES, "text_encoder": None if text_encoder is None else str(text_encoder),
-              "parameters": sum(p.numel() for p in model.parameters())}
+              "parameters": sum(p.numel() for p in model.parameters()), "warp_supersample": model.cfg.warp_supersample}
     return train_frames(model, walks, cfg, out, log=log, record=record)
 
 
