@@ -133,7 +133,7 @@ def _supersampled_warp(rgb: Tensor, depth: Tensor, cameras: Sequence[Camera], ta
     """`forward_warp` with `supersample=s` (see there)."""
     if not isinstance(s, int) or s < 1:
         raise ValueError(f"supersample must be a positive integer, got {s!r}")
-    n, h, w = depth.shape
+
     def up(x: Tensor) -> Tensor:  # [N, H, W, ...] -> [N, H*s, W*s, ...], each pixel repeated s x s
         return x.repeat_interleave(s, 1).repeat_interleave(s, 2)
 

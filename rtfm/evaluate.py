@@ -7,9 +7,10 @@ walk that overlap it most with the target and its two neighbours on each side ex
 memory, the layout guide at the target, the caption and the layout tokens. Baseline: the same
 memory warped into the target as the model sees it (`renderer.warp.forward_warp` with the model's
 `warp_supersample`) with holes filled by the nearest warped pixel, no model; for a model that reads
-a sub-pixel warp, also the one-splat-per-pixel warp's baseline. Depth from a single RGB frame: the target's RGB alone (no memory, guide or
-condition), as a photo's depth is predicted (`rtfm.photo.photo_memory`: the median of
-DEPTH_SAMPLES samples), and from one sample; AbsRel over pixels with depth.
+a sub-pixel warp, also the one-splat-per-pixel warp's baseline. Depth from a single RGB frame: the
+target's RGB alone (no memory, guide or condition), as a photo's depth is predicted
+(`rtfm.photo.photo_memory`: the median of DEPTH_SAMPLES samples), and from one sample; AbsRel over
+pixels with depth.
 """
 
 from __future__ import annotations

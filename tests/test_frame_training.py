@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from rtfm.checkpoint import load_frame_model
+from rtfm.checkpoint import load_frame_model, with_warp_supersample
 from rtfm.evaluate import KS, evaluate
 from rtfm.frame_model import FrameModel
 from rtfm.train_frames import FrameTrainConfig, train_frames
@@ -78,3 +78,7 @@ def test_evaluation_reports_every_key():
     assert result["targets"] == 2 and result["resolution"] == 32
     # warping real memory beats a flat colour on a held-out world
     assert result["baseline_warp_nearest_psnr_db"]["4"] > result["flat_mean_color_psnr_db"]
+    assert "baseline_warp_nearest_one_splat_psnr_db" not in result
+    sub = evaluate(with_warp_supersample(model, 2), walks, per_walk=2, steps=1)
+    assert sub["baseline_warp_nearest_one_splat_psnr_db"] == result["baseline_warp_nearest_psnr_db"]
+    assert sub["baseline_warp_nearest_psnr_db"]["4"] != result["baseline_warp_nearest_psnr_db"]["4"]
