@@ -273,3 +273,15 @@ def test_same_seed_same_world(outdoor_frames):
     assert torch.equal(a.sky, b.sky)
     c = lift(*args, LiftConfig(iterations=25, init_points=4000, refine_start=5, refine_every=5, seed=8))
     assert not torch.equal(a.scene.means[: min(len(a.scene), len(c.scene))], c.scene.means[: min(len(a.scene), len(c.scene))])
+
+
+def test_a_portrait_flythrough_is_an_mp4_with_even_sides(tmp_path):
+    from worldgen.pipeline import smooth_path, video_bytes, write_video
+
+    cams = [Camera.look_at([0.2 * i, 0.0, 1.5], [3.0, 0.5, 1.0], width=128, height=224) for i in range(3)]
+    path = smooth_path(cams, 4, 160)  # 91.4 x 160 before rounding: odd widths made H.264 fail
+    assert all((c.width, c.height) == (92, 160) for c in path)
+    assert torch.allclose(path[0].K, cams[0].scaled(92, 160).K)
+    frames = np.zeros((4, 160, 92, 3), dtype=np.uint8)
+    assert write_video(frames, tmp_path / "f.mp4") == tmp_path / "f.mp4"
+    assert video_bytes(frames)[4:8] == b"ftyp"

@@ -63,9 +63,9 @@ def smooth_path(cameras: list[Camera], n_frames: int, size: int) -> list[Camera]
     rots = Slerp(t_key, Rotation.from_matrix(c2w[:, :3, :3]))(t).as_matrix() if len(cameras) > 1 else np.repeat(c2w[:1, :3, :3], n_frames, 0)
     ref = cameras[0]
     scale = size / max(ref.width, ref.height)
-    K = ref.K.clone()
-    K[:2] *= scale
-    w, h = max(1, round(ref.width * scale)), max(1, round(ref.height * scale))
+    # even sides: H.264 in yuv420p refuses odd ones (a portrait photo's 91x160 fell back to GIF)
+    w, h = (max(2, 2 * round(side * scale / 2)) for side in (ref.width, ref.height))
+    K = ref.scaled(w, h).K
     out = []
     for p, r in zip(pos, rots):
         m = np.eye(4)
