@@ -228,9 +228,9 @@ def _pose_accuracy(opts) -> None:
     """Mapper settings for accurate poses from few, sparse features (small video frames, plain
     walls). COLMAP keeps observations up to 4 px off, which suits photo collections; on 256 px
     walks the few mismatches that pass (repeated floor boards, window panes) pull bundle adjustment
-    and the poses jitter by centimetres: keeping 1.5 px took the held-out walks' median trajectory
-    error from 1.68% to about 1.1% of the path (bench/sfm.py). Points seen by only two frames are
-    kept: on a short walk they are much of what ties neighbouring frames together."""
+    and the poses jitter by centimetres: keeping 1.5 px took the median trajectory error of 7
+    held-out walks from 1.69% to 1.00% of the path (bench/sfm.py). Points seen by only two frames
+    are kept: on a short walk they are much of what ties neighbouring frames together."""
     opts.mapper.filter_max_reproj_error = POSE_MAX_REPROJ_PX
     opts.triangulation.ignore_two_view_tracks = False
 
