@@ -149,10 +149,11 @@ def _supersampled_warp(rgb: Tensor, depth: Tensor, cameras: Sequence[Camera], ta
     count = hit.sum(-1)
     mask = count > 0
     colour = (blocks(big.rgb) * hit[..., None]).sum(2) / count.clamp(min=1)[..., None]
-    nearest = torch.where(hit, blocks(big.depth), torch.full_like(blocks(big.depth), float("inf"))).argmin(-1, keepdim=True)
+    depth = blocks(big.depth)
+    nearest = torch.where(hit, depth, torch.full_like(depth, float("inf"))).argmin(-1, keepdim=True)
     pick = lambda x: x.gather(-1, nearest)[..., 0]  # noqa: E731  (the nearest hit sub-pixel's value)
     zero = torch.zeros(())
-    return WarpResult(torch.where(mask[..., None], colour, zero), torch.where(mask, pick(blocks(big.depth)), zero),
+    return WarpResult(torch.where(mask[..., None], colour, zero), torch.where(mask, pick(depth), zero),
                       torch.where(mask, pick(blocks(big.label)), -1), mask, torch.where(mask, pick(blocks(big.source)), -1))
 
 
