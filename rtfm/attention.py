@@ -1,5 +1,6 @@
 """One attention entry point: xformers' memory-efficient kernel on CUDA when it is installed,
-torch's `scaled_dot_product_attention` everywhere else. Both take the same boolean mask."""
+torch's `scaled_dot_product_attention` everywhere else. Both take the same mask: boolean, or the
+additive bias `key_bias` makes of one."""
 
 from __future__ import annotations
 
@@ -43,12 +44,23 @@ def attention_backend(backend: str):
         _default_backend = previous
 
 
+def key_bias(mask: Tensor | None) -> Tensor | None:
+    """A boolean mask (True = may attend) -> None when it allows every key, else the additive bias
+    (0 or -inf) `attend` also takes. Made once per frame rather than per layer: SDPA's CPU kernel
+    runs about a quarter faster with no mask or a float bias than with a boolean mask."""
+    if mask is None or bool(mask.all()):
+        return None
+    return torch.zeros(mask.shape, device=mask.device).masked_fill_(~mask, float("-inf"))
+
+
 def attend(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None, backend: str | None = None) -> Tensor:
-    """q [B, H, Lq, D], k and v [B, H, Lk, D], mask broadcastable to [B, H, Lq, Lk] (True = may attend)
-    -> [B, H, Lq, D]. Every query row must be allowed at least one key. backend None: the one
-    `attention_backend` set ("auto" outside it)."""
+    """q [B, H, Lq, D], k and v [B, H, Lk, D], mask broadcastable to [B, H, Lq, Lk]: boolean (True =
+    may attend) or an additive float bias (`key_bias`) -> [B, H, Lq, D]. Every query row must be
+    allowed at least one key. backend None: the one `attention_backend` set ("auto" outside it)."""
     backend = _default_backend if backend is None else backend
     _check(backend)
+    if mask is not None and mask.is_floating_point() and mask.dtype != q.dtype:
+        mask = mask.to(q.dtype)  # under autocast q is bf16, and the kernels want the bias alike
     use_xf = backend == "xformers" or (backend == "auto" and q.is_cuda and _xformers_ops() is not None)
     if not use_xf:
         return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
@@ -61,6 +73,9 @@ def attend(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None, backend:
         # xformers wants the bias's last dimension stored padded to a multiple of 8.
         padded = torch.zeros(b, h, lq, (lk + 7) // 8 * 8, dtype=q.dtype, device=q.device)
         bias = padded[..., :lk]
-        bias.masked_fill_(~mask.expand(b, h, lq, lk), float("-inf"))
+        if mask.dtype == torch.bool:
+            bias.masked_fill_(~mask.expand(b, h, lq, lk), float("-inf"))
+        else:
+            bias.copy_(mask.expand(b, h, lq, lk))
     out = xops.memory_efficient_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), attn_bias=bias)
     return out.transpose(1, 2)

@@ -7,8 +7,9 @@ Two token streams share every layer (MMDiT-style joint attention, separate weigh
   - context tokens: a null token, the K retrieved memory frames (RGB-D patches with Plücker rays
     relative to the target camera) and the condition tokens (text, images, video, 3D layout).
 Context tokens never attend to target tokens and carry no noise level, so their keys and values
-depend only on the frame's conditioning: `encode_context` computes them once per frame and
-`denoise` reuses them at every sampling step. `forward` is the joint (uncached) path used in
+depend only on the frame's conditioning: `encode_context` computes them once per frame, with the
+conditioning pixels' share of the target embedding and of the refine's first convolution (both
+linear), and `denoise` reuses them at every sampling step. `forward` is the joint (uncached) path used in
 training; a test checks that both agree.
 
 The network predicts the clean frame x0 (as a correction to the warped memory where it landed) (RGB in [-1, 1], depth as `depth_to_net`) and label
@@ -30,12 +31,13 @@ from torch import Tensor
 
 from renderer.layout import LABELS
 
-from .attention import attend
+from .attention import attend, key_bias
 from .encoder import MultimodalEncoder
 from .layers import patchify, sincos_2d, timestep_embedding, unpatchify
 from .inputs import GUIDE_CHANNELS, MEMORY_CHANNELS, RAY_CHANNELS, WARP_CHANNELS, FrameInputError, FrameInputs
 
 RGBD = 4  # diffused channels: RGB + depth
+HEAD_FEATURES = 16  # per-pixel features the token head hands the refine convolution
 
 
 @dataclass(frozen=True)
@@ -136,11 +138,17 @@ class JointBlock(nn.Module):
 
 @dataclass
 class ContextCache:
-    """Per-layer context keys and values [B, heads, Lc, head_dim] and the context key mask [B, Lc]."""
+    """What a frame's conditioning gives every sampling step: per-layer context keys and values
+    [B, heads, Lc, head_dim], the context key mask [B, Lc], the target rows' key bias (`key_bias`
+    of [context mask; target], None when every key is valid), and the conditioning pixels' share of
+    the target tokens [B, Lt, D] and of the refine's first convolution [B, refine_channels, H, W]."""
 
     keys: list[Tensor]
     values: list[Tensor]
     mask: Tensor
+    target_bias: Tensor | None
+    pixel_tokens: Tensor
+    pixel_refine: Tensor
 
 
 class FrameModel(ModelMixin, ConfigMixin):
@@ -172,10 +180,10 @@ class FrameModel(ModelMixin, ConfigMixin):
         self.final_mod = nn.Linear(dim, 2 * dim)
         nn.init.zeros_(self.final_mod.weight)
         nn.init.zeros_(self.final_mod.bias)
-        feat = 16
-        self.head = nn.Linear(dim, feat * patch * patch)
+        self.head = nn.Linear(dim, HEAD_FEATURES * patch * patch)
         r = refine_channels
-        self.refine = nn.Sequential(nn.Conv2d(feat + pix, r, 3, padding=1), nn.GELU(), nn.Conv2d(r, r, 3, padding=1),
+        # input channels: head features, the noisy frame, then the conditioning pixels (`encode_pixels`)
+        self.refine = nn.Sequential(nn.Conv2d(HEAD_FEATURES + pix, r, 3, padding=1), nn.GELU(), nn.Conv2d(r, r, 3, padding=1),
                                     nn.GELU(), nn.Conv2d(r, RGBD + num_labels, 1))
 
     @classmethod
@@ -188,10 +196,24 @@ class FrameModel(ModelMixin, ConfigMixin):
         idx = torch.where(label < 0, torch.full_like(label, self.cfg.num_labels), label.clamp(max=self.cfg.num_labels))
         return self.label_embed(idx).permute(0, 3, 1, 2)
 
-    def pixel_inputs(self, x_t: Tensor, inputs: FrameInputs) -> Tensor:
-        """x_t [B, 4, H, W] + the pixel-aligned conditioning -> [B, pixel_channels, H, W]."""
-        return torch.cat([x_t, inputs.warp, self._labels(inputs.warp_label), inputs.guide,
+    def condition_pixels(self, inputs: FrameInputs) -> Tensor:
+        """The pixel-aligned conditioning [B, pixel_channels - 4, H, W]: warped memory and its labels,
+        the guide and its labels, the target's rays. The noisy frame x_t comes before it."""
+        return torch.cat([inputs.warp, self._labels(inputs.warp_label), inputs.guide,
                           self._labels(inputs.guide_label), inputs.rays], 1)
+
+    def encode_pixels(self, cond: Tensor) -> tuple[Tensor, Tensor]:
+        """cond [B, C, H, W] (`condition_pixels`) -> its share of the target tokens [B, Lt, D] (with
+        the embedding's bias and the positions) and of the refine's first convolution [B, r, H, W]
+        (with its bias). Both layers are linear in their input, so the noisy frame's share is added
+        at each step (`_target_tokens`, `_output`) and this part is computed once per frame."""
+        p, h, w = self.cfg.patch, cond.shape[-2], cond.shape[-1]
+        if h % self.cfg.memory_patch or w % self.cfg.memory_patch:
+            raise FrameInputError(f"frame size {w}x{h} must be a multiple of {self.cfg.memory_patch}")
+        embed, conv = self.target_embed, self.refine[0]
+        tokens = F.linear(patchify(cond, p), embed.weight[:, RGBD * p * p:], embed.bias)
+        tokens = tokens + sincos_2d(h // p, w // p, self.cfg.dim, cond.device)[None]
+        return tokens, F.conv2d(cond, conv.weight[:, HEAD_FEATURES + RGBD:], conv.bias, padding=1)
 
     def _memory_tokens(self, inputs: FrameInputs) -> tuple[Tensor, Tensor]:
         mem = inputs.memory  # [B, K, C, H, W]
@@ -218,19 +240,18 @@ class FrameModel(ModelMixin, ConfigMixin):
         mask = torch.cat([torch.ones(b, 1, dtype=torch.bool, device=mem.device), mem_mask, cond_mask], 1)
         return tokens, mask
 
-    def _target_tokens(self, pixels: Tensor) -> Tensor:
+    def _target_tokens(self, x_t: Tensor, pixel_tokens: Tensor) -> Tensor:
         p = self.cfg.patch
-        h, w = pixels.shape[-2:]
-        if h % self.cfg.memory_patch or w % self.cfg.memory_patch:
-            raise FrameInputError(f"frame size {w}x{h} must be a multiple of {self.cfg.memory_patch}")
-        return self.target_embed(patchify(pixels, p)) + sincos_2d(h // p, w // p, self.cfg.dim, pixels.device)[None]
+        return F.linear(patchify(x_t, p), self.target_embed.weight[:, : RGBD * p * p]) + pixel_tokens
 
-    def _output(self, x: Tensor, temb: Tensor, pixels: Tensor, warp: Tensor) -> tuple[Tensor, Tensor]:
+    def _output(self, x: Tensor, temb: Tensor, x_t: Tensor, pixel_refine: Tensor, warp: Tensor) -> tuple[Tensor, Tensor]:
         shift, scale = self.final_mod(F.silu(temb)).chunk(2, dim=-1)
         x = self.final_norm(x) * (1 + scale[:, None]) + shift[:, None]
-        h, w = pixels.shape[-2:]
+        h, w = x_t.shape[-2:]
         feat = unpatchify(self.head(x), self.cfg.patch, h, w)
-        out = self.refine(torch.cat([feat, pixels], 1))
+        conv = self.refine[0]
+        first = F.conv2d(torch.cat([feat, x_t], 1), conv.weight[:, : HEAD_FEATURES + RGBD], padding=1)
+        out = self.refine[1:](first + pixel_refine)
         # Residual on the warped memory: where a memory pixel landed, the network predicts a correction
         # to it (occlusion, lighting, noise); elsewhere it generates the pixel outright.
         skip = torch.cat([warp[:, :3] * warp[:, 4:5], warp[:, 3:4] * warp[:, 5:6]], 1)
@@ -241,14 +262,14 @@ class FrameModel(ModelMixin, ConfigMixin):
         """Joint path: x_t [B, 4, H, W], sigma [B] -> x0 [B, 4, H, W], label logits [B, L, H, W].
         One attention call per layer over [context; target] with context rows masked off the target."""
         ctx, ctx_mask = self.context_tokens(inputs)
-        pixels = self.pixel_inputs(x_t, inputs)
-        x = self._target_tokens(pixels)
+        pixel_tokens, pixel_refine = self.encode_pixels(self.condition_pixels(inputs))
+        x = self._target_tokens(x_t, pixel_tokens)
         temb = self.time_mlp(timestep_embedding(sigma, 256))
         lc, lt = ctx.shape[1], x.shape[1]
         b = x.shape[0]
         keys_ok = torch.cat([ctx_mask, torch.ones(b, lt, dtype=torch.bool, device=x.device)], 1)  # [B, Lc+Lt]
         rows_ctx = torch.arange(lc + lt, device=x.device) < lc
-        mask = keys_ok[:, None, None, :] & ~(rows_ctx[None, None, :, None] & ~rows_ctx[None, None, None, :])
+        mask = key_bias(keys_ok[:, None, None, :] & ~(rows_ctx[None, None, :, None] & ~rows_ctx[None, None, None, :]))
         for i, blk in enumerate(self.blocks):
             mod = blk.modulation(temb)
             qc, kc, vc = blk.context_qkv(ctx)
@@ -257,33 +278,34 @@ class FrameModel(ModelMixin, ConfigMixin):
             if i < len(self.blocks) - 1:
                 ctx = blk.context_out(ctx, out[:, :, :lc])
             x = blk.target_out(x, out[:, :, lc:], mod)
-        return self._output(x, temb, pixels, inputs.warp)
+        return self._output(x, temb, x_t, pixel_refine, inputs.warp)
 
     def encode_context(self, inputs: FrameInputs) -> ContextCache:
-        """Run the context stream once: per-layer keys/values, reused by `denoise` at every step."""
+        """Run the context stream once (per-layer keys/values) and encode the conditioning pixels,
+        for `denoise` to reuse at every step."""
         ctx, mask = self.context_tokens(inputs)
+        pixel_tokens, pixel_refine = self.encode_pixels(self.condition_pixels(inputs))
         keys, values = [], []
-        key_mask = mask[:, None, None, :]
+        key_mask = key_bias(mask[:, None, None, :])
         for i, blk in enumerate(self.blocks):
             q, k, v = blk.context_qkv(ctx)
             keys.append(k)
             values.append(v)
             if i < len(self.blocks) - 1:
                 ctx = blk.context_out(ctx, attend(q, k, v, key_mask))
-        return ContextCache(keys, values, mask)
+        b, lt = pixel_tokens.shape[:2]
+        target_keys = torch.cat([mask, torch.ones(b, lt, dtype=torch.bool, device=mask.device)], 1)
+        return ContextCache(keys, values, mask, key_bias(target_keys[:, None, None, :]), pixel_tokens, pixel_refine)
 
     def denoise(self, x_t: Tensor, sigma: Tensor, inputs: FrameInputs, cache: ContextCache) -> tuple[Tensor, Tensor]:
         """Cached path: the same outputs as `forward`, with the context stream read from `cache`."""
-        pixels = self.pixel_inputs(x_t, inputs)
-        x = self._target_tokens(pixels)
+        x = self._target_tokens(x_t, cache.pixel_tokens)
         temb = self.time_mlp(timestep_embedding(sigma, 256))
-        b, lt = x.shape[:2]
-        mask = torch.cat([cache.mask, torch.ones(b, lt, dtype=torch.bool, device=x.device)], 1)[:, None, None, :]
         for blk, kc, vc in zip(self.blocks, cache.keys, cache.values):
             mod = blk.modulation(temb)
             q, k, v = blk.target_qkv(x, mod)
-            x = blk.target_out(x, attend(q, torch.cat([kc, k], 2), torch.cat([vc, v], 2), mask), mod)
-        return self._output(x, temb, pixels, inputs.warp)
+            x = blk.target_out(x, attend(q, torch.cat([kc, k], 2), torch.cat([vc, v], 2), cache.target_bias), mod)
+        return self._output(x, temb, x_t, cache.pixel_refine, inputs.warp)
 
     @staticmethod
     def velocity(x_t: Tensor, x0: Tensor, sigma: Tensor, min_sigma: float = 1e-3) -> Tensor:
@@ -293,19 +315,21 @@ class FrameModel(ModelMixin, ConfigMixin):
     # ---- sizes ------------------------------------------------------------------------------
     def flops_per_frame(self, width: int, height: int, context_tokens: int, steps: int,
                         cfg_batches: int = 1) -> dict[str, float]:
-        """Analytic FLOPs (2 per multiply-add) of sampling one frame: the context stream once, the target
-        stream `steps` times, both `cfg_batches` times (2 with guidance). Linear layers, attention and
-        the refine convolution; norms and element-wise ops are left out."""
+        """Analytic FLOPs (2 per multiply-add) of sampling one frame: the context stream and the
+        conditioning pixels once (`encode_context`), the target stream `steps` times, all `cfg_batches`
+        times (2 with guidance). Linear layers, attention and the refine convolution; norms and
+        element-wise ops are left out."""
         c = self.cfg
         d, mlp = c.dim, int(c.dim * c.mlp_ratio)
         lt, lc = (width // c.patch) * (height // c.patch), context_tokens
         layer = lambda n: n * (4 * d * d + 2 * d * mlp)  # noqa: E731  (qkv + proj + mlp per token)
+        r, cond = c.refine_channels, self.pixel_channels - RGBD
         ctx = c.depth * (layer(lc) + 2 * lc * lc * d)
+        pixels = lt * d * cond * c.patch ** 2 + width * height * 9 * cond * r
         tgt = c.depth * (layer(lt) + 2 * lt * (lc + lt) * d + 6 * d * d)
-        embed_head = lt * d * (self.pixel_channels + 16) * c.patch ** 2
-        r = c.refine_channels
-        refine = width * height * (9 * (16 + self.pixel_channels) * r + 9 * r * r + r * (RGBD + c.num_labels))
+        embed_head = lt * d * (RGBD + HEAD_FEATURES) * c.patch ** 2
+        refine = width * height * (9 * (HEAD_FEATURES + RGBD) * r + 9 * r * r + r * (RGBD + c.num_labels))
         per_step = 2 * cfg_batches * (tgt + embed_head + refine)
-        context = 2 * cfg_batches * ctx
+        context = 2 * cfg_batches * (ctx + pixels)
         return {"context_gflop": context / 1e9, "per_step_gflop": per_step / 1e9,
                 "total_gflop": (context + steps * per_step) / 1e9}

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from rtfm.attention import attend, attention_backend
+from rtfm.attention import attend, attention_backend, key_bias
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
@@ -28,6 +28,14 @@ def test_sdpa_matches_the_reference():
     q, k, v, mask = inputs()
     out = attend(q, k, v, mask, backend="sdpa")
     assert torch.allclose(out.double(), reference_attention(q, k, v, mask), atol=1e-5)
+
+
+def test_a_key_bias_attends_as_its_mask_does():
+    q, k, v, mask = inputs()
+    bias = key_bias(mask)
+    assert bias.dtype == torch.float32 and bias.shape == mask.shape
+    assert torch.allclose(attend(q, k, v, bias, backend="sdpa").double(), reference_attention(q, k, v, mask), atol=1e-5)
+    assert key_bias(torch.ones(2, 1, 1, 5, dtype=torch.bool)) is None and key_bias(None) is None
 
 
 def test_backend_context_sets_the_default_and_restores_it():

@@ -79,6 +79,31 @@ def test_cached_context_matches_the_joint_forward():
             assert torch.allclose(a, b, atol=1e-5), float((a - b).abs().max())
 
 
+def test_the_conditioning_pixels_share_equals_the_whole_layers():
+    """encode_pixels + the per-step share of the noisy frame = the embedding and the refine's first
+    convolution applied to the whole pixel stack [x_t; conditioning], as one layer each."""
+    import torch.nn.functional as F
+
+    from rtfm.frame_model import HEAD_FEATURES
+    from rtfm.layers import patchify, sincos_2d
+
+    model, inputs = micro_model(), batch_of_two()
+    x_t = torch.randn(2, 4, RES, RES, generator=torch.Generator().manual_seed(1))
+    feat = torch.randn(2, HEAD_FEATURES, RES, RES, generator=torch.Generator().manual_seed(2))
+    cond = model.condition_pixels(inputs)
+    pixels = torch.cat([x_t, cond], 1)
+    assert pixels.shape[1] == model.pixel_channels
+    p = model.cfg.patch
+    with torch.no_grad():
+        tokens, refine = model.encode_pixels(cond)
+        whole_tokens = model.target_embed(patchify(pixels, p)) + sincos_2d(RES // p, RES // p, model.cfg.dim)[None]
+        whole_refine = model.refine[0](torch.cat([feat, pixels], 1))
+        conv = model.refine[0]
+        split_refine = F.conv2d(torch.cat([feat, x_t], 1), conv.weight[:, : HEAD_FEATURES + 4], padding=1) + refine
+        assert torch.allclose(model._target_tokens(x_t, tokens), whole_tokens, atol=1e-5)
+        assert torch.allclose(split_refine, whole_refine, atol=1e-5)
+
+
 def test_padding_never_changes_a_sample():
     """A target alone or batched beside one with more memory and condition tokens gives the same output."""
     model = micro_model()
