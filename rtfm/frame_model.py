@@ -269,7 +269,7 @@ class FrameModel(ModelMixin, ConfigMixin):
         b = x.shape[0]
         keys_ok = torch.cat([ctx_mask, torch.ones(b, lt, dtype=torch.bool, device=x.device)], 1)  # [B, Lc+Lt]
         rows_ctx = torch.arange(lc + lt, device=x.device) < lc
-        mask = key_bias(keys_ok[:, None, None, :] & ~(rows_ctx[None, None, :, None] & ~rows_ctx[None, None, None, :]))
+        mask = keys_ok[:, None, None, :] & ~(rows_ctx[None, None, :, None] & ~rows_ctx[None, None, None, :])
         for i, blk in enumerate(self.blocks):
             mod = blk.modulation(temb)
             qc, kc, vc = blk.context_qkv(ctx)
