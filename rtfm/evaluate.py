@@ -10,7 +10,9 @@ memory warped into the target as the model sees it (`renderer.warp.forward_warp`
 a sub-pixel warp, also the one-splat-per-pixel warp's baseline. Depth from a single RGB frame: the
 target's RGB alone (no memory, guide or condition), as a photo's depth is predicted
 (`rtfm.photo.photo_memory`: the median of DEPTH_SAMPLES samples), and from one sample; AbsRel over
-pixels with depth.
+pixels with depth. `standard_error` holds the standard errors of the PSNR and AbsRel means over
+walks (a walk's targets share a world, so they are not independent samples): whether a figure
+clears a target by more than its sampling noise.
 """
 
 from __future__ import annotations
@@ -89,8 +91,10 @@ def evaluate(model: FrameModel, walks: list[Walk], per_walk: int = 4, steps: int
     def condition(w: Walk) -> Condition:
         return Condition(text=w.text, layout=w.grid)
 
+    walk_of = [id(w) for w, _ in pairs]
     ss = model.cfg.warp_supersample
     result = {"psnr_db": {}, "ssim": {}, "depth_absrel": {}, "label_accuracy": {}, "baseline_warp_nearest_psnr_db": {}}
+    stderr = {"psnr_db": {}, "depth_absrel": {}}
     if ss != 1:
         result["baseline_warp_nearest_one_splat_psnr_db"] = {}
     for k in KS:
@@ -98,10 +102,12 @@ def evaluate(model: FrameModel, walks: list[Walk], per_walk: int = 4, steps: int
                                              w.guides[t], condition(w), image_size=model.cfg.image_size,
                                              warp_supersample=ss))
         gts = [w.frames[t] for w, t in pairs]
-        result["psnr_db"][str(k)] = _mean(psnr(o[0], g.rgb) for o, g in zip(outs, gts))
+        values = [psnr(o[0], g.rgb) for o, g in zip(outs, gts)]
+        result["psnr_db"][str(k)], stderr["psnr_db"][str(k)] = _mean(values), _walk_stderr(values, walk_of)
         result["ssim"][str(k)] = _mean(ssim(o[0], g.rgb) for o, g in zip(outs, gts))
         if k == 4:
-            result["depth_absrel"]["4"] = _mean(absrel(o[1], g.depth) for o, g in zip(outs, gts))
+            values = [absrel(o[1], g.depth) for o, g in zip(outs, gts)]
+            result["depth_absrel"]["4"], stderr["depth_absrel"]["4"] = _mean(values), _walk_stderr(values, walk_of)
             result["label_accuracy"]["4"] = _mean(float((o[2] == g.label)[g.label >= 0].float().mean()) for o, g in zip(outs, gts))
         if k > 0:
             result["baseline_warp_nearest_psnr_db"][str(k)] = _mean(
@@ -114,10 +120,11 @@ def evaluate(model: FrameModel, walks: list[Walk], per_walk: int = 4, steps: int
 
     for key, samples in (("single_rgb", DEPTH_SAMPLES), ("single_rgb_one_sample", 1)):
         outs = run(photo, samples)
-        result["depth_absrel"][key] = _mean(absrel(o[1], w.frames[t].depth) for o, (w, t) in zip(outs, pairs))
+        values = [absrel(o[1], w.frames[t].depth) for o, (w, t) in zip(outs, pairs)]
+        result["depth_absrel"][key], stderr["depth_absrel"][key] = _mean(values), _walk_stderr(values, walk_of)
     result["flat_mean_color_psnr_db"] = _mean(psnr(w.frames[t].rgb.mean((0, 1)).expand_as(w.frames[t].rgb), w.frames[t].rgb)
                                               for w, t in pairs)
-    result.update(targets=len(pairs), walks=len(walks), resolution=walks[0].frames[0].camera.width, steps=steps,
+    result.update(standard_error=stderr, targets=len(pairs), walks=len(walks), resolution=walks[0].frames[0].camera.width, steps=steps,
                   guidance=guidance, seconds=round(time.perf_counter() - t_start, 1))
     return result
 
@@ -125,3 +132,13 @@ def evaluate(model: FrameModel, walks: list[Walk], per_walk: int = 4, steps: int
 def _mean(values) -> float:
     v = list(values)
     return round(sum(v) / len(v), 4)
+
+
+def _walk_stderr(values: list[float], groups: list) -> float | None:
+    """The standard error of the mean of `values` over their groups (walks): the spread of the group
+    means / sqrt(groups). None with a single group."""
+    by_group: dict = {}
+    for v, g in zip(values, groups):
+        by_group.setdefault(g, []).append(v)
+    means = torch.tensor([sum(v) / len(v) for v in by_group.values()], dtype=torch.float64)
+    return round(float(means.std() / len(means) ** 0.5), 4) if len(means) > 1 else None

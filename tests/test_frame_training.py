@@ -79,6 +79,16 @@ def test_evaluation_reports_every_key():
     # warping real memory beats a flat colour on a held-out world
     assert result["baseline_warp_nearest_psnr_db"]["4"] > result["flat_mean_color_psnr_db"]
     assert "baseline_warp_nearest_one_splat_psnr_db" not in result
+    assert result["standard_error"]["psnr_db"]["4"] is None  # one walk: no spread between walks to measure
+    assert set(result["standard_error"]["depth_absrel"]) == {"4", "single_rgb", "single_rgb_one_sample"}
     sub = evaluate(with_warp_supersample(model, 2), walks, per_walk=2, steps=1)
     assert sub["baseline_warp_nearest_one_splat_psnr_db"] == result["baseline_warp_nearest_psnr_db"]
     assert sub["baseline_warp_nearest_psnr_db"]["4"] != result["baseline_warp_nearest_psnr_db"]["4"]
+
+
+def test_standard_errors_are_over_walks():
+    from rtfm.evaluate import _walk_stderr
+
+    # walk means 2 and 6: sample standard deviation 2 sqrt(2), over sqrt(2) walks
+    assert _walk_stderr([1.0, 3.0, 5.0, 7.0], ["a", "a", "b", "b"]) == 2.0
+    assert _walk_stderr([1.0, 3.0], ["a", "a"]) is None
