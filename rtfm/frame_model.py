@@ -9,8 +9,8 @@ Two token streams share every layer (MMDiT-style joint attention, separate weigh
 Context tokens never attend to target tokens and carry no noise level, so their keys and values
 depend only on the frame's conditioning: `encode_context` computes them once per frame, with the
 conditioning pixels' share of the target embedding and of the refine's first convolution (both
-linear), and `denoise` reuses them at every sampling step. `forward` is the joint (uncached) path used in
-training; a test checks that both agree.
+linear), and `denoise` reuses them at every sampling step. `forward` is the joint (uncached) path
+used in training; a test checks that both agree.
 
 The network predicts the clean frame x0 (as a correction to the warped memory where it landed) (RGB in [-1, 1], depth as `depth_to_net`) and label
 logits; `velocity` turns x0 into the flow-matching velocity v = noise - x0 that diffusers'
@@ -183,8 +183,8 @@ class FrameModel(ModelMixin, ConfigMixin):
         self.head = nn.Linear(dim, HEAD_FEATURES * patch * patch)
         r = refine_channels
         # input channels: head features, the noisy frame, then the conditioning pixels (`encode_pixels`)
-        self.refine = nn.Sequential(nn.Conv2d(HEAD_FEATURES + pix, r, 3, padding=1), nn.GELU(), nn.Conv2d(r, r, 3, padding=1),
-                                    nn.GELU(), nn.Conv2d(r, RGBD + num_labels, 1))
+        self.refine = nn.Sequential(nn.Conv2d(HEAD_FEATURES + pix, r, 3, padding=1), nn.GELU(),
+                                    nn.Conv2d(r, r, 3, padding=1), nn.GELU(), nn.Conv2d(r, RGBD + num_labels, 1))
 
     @classmethod
     def from_preset(cls, name: str, **overrides) -> "FrameModel":
@@ -244,7 +244,8 @@ class FrameModel(ModelMixin, ConfigMixin):
         p = self.cfg.patch
         return F.linear(patchify(x_t, p), self.target_embed.weight[:, : RGBD * p * p]) + pixel_tokens
 
-    def _output(self, x: Tensor, temb: Tensor, x_t: Tensor, pixel_refine: Tensor, warp: Tensor) -> tuple[Tensor, Tensor]:
+    def _output(self, x: Tensor, temb: Tensor, x_t: Tensor, pixel_refine: Tensor,
+                warp: Tensor) -> tuple[Tensor, Tensor]:
         shift, scale = self.final_mod(F.silu(temb)).chunk(2, dim=-1)
         x = self.final_norm(x) * (1 + scale[:, None]) + shift[:, None]
         h, w = x_t.shape[-2:]
