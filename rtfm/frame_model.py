@@ -244,15 +244,19 @@ class FrameModel(ModelMixin, ConfigMixin):
         p = self.cfg.patch
         return F.linear(patchify(x_t, p), self.target_embed.weight[:, : RGBD * p * p]) + pixel_tokens
 
+    def _refine_first(self, feat: Tensor, x_t: Tensor, pixel_refine: Tensor) -> Tensor:
+        """The refine's first convolution over [head features; x_t; conditioning pixels]: the first
+        two at this step plus the conditioning's share from `encode_pixels` -> [B, r, H, W]."""
+        weight = self.refine[0].weight[:, : HEAD_FEATURES + RGBD]
+        return F.conv2d(torch.cat([feat, x_t], 1), weight, padding=1) + pixel_refine
+
     def _output(self, x: Tensor, temb: Tensor, x_t: Tensor, pixel_refine: Tensor,
                 warp: Tensor) -> tuple[Tensor, Tensor]:
         shift, scale = self.final_mod(F.silu(temb)).chunk(2, dim=-1)
         x = self.final_norm(x) * (1 + scale[:, None]) + shift[:, None]
         h, w = x_t.shape[-2:]
         feat = unpatchify(self.head(x), self.cfg.patch, h, w)
-        conv = self.refine[0]
-        first = F.conv2d(torch.cat([feat, x_t], 1), conv.weight[:, : HEAD_FEATURES + RGBD], padding=1)
-        out = self.refine[1:](first + pixel_refine)
+        out = self.refine[1:](self._refine_first(feat, x_t, pixel_refine))
         # Residual on the warped memory: where a memory pixel landed, the network predicts a correction
         # to it (occlusion, lighting, noise); elsewhere it generates the pixel outright.
         skip = torch.cat([warp[:, :3] * warp[:, 4:5], warp[:, 3:4] * warp[:, 5:6]], 1)

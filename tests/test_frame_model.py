@@ -82,8 +82,6 @@ def test_cached_context_matches_the_joint_forward():
 def test_the_conditioning_pixels_share_equals_the_whole_layers():
     """encode_pixels + the per-step share of the noisy frame = the embedding and the refine's first
     convolution applied to the whole pixel stack [x_t; conditioning], as one layer each."""
-    import torch.nn.functional as F
-
     from rtfm.frame_model import HEAD_FEATURES
     from rtfm.layers import patchify, sincos_2d
 
@@ -98,8 +96,7 @@ def test_the_conditioning_pixels_share_equals_the_whole_layers():
         tokens, refine = model.encode_pixels(cond)
         whole_tokens = model.target_embed(patchify(pixels, p)) + sincos_2d(RES // p, RES // p, model.cfg.dim)[None]
         whole_refine = model.refine[0](torch.cat([feat, pixels], 1))
-        conv = model.refine[0]
-        split_refine = F.conv2d(torch.cat([feat, x_t], 1), conv.weight[:, : HEAD_FEATURES + 4], padding=1) + refine
+        split_refine = model._refine_first(feat, x_t, refine)
         assert torch.allclose(model._target_tokens(x_t, tokens), whole_tokens, atol=1e-5)
         assert torch.allclose(split_refine, whole_refine, atol=1e-5)
 
