@@ -1,9 +1,11 @@
 """Frame model sampling speed: frames/s with the context keys/values reused, against recomputing them.
 
 One frame at a time (as a live walk makes them), 4 sampling steps, K = 4 memory frames of a
-held-out walk with its guide, caption and layout tokens. The reference, measured in the same run,
-is the same sampler recomputing the context stream at every step (`reuse_cache=False`); on the CPU
-the two alternate over --rounds rounds and each figure is the median of its rounds. Also:
+held-out walk with its guide, caption and layout tokens, at the sampler's default precision (bf16
+autocast where the device multiplies bf16 natively, `rtfm.sampler.autocast_dtype`). The references,
+measured in the same run, are the same sampler recomputing the context stream at every step
+(`reuse_cache=False`) and the same sampler in fp32; on the CPU the three alternate over --rounds
+rounds and each figure is the median of its rounds. Also:
 parameters and analytic FLOPs per frame of the `tiny` and `gpu` presets, and the process's peak
 memory. On CUDA the `gpu` preset is timed at 256x256 in bf16, one frame and 8 at once, with
 xformers' kernel and with torch's SDPA (the reference); without CUDA its frames/s on an H100 is
@@ -82,20 +84,24 @@ def frame_inputs(resolution: int, device, saved: Path | None, batch: int = 1):
     return FrameInputs.collate([one] * batch).to(device)
 
 
-def time_frames(model, inputs, frames: int, reuse: bool, steps: int, autocast: bool) -> float:
+def time_frames(model, inputs, frames: int, reuse: bool, steps: int, precision: str = "auto") -> float:
     from rtfm.sampler import sample_frames
 
     device = inputs.rays.device
-    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
-        for i in range(2):  # warm-up
-            sample_frames(model, inputs, steps=steps, reuse_cache=reuse, generator=torch.Generator().manual_seed(i))
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        for i in range(frames):
-            sample_frames(model, inputs, steps=steps, reuse_cache=reuse, generator=torch.Generator().manual_seed(i))
-        if device.type == "cuda":
-            torch.cuda.synchronize()
+
+    def sample(i: int) -> None:
+        sample_frames(model, inputs, steps=steps, reuse_cache=reuse, generator=torch.Generator().manual_seed(i),
+                      precision=precision)
+
+    for i in range(2):  # warm-up
+        sample(i)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for i in range(frames):
+        sample(i)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
     return frames / (time.perf_counter() - t0)
 
 
@@ -112,9 +118,9 @@ def time_gpu_preset(res: int, gflop: float, device, args) -> dict:
     out = {"cuda_device": name, "attention_backends": backends}
     for backend in backends:
         with attention_backend(backend):
-            fps = time_frames(model, one, args.frames, True, args.steps, True)
-            fps_no_reuse = time_frames(model, one, args.frames, False, args.steps, True)
-            fps8 = 8 * time_frames(model, eight, max(args.frames // 4, 3), True, args.steps, True)
+            fps = time_frames(model, one, args.frames, True, args.steps, "bf16")
+            fps_no_reuse = time_frames(model, one, args.frames, False, args.steps, "bf16")
+            fps8 = 8 * time_frames(model, eight, max(args.frames // 4, 3), True, args.steps, "bf16")
         tflops = fps8 * gflop / 1e3
         print(f"gpu preset {res}x{res} bf16, {backend}, {name}: {fps:.1f} frames/s one at a time "
               f"({fps / fps_no_reuse:.2f}x over {fps_no_reuse:.1f} without key/value reuse), {fps8:.1f} frames/s "
@@ -152,25 +158,33 @@ def main() -> None:
     model = load_frame_model(ckpt, device) if ckpt.exists() else FrameModel.from_preset("tiny").to(device).eval()
     print(f"machine: {describe()}")
     print(f"checkpoint: {ckpt if ckpt.exists() else 'none (tiny preset, random weights)'}")
-    figures: dict = {"machine": describe(), "steps": args.steps, "memory_frames": 4,
+    from rtfm.sampler import precision_name
+
+    precision = precision_name(device)
+    print(f"sampling precision: {precision}")
+    figures: dict = {"machine": describe(), "steps": args.steps, "memory_frames": 4, "precision": precision,
                      "tiny_parameters": sum(p.numel() for p in model.parameters())}
     for res in (int(r) for r in args.resolutions.split(",")):
         inputs = frame_inputs(res, device, args.inputs)
         ctx_tokens = int(model.context_tokens(inputs)[0].shape[1])
-        # Rounds alternate the two samplers, so a shared machine's changing speed reaches both alike;
+        # Rounds alternate the three samplers, so a shared machine's changing speed reaches all alike;
         # each figure is the median of its rounds, and the spread is printed.
-        rounds = [(time_frames(model, inputs, args.frames, True, args.steps, False),
-                   time_frames(model, inputs, max(args.frames // 2, 3), False, args.steps, False))
+        rounds = [(time_frames(model, inputs, args.frames, True, args.steps),
+                   time_frames(model, inputs, max(args.frames // 2, 3), False, args.steps),
+                   time_frames(model, inputs, args.frames, True, args.steps, "fp32"))
                   for _ in range(args.rounds)]
-        cached, uncached = (statistics.median(r[i] for r in rounds) for i in (0, 1))
+        cached, uncached, fp32 = (statistics.median(r[i] for r in rounds) for i in (0, 1, 2))
         spread = min(r[0] for r in rounds), max(r[0] for r in rounds)
         flops = model.flops_per_frame(res, res, ctx_tokens, args.steps)
-        print(f"tiny {res}x{res}: {cached:.1f} frames/s with key/value reuse, {uncached:.1f} without "
-              f"({cached / uncached:.2f}x); medians of {args.rounds} rounds, with reuse {spread[0]:.1f}-{spread[1]:.1f}; "
-              f"{flops['total_gflop']:.2f} GFLOP/frame, {ctx_tokens} context tokens")
+        print(f"tiny {res}x{res}, {precision}: {cached:.1f} frames/s with key/value reuse, {uncached:.1f} without "
+              f"({cached / uncached:.2f}x), {fp32:.1f} in fp32 ({cached / fp32:.2f}x); medians of {args.rounds} rounds, "
+              f"with reuse {spread[0]:.1f}-{spread[1]:.1f}; {flops['total_gflop']:.2f} GFLOP/frame, "
+              f"{ctx_tokens} context tokens")
         figures[f"tiny_{res}_frames_per_s"] = round(cached, 2)
         figures[f"tiny_{res}_frames_per_s_no_kv_reuse"] = round(uncached, 2)
         figures[f"tiny_{res}_kv_reuse_speedup_x"] = round(cached / uncached, 3)
+        figures[f"tiny_{res}_frames_per_s_fp32"] = round(fp32, 2)
+        figures[f"tiny_{res}_speedup_over_fp32_x"] = round(cached / fp32, 3)
         figures[f"tiny_{res}_frames_per_s_min_round"] = round(spread[0], 2)
         figures[f"tiny_{res}_frames_per_s_max_round"] = round(spread[1], 2)
         figures[f"tiny_{res}_gflop_per_frame"] = round(flops["total_gflop"], 3)

@@ -27,7 +27,7 @@ from renderer.warp import fill_nearest, forward_warp
 
 from .frame_model import FrameModel
 from .inputs import Condition, FrameInputs, build_inputs
-from .sampler import DEFAULT_STEPS, DEPTH_SAMPLES, sample_ensemble, sample_frames
+from .sampler import DEFAULT_STEPS, DEPTH_SAMPLES, precision_name, sample_ensemble, sample_frames
 from .walks import Walk
 
 KS = (0, 1, 2, 4)
@@ -68,7 +68,7 @@ def warp_nearest(walk: Walk, t: int, memory: list[int], supersample: int = 1) ->
 
 @torch.no_grad()
 def evaluate(model: FrameModel, walks: list[Walk], per_walk: int = 4, steps: int = DEFAULT_STEPS,
-             guidance: float = 1.0, seed: int = 0, batch: int = 16) -> dict:
+             guidance: float = 1.0, seed: int = 0, batch: int = 16, precision: str = "auto") -> dict:
     t_start = time.perf_counter()
     device = next(model.parameters()).device
     pairs = [(w, t) for w in walks for t in eval_targets(w, per_walk)]
@@ -82,9 +82,9 @@ def evaluate(model: FrameModel, walks: list[Walk], per_walk: int = 4, steps: int
             inputs = FrameInputs.collate([make(w, t) for w, t in chunk]).to(device)
             g = torch.Generator().manual_seed(seed + i)
             if samples > 1:
-                s = sample_ensemble(model, inputs, samples, steps, generator=g)
+                s = sample_ensemble(model, inputs, samples, steps, generator=g, precision=precision)
             else:
-                s = sample_frames(model, inputs, steps=steps, guidance=guidance, generator=g)
+                s = sample_frames(model, inputs, steps=steps, guidance=guidance, generator=g, precision=precision)
             outs += [(s.rgb[j].cpu(), s.depth[j].cpu(), s.label[j].cpu()) for j in range(len(chunk))]
         return outs
 
@@ -126,6 +126,7 @@ def evaluate(model: FrameModel, walks: list[Walk], per_walk: int = 4, steps: int
                                               for w, t in pairs)
     result.update(standard_error=stderr, targets=len(pairs), walks=len(walks),
                   resolution=walks[0].frames[0].camera.width, steps=steps, guidance=guidance,
+                  precision=precision_name(device, precision),
                   seconds=round(time.perf_counter() - t_start, 1))
     return result
 

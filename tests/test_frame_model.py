@@ -12,7 +12,7 @@ from rtfm.frame_model import FrameModel, FrameModelConfig
 from rtfm.inputs import Condition, FrameInputError, FrameInputs, MemoryFrame, build_inputs, layout_grid
 from rtfm.language import CheckpointError
 from renderer.errors import ArgumentError
-from rtfm.sampler import SKY, sample_ensemble, sample_frames
+from rtfm.sampler import SKY, autocast_dtype, native_bf16, sample_ensemble, sample_frames
 
 RES = 32
 MICRO = dict(resolution=RES, dim=32, depth=2, heads=2, encoder_depth=1, refine_channels=8, image_size=32,
@@ -130,12 +130,36 @@ def test_every_subset_of_inputs_runs(mask):
 def test_sampling_is_deterministic_and_cache_reuse_changes_nothing():
     model = micro_model()
     inputs = batch_of_two()
-    runs = [sample_frames(model, inputs, steps=4, generator=torch.Generator().manual_seed(7), reuse_cache=r)
-            for r in (True, True, False)]
+    runs = [sample_frames(model, inputs, steps=4, generator=torch.Generator().manual_seed(7), reuse_cache=r,
+                          precision="fp32") for r in (True, True, False)]
     assert torch.equal(runs[0].rgb, runs[1].rgb)
     assert torch.allclose(runs[0].rgb, runs[2].rgb, atol=1e-5)
-    guided = sample_frames(model, inputs, steps=4, guidance=2.0, generator=torch.Generator().manual_seed(7))
+    guided = sample_frames(model, inputs, steps=4, guidance=2.0, generator=torch.Generator().manual_seed(7),
+                           precision="fp32")
     assert not torch.allclose(guided.rgb, runs[0].rgb)  # guidance does something when there is a condition
+
+
+def test_bf16_sampling_stays_close_to_fp32():
+    model = micro_model()
+    inputs = batch_of_two()
+    a, b = (sample_frames(model, inputs, steps=4, generator=torch.Generator().manual_seed(7), precision=p)
+            for p in ("fp32", "bf16"))
+    assert b.rgb.dtype == torch.float32 and b.depth.dtype == torch.float32
+    assert not torch.equal(a.rgb, b.rgb)  # bf16 arithmetic did run
+    assert (a.rgb - b.rgb).abs().mean() < 0.01
+    assert ((a.depth - b.depth).abs() / a.depth.clamp(min=0.1)).mean() < 0.02
+    again = sample_frames(model, inputs, steps=4, generator=torch.Generator().manual_seed(7), precision="bf16")
+    assert torch.equal(b.rgb, again.rgb)
+
+
+def test_autocast_dtype_resolves_precision_names():
+    cpu = torch.device("cpu")
+    assert autocast_dtype(cpu, "fp32") is None
+    assert autocast_dtype(cpu, "bf16") is torch.bfloat16
+    assert autocast_dtype(torch.device("cuda"), "auto") is torch.bfloat16
+    assert autocast_dtype(cpu, "auto") is (torch.bfloat16 if native_bf16(cpu) else None)
+    with pytest.raises(ArgumentError, match="precision"):
+        autocast_dtype(cpu, "fp8")
 
 
 def test_ensemble_takes_the_median_of_its_samples():

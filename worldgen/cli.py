@@ -542,6 +542,8 @@ def train_rtfm(
     checkpoint_every: int = typer.Option(250, min=1),
     p_photo: float = typer.Option(0.1, "--p-photo", min=0.0, max=1.0,
                                   help="fraction of pairs that are photo pairs (RGB only in, depth learned)"),
+    depth_weight: float = typer.Option(0.5, "--depth-weight", min=0.0,
+                                       help="weight of the depth loss (L1 on log depth) against the RGB loss"),
     text_encoder: Optional[Path] = typer.Option(None, help="language checkpoint whose TextEncoder reads captions "
                                                 "(default: assets/lm-tiny)"),
     warp_supersample: Optional[int] = typer.Option(None, "--warp-supersample", min=1, max=8,
@@ -556,7 +558,8 @@ def train_rtfm(
     from .frame_model import DEFAULT_TEXT_ENCODER, train_frame_model
 
     cfg = FrameTrainConfig(steps=steps, batch_size=batch_size, lr=lr, warmup=warmup, time_budget_s=time_budget,
-                           seed=seed, checkpoint_every=checkpoint_every, p_photo=p_photo)
+                           seed=seed, checkpoint_every=checkpoint_every, p_photo=p_photo,
+                           depth_weight=depth_weight)
     try:
         history = train_frame_model(out, preset, init, cfg, workers=workers,
                                     text_encoder=text_encoder or DEFAULT_TEXT_ENCODER, log=_log(quiet, as_json),
@@ -632,6 +635,8 @@ def eval_rtfm(
     per_walk: int = typer.Option(4, min=1, help="targets per walk"),
     steps: int = typer.Option(4, min=1, max=100, help="sampling steps"),
     guidance: float = typer.Option(1.0, help="classifier-free guidance scale on the condition (1 = off)"),
+    precision: str = typer.Option("auto", help="the network's arithmetic: auto (bf16 where the device multiplies "
+                                  "it natively), fp32 or bf16"),
     seed: Seed = 0,
     quiet: Quiet = False,
     as_json: AsJson = False,
@@ -643,7 +648,8 @@ def eval_rtfm(
     if resolution % 16:
         _fail(f"--resolution must be a multiple of 16, got {resolution}")
     try:
-        result = evaluate_frame_model(checkpoint or DEFAULT_FRAME_MODEL, worlds, resolution, per_walk, steps, guidance, seed)
+        result = evaluate_frame_model(checkpoint or DEFAULT_FRAME_MODEL, worlds, resolution, per_walk, steps, guidance, seed,
+                                      precision=precision)
     except WorldgenError as e:
         _fail(str(e))
     _print_result(result, as_json, quiet)

@@ -134,14 +134,17 @@ def _training_record(init) -> dict | None:
 
 def evaluate_frame_model(checkpoint: str | os.PathLike = DEFAULT_FRAME_MODEL, worlds: int = 24, resolution: int = 64,
                          per_walk: int = 4, steps: int = 4, guidance: float = 1.0, seed: int = 0,
-                         text_encoder: str | os.PathLike | None = DEFAULT_TEXT_ENCODER) -> dict:
+                         text_encoder: str | os.PathLike | None = DEFAULT_TEXT_ENCODER, precision: str = "auto") -> dict:
     """`worldgen eval rtfm`: the held-out protocol of `rtfm.evaluate` on `worlds` held-out worlds."""
     from rtfm.checkpoint import load_frame_model
     from rtfm.evaluate import evaluate
+    from rtfm.sampler import autocast_dtype
 
-    model = load_frame_model(checkpoint, "cuda" if torch.cuda.is_available() else "cpu")
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    autocast_dtype(torch.device(device), precision)  # an unknown name fails before the walks are rendered
+    model = load_frame_model(checkpoint, device)
     walks = held_out_walks(worlds, resolution, WALK_FRAMES, text_encoder)
-    result = evaluate(model, walks, per_walk=per_walk, steps=steps, guidance=guidance, seed=seed)
+    result = evaluate(model, walks, per_walk=per_walk, steps=steps, guidance=guidance, seed=seed, precision=precision)
     return {**result, "checkpoint": str(checkpoint), "worlds": worlds}
 
 
