@@ -59,8 +59,9 @@ def native_bf16(device: torch.device) -> bool:
 def autocast_dtype(device: torch.device, precision: str = "auto") -> torch.dtype | None:
     """The dtype the network's matrix products run in while sampling, None for fp32. "auto" picks
     bf16 where the device multiplies it natively (`native_bf16`): the gpu preset is made for it,
-    and on a CPU with AVX512-BF16 the tiny preset samples 1.3x faster at 64x64 with the same
-    held-out figures (`worldgen eval rtfm --precision`, bench/rtfm.py print both)."""
+    and on a CPU with AVX512-BF16 the tiny preset gives the same held-out figures
+    (`worldgen eval rtfm --precision`) a little faster (bench/rtfm.py prints the ratio,
+    `tiny_64_speedup_over_fp32_x`)."""
     if precision not in PRECISIONS:
         raise ArgumentError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
     if precision == "fp32" or (precision == "auto" and not native_bf16(device)):
