@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -195,13 +196,26 @@ class WalkBuffer:
             self.items.pop(0)
 
 
+def stream_seed(seed: int, rank: int, start: int) -> int:
+    """The seed of the world stream one process trains on: `seed` itself for rank 0 from step 0 (so
+    a run's first worlds depend on --seed alone), else one hashed from all three. Worlds seen again
+    are memorised: a stage continued on the same stream scored worse on unseen worlds than one on
+    a new stream (single-RGB depth AbsRel 0.182 against 0.173)."""
+    if rank == 0 and start == 0:
+        return seed
+    return int(np.random.SeedSequence([seed, rank, start]).generate_state(1)[0])
+
+
 def lr_at(step: int, cfg: FrameTrainConfig) -> float:
     return warmup_cosine(step, cfg.lr, cfg.warmup, cfg.steps, cfg.min_lr_fraction)
 
 
-def train_frames(model: FrameModel, walks: Iterator[Walk], cfg: FrameTrainConfig, out: str | os.PathLike,
-                 resume: bool = True, log: Callable[[str], None] = print, record: dict | None = None) -> list[dict]:
-    """Train in place and write OUT (EMA weights, training.json, loss.png, train_state/); returns the history."""
+def train_frames(model: FrameModel, walks: Callable[[int, int], Iterator[Walk]], cfg: FrameTrainConfig,
+                 out: str | os.PathLike, resume: bool = True, log: Callable[[str], None] = print,
+                 record: dict | None = None) -> list[dict]:
+    """Train in place and write OUT (EMA weights, training.json, loss.png, train_state/); returns the history.
+    `walks(rank, start_step)` opens the stream this process trains on: a torchrun rank, or a run resumed
+    at a later step, asks for its own, so no two draw the same worlds (`stream_seed`)."""
     from diffusers.training_utils import EMAModel
 
     from .checkpoint import load_train_state, save_frame_model, save_train_state, write_training_log
@@ -229,7 +243,7 @@ def train_frames(model: FrameModel, walks: Iterator[Walk], cfg: FrameTrainConfig
         log(f"resumed from {out / 'train_state'} at step {start}")
     rng = random.Random(cfg.seed * 1000 + rank * 7919 + start)
     gen = torch.Generator().manual_seed(cfg.seed * 1000 + rank * 7919 + start)
-    buffer = WalkBuffer(walks, cfg.buffer)
+    buffer = WalkBuffer(walks(rank, start), cfg.buffer)
     t0 = time.perf_counter()
     buffer.fill(cfg.min_buffer)
     log(f"buffer of {len(buffer.items)} walks in {time.perf_counter() - t0:.0f}s")

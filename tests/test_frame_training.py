@@ -8,7 +8,7 @@ import torch
 from rtfm.checkpoint import load_frame_model, with_warp_supersample
 from rtfm.evaluate import KS, evaluate
 from rtfm.frame_model import FrameModel
-from rtfm.train_frames import FrameTrainConfig, train_frames
+from rtfm.train_frames import FrameTrainConfig, stream_seed, train_frames
 from worldgen.frame_model import held_out_walks, training_walks
 
 MICRO = dict(resolution=32, dim=32, depth=2, heads=2, encoder_depth=1, refine_channels=8, image_size=32,
@@ -46,7 +46,7 @@ def test_training_lowers_the_loss_and_writes_a_checkpoint(walks, tmp_path):
     model = FrameModel(**MICRO)
     cfg = small_config()
     before = fixed_batch_loss(model, walks, cfg)
-    train_frames(model, itertools.cycle(walks), cfg, tmp_path, log=lambda s: None)
+    train_frames(model, lambda rank, start: itertools.cycle(walks), cfg, tmp_path, log=lambda s: None)
     assert fixed_batch_loss(model, walks, cfg) < 0.8 * before  # the EMA weights, on the same pairs and noise
     for name in ("config.json", "diffusion_pytorch_model.safetensors", "training.json", "loss.png", "train_state/state.json"):
         assert (tmp_path / name).exists(), name
@@ -58,13 +58,28 @@ def test_training_lowers_the_loss_and_writes_a_checkpoint(walks, tmp_path):
 
 def test_training_resumes_from_its_state(walks, tmp_path):
     torch.manual_seed(0)
-    train_frames(FrameModel(**MICRO), itertools.cycle(walks), small_config(steps=3, log_every=1), tmp_path, log=lambda s: None)
+    opened = []
+
+    def stream(rank, start):
+        opened.append((rank, start))
+        return itertools.cycle(walks)
+
+    train_frames(FrameModel(**MICRO), stream, small_config(steps=3, log_every=1), tmp_path, log=lambda s: None)
     lines = []
-    history = train_frames(FrameModel(**MICRO), itertools.cycle(walks), small_config(steps=5, log_every=1), tmp_path,
-                           log=lines.append)
+    history = train_frames(FrameModel(**MICRO), stream, small_config(steps=5, log_every=1), tmp_path, log=lines.append)
     assert any("resumed" in line and "step 3" in line for line in lines)
     assert [h["step"] for h in history] == [0, 1, 2, 3, 4]
     assert json.loads((tmp_path / "train_state" / "state.json").read_text())["step"] == 5
+    assert opened == [(0, 0), (0, 3)]  # the resumed run asks for the stream from where it stopped
+
+
+def test_each_rank_and_resumed_run_draws_its_own_worlds():
+    assert stream_seed(7, 0, 0) == 7  # a run's first stream is the plain seed's, as before resuming existed
+    seeds = {stream_seed(s, rank, start) for s in (0, 1) for rank in (0, 1, 2) for start in (0, 250, 500)}
+    assert len(seeds) == 18
+    assert stream_seed(1, 2, 250) == stream_seed(1, 2, 250)
+    first = lambda seed: next(training_walks(resolution=16, frames=4, seed=seed, workers=0, text_encoder=None))  # noqa: E731
+    assert not torch.equal(first(stream_seed(0, 0, 250)).frames[0].rgb, first(0).frames[0].rgb)
 
 
 def test_evaluation_reports_every_key():

@@ -537,7 +537,9 @@ def train_rtfm(
     lr: float = typer.Option(5e-4),
     warmup: int = typer.Option(200, min=0),
     time_budget: Optional[float] = typer.Option(None, "--time-budget", help="stop after this many seconds"),
-    seed: Seed = 0,
+    seed: int = typer.Option(0, "--seed", min=0, max=2**32 - 1,
+                             help="which procedural worlds the run draws (and its pairs and noise); give each stage "
+                             "continued with --init a new one, or it retrains on worlds it has seen"),
     workers: int = typer.Option(1, min=0, help="DataLoader workers rendering procedural walks"),
     checkpoint_every: int = typer.Option(250, min=1),
     p_photo: float = typer.Option(0.1, "--p-photo", min=0.0, max=1.0,

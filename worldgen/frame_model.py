@@ -103,7 +103,7 @@ def train_frame_model(out: str | os.PathLike, preset: str = "tiny", init: str | 
     from renderer.layout import LABELS
     from rtfm.checkpoint import load_frame_model, widen_labels, with_warp_supersample
     from rtfm.frame_model import FrameModel
-    from rtfm.train_frames import FrameTrainConfig, train_frames
+    from rtfm.train_frames import FrameTrainConfig, stream_seed, train_frames
 
     cfg = cfg or FrameTrainConfig()
     model = load_frame_model(init) if init is not None else FrameModel.from_preset(preset)
@@ -116,7 +116,10 @@ def train_frame_model(out: str | os.PathLike, preset: str = "tiny", init: str | 
     res = resolution or model.cfg.resolution
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model.to(device).train()
-    walks = training_walks(res, WALK_FRAMES, cfg.seed, workers, text_encoder)
+
+    def walks(rank: int, start: int) -> Iterator[Walk]:
+        return training_walks(res, WALK_FRAMES, stream_seed(cfg.seed, rank, start), workers, text_encoder)
+
     record = {"preset": preset if init is None else None, "init": None if init is None else str(init),
               "init_training": _training_record(init), "resolution": res, "walk_frames": WALK_FRAMES, "text_encoder": None if text_encoder is None else str(text_encoder),
               "parameters": sum(p.numel() for p in model.parameters()), "warp_supersample": model.cfg.warp_supersample}
