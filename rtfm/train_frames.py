@@ -231,7 +231,8 @@ def train_frames(model: FrameModel, walks: Callable[[int, int], Iterator[Walk]],
         if not dist.is_initialized():
             dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
         rank = dist.get_rank()
-        net = torch.nn.parallel.DistributedDataParallel(model)
+        # modality dropout leaves a different set of parameters unused on each rank at each step
+        net = torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=True)
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],

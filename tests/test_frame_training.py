@@ -1,6 +1,10 @@
 import dataclasses
 import itertools
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -80,6 +84,21 @@ def test_each_rank_and_resumed_run_draws_its_own_worlds():
     assert stream_seed(1, 2, 250) == stream_seed(1, 2, 250)
     first = lambda seed: next(training_walks(resolution=16, frames=4, seed=seed, workers=0, text_encoder=None))  # noqa: E731
     assert not torch.equal(first(stream_seed(0, 0, 250)).frames[0].rgb, first(0).frames[0].rgb)
+
+
+def test_training_under_torchrun_with_two_cpu_ranks(tmp_path):
+    """DDP over gloo: the ranks end with the same weights and drew different worlds."""
+    script = Path(__file__).with_name("ddp_train_frames.py")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29518",
+           str(script), str(tmp_path / "ckpt")]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=script.parent.parent,
+                       env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(script.parent.parent)})
+    assert r.returncode == 0, r.stderr[-3000:]
+    ranks = sorted((json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")), key=lambda d: d["rank"])
+    assert [d["rank"] for d in ranks] == [0, 1]
+    assert ranks[0]["weights"] == ranks[1]["weights"]  # gradients were averaged across the ranks
+    assert ranks[0]["first_world"] != ranks[1]["first_world"]
+    assert load_frame_model(tmp_path / "ckpt").cfg.dim == 32  # written once, by rank 0
 
 
 def test_evaluation_reports_every_key():

@@ -1,0 +1,36 @@
+"""Run under torchrun by test_frame_training: two CPU ranks train the micro frame model a few steps.
+Each rank prints one JSON line: its rank, the first world it drew and a checksum of its weights."""
+import itertools
+import json
+import sys
+
+import torch
+
+from rtfm.frame_model import FrameModel
+from rtfm.train_frames import FrameTrainConfig, stream_seed, train_frames
+from worldgen.frame_model import training_walks
+
+MICRO = dict(resolution=32, dim=32, depth=2, heads=2, encoder_depth=1, refine_channels=8, image_size=32,
+             image_patch=8, layout_grid=(8, 8, 4), max_memory=4)
+
+
+def main(out: str) -> None:
+    torch.manual_seed(0)
+    model = FrameModel(**MICRO)
+    first = {}
+
+    def walks(rank: int, start: int):
+        stream = training_walks(resolution=32, frames=10, seed=stream_seed(0, rank, start), workers=0, text_encoder=None)
+        walk = next(stream)
+        first.update(rank=rank, first_world=float(walk.frames[0].rgb.double().sum()))
+        return itertools.chain([walk], stream)
+
+    cfg = FrameTrainConfig(steps=4, batch_size=2, lr=1e-3, warmup=1, min_buffer=2, buffer=2, new_per_step=0.0,
+                           log_every=1, checkpoint_every=1000, forcing_start=0.5, p_image=0.5, p_video=0.5)
+    train_frames(model, walks, cfg, out, log=lambda s: None)
+    weights = float(sum(p.detach().double().sum() for p in model.parameters()))
+    print(json.dumps({**first, "weights": weights}), flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
