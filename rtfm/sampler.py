@@ -3,8 +3,8 @@
 Kept apart from the architecture (as gpt-fast keeps generate.py): the scheduler walks explicit
 sigmas (4 steps by default), the context stream's keys and values are computed once per frame
 and reused at every step, and classifier-free guidance mixes the conditional and unconditional
-predictions, both run as one batch. The network runs under bf16 autocast where the hardware
-multiplies bf16 natively (`autocast_dtype`); the scheduler's arithmetic stays in fp32.
+predictions, both run as one batch. On CUDA the network runs under bf16 autocast
+(`autocast_dtype`); the scheduler's arithmetic stays in fp32.
 """
 
 from __future__ import annotations
@@ -46,25 +46,15 @@ def inference_sigmas(steps: int) -> list[float]:
     return [1.0 - i / steps for i in range(steps)]
 
 
-def native_bf16(device: torch.device) -> bool:
-    """Whether `device` multiplies bf16 natively: CUDA, or a CPU with AVX512-BF16 or AMX."""
-    if device.type == "cuda":
-        return True
-    if device.type != "cpu":
-        return False
-    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")  # torch.cpu's, private in torch 2.x
-    return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
-
-
 def autocast_dtype(device: torch.device, precision: str = "auto") -> torch.dtype | None:
-    """The dtype the network's matrix products run in while sampling, None for fp32. "auto" picks
-    bf16 where the device multiplies it natively (`native_bf16`): the gpu preset is made for it,
-    and on a CPU with AVX512-BF16 the tiny preset gives the same held-out figures
-    (`worldgen eval rtfm --precision`) a little faster (bench/rtfm.py prints the ratio,
-    `tiny_64_speedup_over_fp32_x`)."""
+    """The dtype the network's matrix products run in while sampling, None for fp32. "auto" is bf16
+    on CUDA (the gpu preset is made for it) and fp32 on a CPU: on this project's AVX512-BF16 CPU the
+    tiny preset gave the same held-out figures in bf16 (`worldgen eval rtfm --precision`) but was no
+    faster (bench/rtfm.py: fp32 1.05x faster at 64x64, 1.01x at 128x128, stored record), and
+    fp32 makes the same world on every CPU. "bf16" asks for it on any device."""
     if precision not in PRECISIONS:
         raise ArgumentError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
-    if precision == "fp32" or (precision == "auto" and not native_bf16(device)):
+    if precision == "fp32" or (precision == "auto" and device.type != "cuda"):
         return None
     return torch.bfloat16
 
@@ -130,7 +120,7 @@ def sample_ensemble(model: FrameModel, inputs: FrameInputs, samples: int = DEPTH
     noise, sampled as one batch, reduced per pixel to their median colour and depth and the label of
     their mean probabilities. A single sample commits to one guess where the model is unsure (a wall
     1 m or 2.5 m away); the median of several is the estimate with the least absolute error
-    (held-out single-RGB depth AbsRel 0.171 -> 0.157 with 5 samples, tenth-stage weights, `worldgen
+    (held-out single-RGB depth AbsRel 0.169 -> 0.156 with 5 samples, tenth-stage weights, `worldgen
     eval rtfm`). Use an odd count: the median of an even count is the lower middle value. Depth is 0
     where the label is sky."""
     if samples < 1:

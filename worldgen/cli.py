@@ -637,8 +637,8 @@ def eval_rtfm(
     per_walk: int = typer.Option(4, min=1, help="targets per walk"),
     steps: int = typer.Option(4, min=1, max=100, help="sampling steps"),
     guidance: float = typer.Option(1.0, help="classifier-free guidance scale on the condition (1 = off)"),
-    precision: str = typer.Option("auto", help="the network's arithmetic: auto (bf16 where the device multiplies "
-                                  "it natively), fp32 or bf16"),
+    precision: str = typer.Option("auto", help="the network's arithmetic: auto (bf16 on CUDA, fp32 on a CPU), "
+                                  "fp32 or bf16"),
     seed: Seed = 0,
     quiet: Quiet = False,
     as_json: AsJson = False,
