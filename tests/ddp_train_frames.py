@@ -1,5 +1,6 @@
-"""Run under torchrun by test_frame_training: two CPU ranks train the micro frame model a few steps.
-Each rank prints one JSON line: its rank, the first world it drew and a checksum of its weights."""
+"""Run under torchrun by test_frame_training: two CPU ranks train a micro frame model (its config
+as JSON, the second argument) a few steps. Each rank prints one JSON line: its rank, the first
+world it drew and a checksum of its weights."""
 import itertools
 import json
 import sys
@@ -10,13 +11,10 @@ from rtfm.frame_model import FrameModel
 from rtfm.train_frames import FrameTrainConfig, stream_seed, train_frames
 from worldgen.frame_model import training_walks
 
-MICRO = dict(resolution=32, dim=32, depth=2, heads=2, encoder_depth=1, refine_channels=8, image_size=32,
-             image_patch=8, layout_grid=(8, 8, 4), max_memory=4)
 
-
-def main(out: str) -> None:
+def main(out: str, model_config: dict) -> None:
     torch.manual_seed(0)
-    model = FrameModel(**MICRO)
+    model = FrameModel(**model_config)
     first = {}
 
     def walks(rank: int, start: int):
@@ -33,4 +31,4 @@ def main(out: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], json.loads(sys.argv[2]))

@@ -90,7 +90,7 @@ def test_training_under_torchrun_with_two_cpu_ranks(tmp_path):
     """DDP over gloo: the ranks end with the same weights and drew different worlds."""
     script = Path(__file__).with_name("ddp_train_frames.py")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29518",
-           str(script), str(tmp_path / "ckpt")]
+           str(script), str(tmp_path / "ckpt"), json.dumps(MICRO)]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=script.parent.parent,
                        env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(script.parent.parent)})
     assert r.returncode == 0, r.stderr[-3000:]
