@@ -21,6 +21,19 @@ AsJson = Annotated[bool, typer.Option("--json", help="print the result as one JS
                                       "the figures); progress, warnings and notes go to stderr")]
 Seed = Annotated[int, typer.Option("--seed", min=0, max=2**32 - 1, help="random seed: the same inputs and seed give "
                                                                            "the same result")]
+# The frame model the commands that run it take (None: worldgen.frame_model.DEFAULT_FRAME_MODEL).
+FrameModelDir = Annotated[Optional[Path], typer.Option(help="frame model folder (default: assets/rtfm-tiny)")]
+
+
+def _patch_multiple(value: int) -> int:
+    if value % 16:  # _fail, not typer.BadParameter: errors are one "error: " line, also under --json
+        _fail(f"--resolution must be a multiple of 16 (the frame model's patch), got {value}")
+    return value
+
+
+# The frame size the frame model's evaluations run at.
+EvalResolution = Annotated[int, typer.Option(min=16, max=1024, callback=_patch_multiple,
+                                             help="frame size, pixels (a multiple of 16)")]
 
 LAYOUT_ENGINE = "auto"  # worldgen.lm.DEFAULT_ENGINE, without importing torch to build the CLI
 ENGINE_HELP = ("rules (the deterministic parser), lm (the trained language model) or auto (the rules, or the model "
@@ -341,7 +354,7 @@ def generate(
     engine: str = typer.Option(LAYOUT_ENGINE, help="text -> layout: " + ENGINE_HELP),
     no_flythrough: bool = typer.Option(False, "--no-flythrough", help="skip flythrough.mp4"),
     no_complete: bool = typer.Option(False, "--no-complete", help=NO_COMPLETE_HELP),
-    frame_model: Optional[Path] = typer.Option(None, help="frame model folder (default: assets/rtfm-tiny)"),
+    frame_model: FrameModelDir = None,
     fov: Optional[float] = typer.Option(None, help="the photo's / video's vertical field of view, degrees "
                                         "(default: EXIF, else 60)"),
     quiet: Quiet = False,
@@ -585,7 +598,7 @@ def depth(
     out: Path = typer.Option(..., "--out", help="metric depth to write (.npy, float32 metres, 0 = sky)"),
     preview: Optional[Path] = typer.Option(None, help="also write the depth as a grey image (.png), near = bright"),
     fov: Optional[float] = typer.Option(None, help="vertical field of view, degrees (default: EXIF, else 60)"),
-    checkpoint: Optional[Path] = typer.Option(None, help="frame model folder (default: assets/rtfm-tiny)"),
+    checkpoint: FrameModelDir = None,
     seed: Seed = 0,
     quiet: Quiet = False,
     as_json: AsJson = False,
@@ -631,9 +644,9 @@ app.add_typer(eval_app, name="eval")
 
 @eval_app.command("rtfm")
 def eval_rtfm(
-    checkpoint: Optional[Path] = typer.Option(None, help="frame model folder (default: assets/rtfm-tiny)"),
+    checkpoint: FrameModelDir = None,
     worlds: int = typer.Option(24, min=1, help="held-out worlds (seeds never used in training), one 16-frame walk each"),
-    resolution: int = typer.Option(64, min=16, max=1024),
+    resolution: EvalResolution = 64,
     per_walk: int = typer.Option(4, min=1, help="targets per walk"),
     steps: int = typer.Option(4, min=1, max=100, help="sampling steps"),
     guidance: float = typer.Option(1.0, help="classifier-free guidance scale on the condition (1 = off)"),
@@ -647,8 +660,6 @@ def eval_rtfm(
 
     from .frame_model import DEFAULT_FRAME_MODEL, evaluate_frame_model
 
-    if resolution % 16:
-        _fail(f"--resolution must be a multiple of 16, got {resolution}")
     try:
         result = evaluate_frame_model(checkpoint or DEFAULT_FRAME_MODEL, worlds, resolution, per_walk, steps, guidance, seed,
                                       precision=precision)
@@ -659,10 +670,10 @@ def eval_rtfm(
 
 @eval_app.command("consistency")
 def eval_consistency(
-    checkpoint: Optional[Path] = typer.Option(None, help="frame model folder (default: assets/rtfm-tiny)"),
+    checkpoint: FrameModelDir = None,
     worlds: int = typer.Option(4, min=1, help="held-out worlds (seeds never used in training)"),
     drift_worlds: int = typer.Option(2, min=0, help="of these, how many also walk the long drift path"),
-    resolution: int = typer.Option(64, min=16, max=1024),
+    resolution: EvalResolution = 64,
     loop_frames: int = typer.Option(16, min=3, help="frames of the A -> B -> A loop"),
     rollout_frames: int = typer.Option(32, min=2, help="frames of the walk from one ground-truth frame"),
     drift_frames: int = typer.Option(200, min=2, help="frames of the long walk for the drift curve"),
@@ -680,8 +691,6 @@ def eval_consistency(
     from .consistency import evaluate_consistency
     from .frame_model import DEFAULT_FRAME_MODEL
 
-    if resolution % 16:
-        _fail(f"--resolution must be a multiple of 16, got {resolution}")
     if drift_worlds > worlds:
         _fail(f"--drift-worlds ({drift_worlds}) cannot exceed --worlds ({worlds})")
     try:
