@@ -21,6 +21,7 @@ from motion), each camera also gets a rigid correction fitted with the splats
 from __future__ import annotations
 
 import math
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -512,8 +513,9 @@ def _lift(cameras, images, depths, labels, cfg: LiftConfig, progress: bool, init
 
         # Under a time budget the bar counts seconds of it (the step count is not known ahead).
         timed = cfg.time_budget_s is not None
+        # Into a log file (not a terminal) a line every 10 s, not one every step.
         bar = tqdm(total=round(cfg.time_budget_s, 1) if timed else cfg.iterations, desc="lift",
-                   unit="s" if timed else "step", dynamic_ncols=True,
+                   unit="s" if timed else "step", dynamic_ncols=True, mininterval=0.1 if sys.stderr.isatty() else 10.0,
                    bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s {postfix}" if timed else None)
     order = torch.randperm(m, generator=gen)
     t0 = time.perf_counter()
@@ -592,7 +594,7 @@ def _lift(cameras, images, depths, labels, cfg: LiftConfig, progress: bool, init
         if bar is not None:
             bar.update(min(elapsed, cfg.time_budget_s) - bar.n if cfg.time_budget_s is not None else 1)
             bar.set_postfix(step=step + 1, loss=f"{float(loss.detach()):.4f}", psnr=f"{running_psnr:.2f}",
-                            n=len(params["means"]))
+                            n=len(params["means"]), refresh=False)
         if cfg.time_budget_s is not None and elapsed >= cfg.time_budget_s:
             result.stopped_by = "time"
             break
