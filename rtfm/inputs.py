@@ -41,15 +41,19 @@ class FrameInputError(WorldgenError):
     """Inputs the frame model cannot take: mismatched sizes, too many memory frames, bad values."""
 
 
+DEPTH_LOG_SCALE = 1.5  # natural-log units of depth per unit of the network's depth channel
+FAR_DEPTH = 100.0  # metres: the far end of the depth channel, where missing depth (sky) goes
+
+
 def depth_to_net(depth: Tensor) -> Tensor:
     """Metric z (m) -> the network's depth channel: log depth around 2.5 m, about [-1.7, 2.5] for
     0.2-100 m. Missing depth (0, e.g. sky) maps to the far end."""
-    d = torch.where(depth > 0, depth, torch.full_like(depth, 100.0))
-    return torch.log(d.clamp(0.2, 100.0) / 2.5) / 1.5
+    d = torch.where(depth > 0, depth, torch.full_like(depth, FAR_DEPTH))
+    return torch.log(d.clamp(0.2, FAR_DEPTH) / 2.5) / DEPTH_LOG_SCALE
 
 
 def depth_from_net(x: Tensor) -> Tensor:
-    return 2.5 * torch.exp(x.clamp(-1.8, 2.5) * 1.5)
+    return 2.5 * torch.exp(x.clamp(-1.8, 2.5) * DEPTH_LOG_SCALE)
 
 
 @dataclass

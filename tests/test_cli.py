@@ -226,6 +226,7 @@ def test_train_rtfm_continues_a_checkpoint_on_another_memory_warp(micro_checkpoi
     (["export", "nothere", "--format", "obj", "--out", "x.obj"], "--format"),
     (["train", "lm", "--out", "x", "--engram-layers", "a"], "--engram-layers"),
     (["eval", "rtfm", "--resolution", "20"], "multiple of 16"),
+    (["train", "rtfm", "--out", "x", "--depth-loss", "l2"], "unknown depth loss"),
     (["bench", "no_such_bench"], "unknown benchmarks"),
     (["batch", "nothere.jsonl", "--out", "x"], "nothere.jsonl"),
     # found by tests/test_cli_fuzz.py at 10,000 runs per command:

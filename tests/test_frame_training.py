@@ -77,6 +77,24 @@ def test_training_resumes_from_its_state(walks, tmp_path):
     assert opened == [(0, 0), (0, 3)]  # the resumed run asks for the stream from where it stopped
 
 
+def test_depth_losses_are_minimised_by_the_median_and_the_inverse_depth_weighted_median():
+    """One pixel whose true depth is 1, 2 or 4 m with equal odds: the best constant guess under L1 on
+    log depth is the median (2 m); under the relative error it is the median weighted by 1/depth
+    (weights 1, 1/2, 1/4: 1 m), found here by searching a grid of guesses."""
+    from rtfm.inputs import depth_from_net, depth_to_net
+    from rtfm.train_frames import depth_loss
+
+    truth = depth_to_net(torch.tensor([1.0, 2.0, 4.0])).view(3, 1, 1)
+    guesses = torch.linspace(float(truth.min()) - 0.5, float(truth.max()) + 0.5, 401)
+    for kind, best in (("log_l1", 2.0), ("relative", 1.0)):
+        losses = torch.stack([depth_loss(g.expand_as(truth), truth, kind) for g in guesses])
+        assert float(depth_from_net(guesses[losses.argmin()])) == pytest.approx(best, rel=0.02), kind
+    sky = depth_to_net(torch.zeros(1, 1, 1))  # no depth: L1 on log depth under either loss
+    assert float(depth_loss(sky - 0.3, sky, "relative")) == pytest.approx(0.3)
+    with pytest.raises(ValueError, match="unknown depth loss"):
+        FrameTrainConfig(depth_loss="l2")
+
+
 def test_each_rank_and_resumed_run_draws_its_own_worlds():
     assert stream_seed(7, 0, 0) == 7  # a run's first stream is the plain seed's, as before resuming existed
     seeds = {stream_seed(s, rank, start) for s in (0, 1) for rank in (0, 1, 2) for start in (0, 250, 500)}

@@ -558,7 +558,10 @@ def train_rtfm(
     p_photo: float = typer.Option(0.1, "--p-photo", min=0.0, max=1.0,
                                   help="fraction of pairs that are photo pairs (RGB only in, depth learned)"),
     depth_weight: float = typer.Option(0.5, "--depth-weight", min=0.0,
-                                       help="weight of the depth loss (L1 on log depth) against the RGB loss"),
+                                       help="weight of the depth loss against the RGB loss"),
+    depth_loss: str = typer.Option("log_l1", "--depth-loss", help="log_l1 (L1 on log depth: the median depth where "
+                                   "a photo leaves it uncertain) or relative (|pred/true - 1|, the AbsRel: nearer "
+                                   "than the median where unsure)"),
     text_encoder: Optional[Path] = typer.Option(None, help="language checkpoint whose TextEncoder reads captions "
                                                 "(default: assets/lm-tiny)"),
     warp_supersample: Optional[int] = typer.Option(None, "--warp-supersample", min=1, max=8,
@@ -572,10 +575,10 @@ def train_rtfm(
 
     from .frame_model import DEFAULT_TEXT_ENCODER, train_frame_model
 
-    cfg = FrameTrainConfig(steps=steps, batch_size=batch_size, lr=lr, warmup=warmup, time_budget_s=time_budget,
-                           seed=seed, checkpoint_every=checkpoint_every, p_photo=p_photo,
-                           depth_weight=depth_weight)
     try:
+        cfg = FrameTrainConfig(steps=steps, batch_size=batch_size, lr=lr, warmup=warmup, time_budget_s=time_budget,
+                               seed=seed, checkpoint_every=checkpoint_every, p_photo=p_photo,
+                               depth_weight=depth_weight, depth_loss=depth_loss)
         history = train_frame_model(out, preset, init, cfg, workers=workers,
                                     text_encoder=text_encoder or DEFAULT_TEXT_ENCODER, log=_log(quiet, as_json),
                                     warp_supersample=warp_supersample)
