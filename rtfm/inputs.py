@@ -42,18 +42,20 @@ class FrameInputError(WorldgenError):
 
 
 DEPTH_LOG_SCALE = 1.5  # natural-log units of depth per unit of the network's depth channel
+DEPTH_MID = 2.5  # metres: where the network's depth channel is 0
 FAR_DEPTH = 100.0  # metres: the far end of the depth channel, where missing depth (sky) goes
+FAR_NET = math.log(FAR_DEPTH / DEPTH_MID) / DEPTH_LOG_SCALE  # the channel's value there
 
 
 def depth_to_net(depth: Tensor) -> Tensor:
     """Metric z (m) -> the network's depth channel: log depth around 2.5 m, about [-1.7, 2.5] for
     0.2-100 m. Missing depth (0, e.g. sky) maps to the far end."""
     d = torch.where(depth > 0, depth, torch.full_like(depth, FAR_DEPTH))
-    return torch.log(d.clamp(0.2, FAR_DEPTH) / 2.5) / DEPTH_LOG_SCALE
+    return torch.log(d.clamp(0.2, FAR_DEPTH) / DEPTH_MID) / DEPTH_LOG_SCALE
 
 
 def depth_from_net(x: Tensor) -> Tensor:
-    return 2.5 * torch.exp(x.clamp(-1.8, 2.5) * DEPTH_LOG_SCALE)
+    return DEPTH_MID * torch.exp(x.clamp(-1.8, 2.5) * DEPTH_LOG_SCALE)
 
 
 @dataclass

@@ -8,8 +8,9 @@ video) are dropped at random so every subset works; some pairs are "photo" pairs
 RGB given, no depth: the model learns depth from one image). After `forcing_start` of training,
 some pairs replace one memory frame by the model's own prediction of it (Memory Forcing), so
 rollouts learn not to drift. Losses: MSE on RGB and L1 on log depth (or the relative error of
-depth, `depth_loss`) of the predicted clean frame, cross-entropy on labels. AdamW, warm-up + cosine, EMA weights (diffusers' EMAModel), bf16
-autocast on CUDA, DDP under torchrun; resumable from `OUT/train_state`.
+depth, `depth_loss`) of the predicted clean frame, cross-entropy on labels. AdamW, warm-up +
+cosine, EMA weights (diffusers' EMAModel), bf16 autocast on CUDA, DDP under torchrun; resumable
+from `OUT/train_state`.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import torch.nn.functional as F
 from renderer.errors import ArgumentError
 
 from .frame_model import FrameModel, FrameModelConfig
-from .inputs import DEPTH_LOG_SCALE, FAR_DEPTH, Condition, FrameInputs, MemoryFrame, build_inputs, depth_to_net
+from .inputs import DEPTH_LOG_SCALE, FAR_NET, Condition, FrameInputs, MemoryFrame, build_inputs
 from .sampler import inference_sigmas, sample_frames
 from .schedule import warmup_cosine
 from .walks import Walk
@@ -189,7 +190,7 @@ def depth_loss(pred: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Ten
     diff = pred - target
     if kind == "log_l1":
         return diff.abs().mean()
-    far = target >= float(depth_to_net(torch.tensor(FAR_DEPTH))) - 1e-4
+    far = target >= FAR_NET - 1e-4
     # clamped above at 20x too far: the loss grows exponentially with an overestimate
     relative = torch.expm1(DEPTH_LOG_SCALE * diff.clamp(max=2.0)).abs()
     return torch.where(far, diff.abs(), relative).mean()
