@@ -22,6 +22,7 @@ import worldgen
 from renderer import Camera
 from renderer.edit import number_param
 from renderer.layout import OBJECT_LABELS, Layout
+from worldgen.config import EFFORTS, FRAMES_FROM, GenerateConfig
 from worldgen.edit import Selection, WorldEditor
 from worldgen.errors import WorldgenError
 from worldgen.world import load_world
@@ -58,7 +59,10 @@ class Editor:
     def __init__(self, workspace: Workspace, frame_model: str | None = None, generate_options: dict | None = None):
         self.ws = workspace
         self.frame_model = frame_model
-        self.generate_options = dict(generate_options or {})  # e.g. frames, resolution, lift_steps
+        # the server's settings for every world (e.g. frames, resolution, lift_steps): the base config,
+        # not a user's choice, so a source that has no use for one does not refuse it
+        base = {**({"frame_model": frame_model} if frame_model else {}), **(generate_options or {})}
+        self.base_config = GenerateConfig(**base)
         self._editors: dict[Path, WorldEditor] = {}
         self._guard = threading.Lock()
 
@@ -110,13 +114,13 @@ class Editor:
         return gr.update(choices=self._choices(_owner(request)))
 
     # create ----------------------------------------------------------------------------------------------
-    def generate(self, prompt, images, video, layout_file, boxes, shell, use_boxes, quality, seed, state: TabState,
-                 request: gr.Request):
+    def generate(self, prompt, images, video, layout_file, boxes, shell, use_boxes, frames_from, effort, seed,
+                 state: TabState, request: gr.Request):
         """Generator: streams (status, frames gallery, ...) while the world is made."""
         owner = _owner(request)
         try:
             kwargs = self._generate_args(owner, prompt, images, video, layout_file, boxes, shell, use_boxes,
-                                         quality, seed)
+                                         frames_from, effort, seed)
         except WorldgenError as e:
             yield self._create_out(f"Error: {e}", state, None)
             return
@@ -126,7 +130,8 @@ class Editor:
 
         def work():
             try:
-                world = worldgen.generate(**kwargs, on_frame=lambda i, n, rgb: frames.put((i, n, rgb)), progress=False)
+                world = worldgen.generate(**kwargs, config=self.base_config, progress=False,
+                                          on_frame=lambda i, n, rgb: frames.put((i, n, rgb)))
                 world.save(path)
                 result["world"] = world
             except BaseException as e:  # noqa: BLE001 - reported to this user below; other sessions untouched
@@ -175,13 +180,13 @@ class Editor:
         except WorldgenError:
             return gr.update()
 
-    def _generate_args(self, owner, prompt, images, video, layout_file, boxes, shell, use_boxes, quality, seed) -> dict:
+    def _generate_args(self, owner, prompt, images, video, layout_file, boxes, shell, use_boxes, frames_from, effort,
+                       seed) -> dict:
         self.ws.owner_dir(owner)
         prompt = (prompt or "").strip() or None
         if prompt is not None and len(prompt) > MAX_PROMPT_CHARS:
             raise SessionError(f"the prompt is {len(prompt)} characters; at most {MAX_PROMPT_CHARS}")
-        kwargs: dict = {"prompt": prompt, "quality": quality if quality in ("draft", "full") else "draft",
-                        "seed": _seed(seed), "frame_model": self.frame_model, **self.generate_options}
+        kwargs: dict = {"prompt": prompt, "seed": _seed(seed), "effort": effort if effort in EFFORTS else "draft"}
         if images:
             kwargs["images"] = [_upload_path(f) for f in images]
         if video:
@@ -192,6 +197,8 @@ class Editor:
             kwargs["layout"] = _upload_path(layout_file)
         if not any(kwargs.get(k) for k in ("prompt", "images", "video", "layout")):
             raise SessionError("give a prompt, photos, a video or a layout first")
+        if not images and not video:  # a prompt's or a layout's frames: ray cast, or from the frame model
+            kwargs["frames_from"] = frames_from if frames_from in FRAMES_FROM else "procedural"
         return kwargs
 
     def open_world(self, world_id, state: TabState, request: gr.Request):
@@ -436,7 +443,9 @@ def build_blocks(editor: Editor) -> gr.Blocks:
                         prompt = gr.Textbox(label="Prompt", lines=3, max_length=MAX_PROMPT_CHARS, elem_id="prompt",
                                             placeholder="a bedroom with a blue bed, two lamps and a wooden wardrobe")
                         with gr.Row():
-                            quality = gr.Radio(["draft", "full"], value="draft", label="Quality", elem_id="quality")
+                            frames_from = gr.Radio(list(FRAMES_FROM), value="procedural", label="Frames from",
+                                                   elem_id="frames-from")
+                            effort = gr.Radio(list(EFFORTS), value="draft", label="Effort", elem_id="effort")
                             seed = gr.Number(value=0, precision=0, label="Seed", minimum=0)
                         with gr.Accordion("Photos, video or a layout file", open=False):
                             images = gr.File(label="Photo(s)", file_count="multiple", file_types=["image"], elem_id="images")
@@ -509,7 +518,7 @@ def build_blocks(editor: Editor) -> gr.Blocks:
                 link = gr.HTML("", elem_id="download")
 
         heavy = dict(concurrency_limit=1, concurrency_id="heavy")
-        generate.click(editor.generate, [prompt, images, video, layout_file, boxes, shell, use_boxes, quality, seed,
+        generate.click(editor.generate, [prompt, images, video, layout_file, boxes, shell, use_boxes, frames_from, effort, seed,
                                          state], [status, gallery, state, world_pick, view, history], **heavy
                        ).then(editor.current_model, [state], model3d)
         world_pick.input(editor.open_world, [world_pick, state], [status, state, model3d, view, history])

@@ -40,7 +40,7 @@ from worldgen.world import load_world  # noqa: E402
 PROMPTS = ["a bedroom with a blue bed", "a kitchen with a red fridge", "a park with a bench", "an office with a desk",
            "a living room with a sofa", "a bathroom with a bathtub", "a street with a car", "a library with shelves",
            "a garden with a pond", "a classroom with chairs"]
-SMALL = {"quality": "draft", "frames": 4, "resolution": 48, "lift_steps": 40, "flythrough": False}  # steps, not seconds: deterministic
+SMALL = {"effort": "draft", "frames": 4, "resolution": 48, "lift_steps": 40, "flythrough": False}  # steps, not seconds: deterministic
 
 
 def write_jobs(path: Path, n: int) -> Path:

@@ -149,14 +149,20 @@ def profile_step(cams, rgb, depth, label, train, steps: int = 6) -> dict:
 
 
 def run_generate(prompt: str, out: str, **api) -> dict:
-    """`worldgen generate PROMPT --out OUT` as a user runs it, or (with `api`: generate_draft keyword
-    arguments the CLI does not take, such as lift_options) the same draft pipeline through the API in
+    """`worldgen generate PROMPT --out OUT` as a user runs it, or (with `api`: samples_per_pixel for the
+    procedural source, or lift_options for the lift, which the CLI does not take) the same draft in
     a fresh process: wall seconds, peak RSS, held-out PSNR, Gaussians and stage timings."""
     if not api:
         exe = ROOT / ".venv" / "bin" / "worldgen"
         cmd = ([str(exe)] if exe.exists() else [sys.executable, "-m", "worldgen.cli"]) + ["generate", prompt, "--out", out]
     else:
-        code = f"from worldgen.pipeline import generate_draft; generate_draft({prompt!r}, {out!r}, progress=False, **{api!r})"
+        code = ("from renderer.lift import LiftConfig; from worldgen.build import build_world; "
+                "from worldgen.config import GenerateConfig; from worldgen.sources import ProceduralSource; "
+                f"api = {api!r}; lift = api.pop('lift_options', None); "
+                f"source = ProceduralSource(None, {prompt!r}, GenerateConfig(), **api); "
+                f"build_world(source, {out!r}, progress=False, "
+                "lift=None if lift is None else LiftConfig(iterations=100_000, time_budget_s=GenerateConfig().value("
+                "'time_budget_s'), **lift))")
         cmd = [sys.executable, "-c", code]
     timer = "/usr/bin/time"
     measured = Path(timer).exists()

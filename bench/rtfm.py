@@ -1,4 +1,7 @@
-"""Frame model sampling speed: frames/s with the context keys/values reused, against recomputing them.
+"""Frame model sampling speed: frames/s with the context keys/values reused, against recomputing them,
+for each CPU preset at its own resolution (tiny at 64x64, tiny-128 at 128x128, tiny-256 at 256x256:
+the same 256 target tokens over larger patches); the 64x64 model, measured in the same run, is
+the reference the larger ones' frames/s are given as ratios of.
 
 One frame at a time (as a live walk makes them), 4 sampling steps, K = 4 memory frames of a
 held-out walk with its guide, caption and layout tokens, at the sampler's default precision (fp32
@@ -11,8 +14,8 @@ memory. On CUDA the `gpu` preset is timed at 256x256 in bf16, one frame and 8 at
 xformers' kernel and with torch's SDPA (the reference); without CUDA its frames/s on an H100 is
 estimated from its FLOPs (the assumed throughput is printed).
 
-    .venv/bin/python bench/rtfm.py                       # tiny at 64x64 and 128x128
-    .venv/bin/python bench/rtfm.py --checkpoint assets/rtfm-tiny --frames 30
+    .venv/bin/python bench/rtfm.py                       # the three CPU presets at 64, 128 and 256
+    .venv/bin/python bench/rtfm.py --checkpoints 128=runs/rtfm128-1 --frames 30
     .venv/bin/python bench/rtfm.py --save-inputs bench/data/rtfm_inputs.safetensors   # then, on a GPU
     python bench/rtfm.py --inputs bench/data/rtfm_inputs.safetensors   # machine without the ray caster
 
@@ -36,6 +39,8 @@ sys.path.insert(0, str(ROOT))
 
 from machine import describe  # noqa: E402  (bench/machine.py)
 
+PRESET_AT = {64: "tiny", 128: "tiny-128", 256: "tiny-256"}
+CHECKPOINT_OF = {"tiny": "rtfm-tiny", "tiny-128": "rtfm-tiny-128", "tiny-256": "rtfm-tiny-256"}
 H100_BF16_DENSE_TFLOPS = 989.0  # NVIDIA's dense bf16 figure for the H100 SXM
 ASSUMED_UTILISATION = 0.3  # a small DiT at batch 1 reaches a fraction of peak
 
@@ -138,9 +143,10 @@ def time_gpu_preset(res: int, gflop: float, device, args) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--checkpoint", default=str(ROOT / "assets" / "rtfm-tiny"),
-                    help="frame model folder (the tiny preset's random weights when absent: speed does not depend on them)")
-    ap.add_argument("--resolutions", default="64,128")
+    ap.add_argument("--checkpoints", default="",
+                    help="RES=FOLDER,... frame models per resolution (default: assets/rtfm-tiny, rtfm-tiny-128, "
+                    "rtfm-tiny-256; the preset's random weights where absent: speed does not depend on them)")
+    ap.add_argument("--resolutions", default="64,128,256")
     ap.add_argument("--frames", type=int, default=20)
     ap.add_argument("--steps", type=int, default=4)
     ap.add_argument("--rounds", type=int, default=5, help="CPU timing rounds (median reported)")
@@ -154,18 +160,21 @@ def main() -> None:
     from rtfm.frame_model import FrameModel
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    ckpt = Path(args.checkpoint)
-    model = load_frame_model(ckpt, device) if ckpt.exists() else FrameModel.from_preset("tiny").to(device).eval()
+    given = dict(item.split("=", 1) for item in args.checkpoints.split(",") if item)
     print(f"machine: {describe()}")
-    print(f"checkpoint: {ckpt if ckpt.exists() else 'none (tiny preset, random weights)'}")
     from rtfm.sampler import precision_name
 
     precision = precision_name(device)
     other = "fp32" if precision == "bf16" else "bf16"
     print(f"sampling precision: {precision} (reference: {other})")
-    figures: dict = {"machine": describe(), "steps": args.steps, "memory_frames": 4, "precision": precision,
-                     "tiny_parameters": sum(p.numel() for p in model.parameters())}
+    figures: dict = {"machine": describe(), "steps": args.steps, "memory_frames": 4, "precision": precision}
     for res in (int(r) for r in args.resolutions.split(",")):
+        preset = PRESET_AT[res]
+        ckpt = Path(given.get(str(res), ROOT / "assets" / CHECKPOINT_OF[preset]))
+        model = load_frame_model(ckpt, device) if ckpt.exists() else FrameModel.from_preset(preset).to(device).eval()
+        print(f"{preset} at {res}x{res}: {ckpt if ckpt.exists() else 'no checkpoint (random weights)'}, "
+              f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters")
+        figures[f"{preset}_parameters"] = sum(p.numel() for p in model.parameters())
         inputs = frame_inputs(res, device, args.inputs)
         ctx_tokens = int(model.context_tokens(inputs)[0].shape[1])
         # Rounds alternate the three samplers, so a shared machine's changing speed reaches all alike;
@@ -177,18 +186,21 @@ def main() -> None:
         cached, uncached, in_other = (statistics.median(r[i] for r in rounds) for i in (0, 1, 2))
         spread = min(r[0] for r in rounds), max(r[0] for r in rounds)
         flops = model.flops_per_frame(res, res, ctx_tokens, args.steps)
-        print(f"tiny {res}x{res}, {precision}: {cached:.1f} frames/s with key/value reuse, {uncached:.1f} without "
+        print(f"{preset} {res}x{res}, {precision}: {cached:.1f} frames/s with key/value reuse, {uncached:.1f} without "
               f"({cached / uncached:.2f}x), {in_other:.1f} in {other} ({cached / in_other:.2f}x); medians of {args.rounds} rounds, "
               f"with reuse {spread[0]:.1f}-{spread[1]:.1f}; {flops['total_gflop']:.2f} GFLOP/frame, "
               f"{ctx_tokens} context tokens")
-        figures[f"tiny_{res}_frames_per_s"] = round(cached, 2)
-        figures[f"tiny_{res}_frames_per_s_no_kv_reuse"] = round(uncached, 2)
-        figures[f"tiny_{res}_kv_reuse_speedup_x"] = round(cached / uncached, 3)
-        figures[f"tiny_{res}_frames_per_s_{other}"] = round(in_other, 2)
-        figures[f"tiny_{res}_{precision}_over_{other}_x"] = round(cached / in_other, 3)
-        figures[f"tiny_{res}_frames_per_s_min_round"] = round(spread[0], 2)
-        figures[f"tiny_{res}_frames_per_s_max_round"] = round(spread[1], 2)
-        figures[f"tiny_{res}_gflop_per_frame"] = round(flops["total_gflop"], 3)
+        figures[f"frames_per_s_{res}"] = round(cached, 2)
+        figures[f"frames_per_s_{res}_no_kv_reuse"] = round(uncached, 2)
+        figures[f"kv_reuse_speedup_{res}_x"] = round(cached / uncached, 3)
+        figures[f"frames_per_s_{res}_{other}"] = round(in_other, 2)
+        figures[f"{precision}_over_{other}_{res}_x"] = round(cached / in_other, 3)
+        figures[f"frames_per_s_{res}_min_round"] = round(spread[0], 2)
+        figures[f"frames_per_s_{res}_max_round"] = round(spread[1], 2)
+        figures[f"gflop_per_frame_{res}"] = round(flops["total_gflop"], 3)
+        if res != 64 and "frames_per_s_64" in figures:
+            figures[f"frames_per_s_{res}_over_64_x"] = round(cached / figures["frames_per_s_64"], 3)
+            print(f"  {cached / figures['frames_per_s_64']:.2f}x the 64x64 model's frames/s, measured in this run")
     figures["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     print(f"peak RSS: {figures['peak_rss_mb']} MB")
 

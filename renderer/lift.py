@@ -450,11 +450,131 @@ def _deterministic(mode: bool) -> None:
         setter(mode)
 
 
-def _lift(cameras, images, depths, labels, cfg: LiftConfig, progress: bool, init: GaussianScene | None,
-          init_points=None) -> LiftResult:
-    from gsplat.strategy import DefaultStrategy
+class Densification:
+    """The densification strategy object: gsplat's `DefaultStrategy` (grow by 2D gradient, split, prune),
+    with its window fitted to the steps a time budget allows (`fit`). `LiftConfig.densify=False`
+    gives `NoDensification`, which leaves the cloud as it started."""
+
+    def __init__(self, cfg: LiftConfig, params: torch.nn.ParameterDict, optimizers: dict, scene_scale: float):
+        from gsplat.strategy import DefaultStrategy
+
+        self.cfg = cfg
+        self.strategy = DefaultStrategy(refine_start_iter=cfg.refine_start,
+                                        refine_stop_iter=int(cfg.iterations * cfg.refine_stop_fraction),
+                                        refine_every=cfg.refine_every, reset_every=10**9, grow_grad2d=cfg.grow_grad2d,
+                                        verbose=False)
+        self.strategy.check_sanity(params, optimizers)
+        self.state = self.strategy.initialize_state(scene_scale=scene_scale)
+
+    def fit(self, planned: int) -> None:
+        """A run of `planned` steps (fewer than configured): too few for new Gaussians to settle keeps
+        the initial cloud; otherwise the window and its period shrink with the run."""
+        cfg, s = self.cfg, self.strategy
+        if planned < cfg.min_steps_to_densify:
+            s.refine_stop_iter = 0
+        elif planned < cfg.iterations:
+            s.refine_every = max(10, planned // 12)
+            s.refine_start_iter = max(6, min(cfg.refine_start, planned // 8))
+            s.refine_stop_iter = int(planned * cfg.refine_stop_fraction)
+
+    def pre_backward(self, params, optimizers, step: int, info: dict) -> None:
+        self.strategy.step_pre_backward(params, optimizers, self.state, step, info)
+
+    def post_backward(self, params, optimizers, step: int, info: dict) -> None:
+        self.strategy.step_post_backward(params, optimizers, self.state, step, info, packed=False)
+
+
+class NoDensification:
+    def fit(self, planned: int) -> None:
+        pass
+
+    def pre_backward(self, params, optimizers, step: int, info: dict) -> None:
+        pass
+
+    def post_backward(self, params, optimizers, step: int, info: dict) -> None:
+        pass
+
+
+def _parameters(scene: GaussianScene, max_sh_degree: int) -> torch.nn.ParameterDict:
+    sh = scene.with_sh_degree(max_sh_degree).sh
+    return torch.nn.ParameterDict({
+        "means": torch.nn.Parameter(scene.means.clone()),
+        "scales": torch.nn.Parameter(scene.log_scales.clone()),
+        "quats": torch.nn.Parameter(scene.quats.clone()),
+        "opacities": torch.nn.Parameter(scene.opacity_logits.clone()),
+        "sh0": torch.nn.Parameter(sh[:, :1].clone()),
+        "shN": torch.nn.Parameter(sh[:, 1:].clone()),
+        # Not optimised, but carried through every split, clone and prune by the strategy.
+        "labels": torch.nn.Parameter(scene.labels.clone(), requires_grad=False),
+    })
+
+
+def _scene_of(params: torch.nn.ParameterDict) -> GaussianScene:
+    return GaussianScene(params["means"], params["quats"], params["scales"], params["opacities"],
+                         torch.cat([params["sh0"], params["shN"]], 1), params["labels"].detach())
+
+
+def lift_loss(pred: Tensor, gt: Tensor, out, params, cfg: LiftConfig, scene_scale: float, depth: Tensor | None,
+              sky_mask: Tensor | None) -> Tensor:
+    """One view's loss: (1 - lambda_dssim) L1 + lambda_dssim (1 - SSIM) on colour, L1 on depth where it
+    is known and the splats cover the pixel (in scene-scale units), alpha on the sky's pixels, and
+    the opacity and scale regularisers. pred, gt [H, W, 3]; depth [H, W]; sky_mask [H, W] bool."""
     from torchmetrics.functional.image import structural_similarity_index_measure as ssim
 
+    l1 = (pred - gt).abs().mean()
+    d_ssim = 1.0 - ssim(pred.permute(2, 0, 1)[None], gt.permute(2, 0, 1)[None], data_range=1.0)
+    loss = (1 - cfg.lambda_dssim) * l1 + cfg.lambda_dssim * d_ssim
+    if depth is not None and cfg.lambda_depth > 0:
+        known = torch.isfinite(depth) & (depth > 0) & (out.alpha[0].detach() > 0.5)
+        if known.any():
+            loss = loss + cfg.lambda_depth * ((out.depth[0] - torch.nan_to_num(depth))[known].abs() / scene_scale).mean()
+    if sky_mask is not None and cfg.lambda_sky_alpha > 0:  # nothing stands in front of the sky
+        loss = loss + cfg.lambda_sky_alpha * (out.alpha[0] * sky_mask).mean()
+    if cfg.lambda_opacity > 0:
+        loss = loss + cfg.lambda_opacity * torch.sigmoid(params["opacities"]).mean()
+    if cfg.lambda_scale > 0:
+        loss = loss + cfg.lambda_scale * torch.exp(params["scales"]).mean()
+    return loss
+
+
+def _progress_bar(cfg: LiftConfig):
+    from tqdm import tqdm
+
+    # Under a time budget the bar counts seconds of it (the step count is not known ahead).
+    timed = cfg.time_budget_s is not None
+    # Into a log file (not a terminal) a line every 10 s, not one every step.
+    return tqdm(total=round(cfg.time_budget_s, 1) if timed else cfg.iterations, desc="lift",
+                unit="s" if timed else "step", dynamic_ncols=True, mininterval=0.1 if sys.stderr.isatty() else 10.0,
+                bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s {postfix}" if timed else None)
+
+
+@dataclass
+class _Schedule:
+    """What a time budget re-plans after the first steps: the steps planned, the means' decay per
+    step and the steps between SH degrees."""
+
+    planned: int
+    decay: float
+    sh_every: int
+
+    def refit(self, cfg: LiftConfig, per_step: float, step: int, optimizers: dict, scene_scale: float,
+              densification) -> None:
+        """Fit the schedules (densification window, means decay, SH degrees) to the steps the budget
+        allows, so a short budget still densifies and anneals."""
+        self.planned = max(10, min(cfg.iterations, int(cfg.time_budget_s / per_step)))
+        self.decay = 0.01 ** (1.0 / self.planned)
+        fitted = run_learning_rates(cfg, self.planned)
+        fitted["means"] *= scene_scale * self.decay**step
+        for name, opt in optimizers.items():
+            opt.param_groups[0]["lr"] = fitted[name]
+        if self.planned < cfg.iterations:
+            self.sh_every = max(1, int(cfg.sh_degree_every * self.planned / cfg.iterations))
+        densification.fit(self.planned)
+
+
+def _lift(cameras, images, depths, labels, cfg: LiftConfig, progress: bool, init: GaussianScene | None,
+          init_points=None) -> LiftResult:
+    """The optimisation loop; the loss is `lift_loss`, densification a `Densification` strategy."""
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     images = torch.as_tensor(images, dtype=torch.float32)
@@ -469,18 +589,7 @@ def _lift(cameras, images, depths, labels, cfg: LiftConfig, progress: bool, init
                                                         voxel_px=cfg.voxel_px, scale_per_cell=cfg.init_scale,
                                                         opacity=cfg.init_opacity, flatness=cfg.init_flatness)
     scene_scale = camera_spread(cameras)
-
-    sh = scene.with_sh_degree(cfg.max_sh_degree).sh
-    params = torch.nn.ParameterDict({
-        "means": torch.nn.Parameter(scene.means.clone()),
-        "scales": torch.nn.Parameter(scene.log_scales.clone()),
-        "quats": torch.nn.Parameter(scene.quats.clone()),
-        "opacities": torch.nn.Parameter(scene.opacity_logits.clone()),
-        "sh0": torch.nn.Parameter(sh[:, :1].clone()),
-        "shN": torch.nn.Parameter(sh[:, 1:].clone()),
-        # Not optimised, but carried through every split, clone and prune by the strategy.
-        "labels": torch.nn.Parameter(scene.labels.clone(), requires_grad=False),
-    })
+    params = _parameters(scene, cfg.max_sh_degree)
     lrs = run_learning_rates(cfg, cfg.iterations if cfg.time_budget_s is None else 0)
     lrs["means"] *= scene_scale
     optimizers = {n: torch.optim.Adam([{"params": params[n], "lr": lr, "name": n}], eps=1e-15) for n, lr in lrs.items()}
@@ -496,27 +605,11 @@ def _lift(cameras, images, depths, labels, cfg: LiftConfig, progress: bool, init
     if poses is not None:
         pose_opt = torch.optim.Adam(poses, lr=cfg.lr_pose, eps=1e-15)
         pose_units = torch.tensor([1.0, 1.0, 1.0, scene_scale, scene_scale, scene_scale])
-    strategy = None
-    if cfg.densify:
-        strategy = DefaultStrategy(refine_start_iter=cfg.refine_start, refine_stop_iter=int(cfg.iterations * cfg.refine_stop_fraction),
-                                   refine_every=cfg.refine_every, reset_every=10**9, grow_grad2d=cfg.grow_grad2d,
-                                   verbose=False)
-        strategy.check_sanity(params, optimizers)
-        state = strategy.initialize_state(scene_scale=scene_scale)
-    planned = cfg.iterations  # with a time budget, re-estimated from the first steps' speed
-    decay = 0.01 ** (1.0 / max(planned, 1))
-    sh_every = cfg.sh_degree_every
+    densification = Densification(cfg, params, optimizers, scene_scale) if cfg.densify else NoDensification()
+    # with a time budget, `planned` is re-estimated from the first steps' speed
+    schedule = _Schedule(cfg.iterations, 0.01 ** (1.0 / max(cfg.iterations, 1)), cfg.sh_degree_every)
     result = LiftResult(scene)
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        # Under a time budget the bar counts seconds of it (the step count is not known ahead).
-        timed = cfg.time_budget_s is not None
-        # Into a log file (not a terminal) a line every 10 s, not one every step.
-        bar = tqdm(total=round(cfg.time_budget_s, 1) if timed else cfg.iterations, desc="lift",
-                   unit="s" if timed else "step", dynamic_ncols=True, mininterval=0.1 if sys.stderr.isatty() else 10.0,
-                   bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s {postfix}" if timed else None)
+    bar = _progress_bar(cfg) if progress else None
     order = torch.randperm(m, generator=gen)
     t0 = time.perf_counter()
     running_psnr = None
@@ -525,36 +618,18 @@ def _lift(cameras, images, depths, labels, cfg: LiftConfig, progress: bool, init
         i = int(order[step % m])
         if step % m == m - 1:
             order = torch.randperm(m, generator=gen)
-        cur = GaussianScene(params["means"], params["quats"], params["scales"], params["opacities"],
-                            torch.cat([params["sh0"], params["shN"]], 1), params["labels"].detach())
-        cam = cameras[i]
-        posed = poses is not None and step >= cfg.pose_start_fraction * planned
+        cur, cam = _scene_of(params), cameras[i]
+        posed = poses is not None and step >= cfg.pose_start_fraction * schedule.planned
         if posed:
             cur = moved_scene(cur, cam, poses[i] * pose_units)
         if cfg.time_budget_s is not None and step == 5:
-            # Fit the schedules (densification window, means decay, SH degrees) to the steps the
-            # budget allows, so a short budget still densifies and anneals.
-            per_step = (time.perf_counter() - t0) / 5
-            planned = max(10, min(cfg.iterations, int(cfg.time_budget_s / per_step)))
-            decay = 0.01 ** (1.0 / planned)
-            fitted = run_learning_rates(cfg, planned)
-            fitted["means"] *= scene_scale * decay**step
-            for name, opt in optimizers.items():
-                opt.param_groups[0]["lr"] = fitted[name]
-            sh_every = max(1, int(cfg.sh_degree_every * planned / cfg.iterations)) if planned < cfg.iterations else sh_every
-            if strategy is not None and planned < cfg.min_steps_to_densify:
-                strategy.refine_stop_iter = 0  # too few steps for new Gaussians to settle: keep the initial cloud
-            elif strategy is not None and planned < cfg.iterations:
-                strategy.refine_every = max(10, planned // 12)
-                strategy.refine_start_iter = max(6, min(cfg.refine_start, planned // 8))
-                strategy.refine_stop_iter = int(planned * cfg.refine_stop_fraction)
-        degree = min(cfg.max_sh_degree, step // sh_every)
+            schedule.refit(cfg, (time.perf_counter() - t0) / 5, step, optimizers, scene_scale, densification)
+        degree = min(cfg.max_sh_degree, step // schedule.sh_every)
         out = render(cur, cam, sh_degree=degree, background=cfg.background if sky is None else (0.0, 0.0, 0.0),
                      with_labels=False, tile_size=cfg.tile_size)
         info = {"means2d": out.meta["means2d"], "radii": out.meta["radii"], "width": cam.width,
                 "height": cam.height, "n_cameras": 1, "gaussian_ids": None}
-        if strategy is not None:
-            strategy.step_pre_backward(params, optimizers, state, step, info)
+        densification.pre_backward(params, optimizers, step, info)
         pred, gt = out.rgb[0], images[i]
         if sky is not None:  # the sky shows through what the splats leave uncovered
             # the sky turns with the camera's refined pose, as the splats do through the moved scene
@@ -563,28 +638,15 @@ def _lift(cameras, images, depths, labels, cfg: LiftConfig, progress: bool, init
             # Only sky pixels teach the sky: elsewhere it would soak up what the splats get wrong.
             env = torch.where(sky_mask[i][..., None], env, env.detach())
             pred = pred + (1.0 - out.alpha[0])[..., None] * env
-        l1 = (pred - gt).abs().mean()
-        d_ssim = 1.0 - ssim(pred.permute(2, 0, 1)[None], gt.permute(2, 0, 1)[None], data_range=1.0)
-        loss = (1 - cfg.lambda_dssim) * l1 + cfg.lambda_dssim * d_ssim
-        if depths is not None and cfg.lambda_depth > 0:
-            d = depths[i]
-            known = torch.isfinite(d) & (d > 0) & (out.alpha[0].detach() > 0.5)
-            if known.any():
-                loss = loss + cfg.lambda_depth * ((out.depth[0] - torch.nan_to_num(d))[known].abs() / scene_scale).mean()
-        if sky is not None and cfg.lambda_sky_alpha > 0:  # nothing stands in front of the sky
-            loss = loss + cfg.lambda_sky_alpha * (out.alpha[0] * sky_mask[i]).mean()
-        if cfg.lambda_opacity > 0:
-            loss = loss + cfg.lambda_opacity * torch.sigmoid(params["opacities"]).mean()
-        if cfg.lambda_scale > 0:
-            loss = loss + cfg.lambda_scale * torch.exp(params["scales"]).mean()
+        loss = lift_loss(pred, gt, out, params, cfg, scene_scale, None if depths is None else depths[i],
+                         None if sky is None else sky_mask[i])
         loss.backward()
         for opt in [*optimizers.values(), *([sky_opt] if sky is not None else []), *([pose_opt] if posed else [])]:
             opt.step()
             opt.zero_grad(set_to_none=True)
         for group in optimizers["means"].param_groups:
-            group["lr"] *= decay
-        if strategy is not None:
-            strategy.step_post_backward(params, optimizers, state, step, info, packed=False)
+            group["lr"] *= schedule.decay
+        densification.post_backward(params, optimizers, step, info)
         psnr = _psnr(pred.detach(), gt)
         running_psnr = psnr if running_psnr is None else 0.9 * running_psnr + 0.1 * psnr
         elapsed = time.perf_counter() - t0
@@ -604,6 +666,11 @@ def _lift(cameras, images, depths, labels, cfg: LiftConfig, progress: bool, init
     if bar is not None:
         bar.close()
     result.steps, result.seconds = step + 1, time.perf_counter() - t0
+    return _finish(result, params, cameras, poses, pose_units if poses is not None else None, sky, cfg)
+
+
+def _finish(result: LiftResult, params, cameras, poses, pose_units, sky, cfg: LiftConfig) -> LiftResult:
+    """The optimised scene (with its sky shell), refined cameras and sky texture into `result`."""
     result.scene = GaussianScene(params["means"].detach().clone(), params["quats"].detach().clone(),
                                  params["scales"].detach().clone(), params["opacities"].detach().clone(),
                                  torch.cat([params["sh0"], params["shN"]], 1).detach().clone(), params["labels"].detach().clone())

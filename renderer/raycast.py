@@ -190,7 +190,36 @@ def raycast(world: MeshWorld, camera: Camera, shadows: bool = True, textured: bo
 
 def _raycast_once(world: MeshWorld, camera: Camera, shadows: bool, textured: bool) -> dict[str, np.ndarray]:
     h, w = camera.height, camera.width
-    o, d = camera_rays(camera)
+    out = _shade(world, *camera_rays(camera), shadows, textured)
+    return {k: v.reshape(h, w, *v.shape[1:]) for k, v in out.items()}
+
+
+def panorama_rays(position, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Origins and unit directions [W/2 * W, 3] of an equirectangular panorama `width` pixels wide
+    seen from `position`: row 0 the zenith, the centre column along +X, columns to the right turning
+    right (towards -Y), as panorama viewers show them."""
+    h = width // 2
+    az = np.pi - 2 * np.pi * (np.arange(width, dtype=np.float64) + 0.5) / width
+    polar = np.pi * (np.arange(h, dtype=np.float64) + 0.5) / h
+    a, p = np.meshgrid(az, polar)
+    d = np.stack([np.sin(p) * np.cos(a), np.sin(p) * np.sin(a), np.cos(p)], -1).reshape(-1, 3).astype(np.float32)
+    return np.broadcast_to(np.asarray(position, np.float32), d.shape), d
+
+
+def raycast_panorama(world: MeshWorld, position, width: int, shadows: bool = True,
+                     textured: bool = True) -> dict[str, np.ndarray]:
+    """An equirectangular panorama (`panorama_rays`) of a MeshWorld: rgb [W/2, W, 3], distance [W/2, W]
+    along each ray (0 for sky), label [W/2, W]."""
+    if not isinstance(width, int) or width < 4 or width % 2:
+        raise ArgumentError(f"a panorama's width must be an even integer of at least 4, got {width!r}")
+    out = _shade(world, *panorama_rays(position, width), shadows, textured)
+    return {"rgb": out["rgb"].reshape(width // 2, width, 3), "distance": out["depth"].reshape(width // 2, width),
+            "label": out["label"].reshape(width // 2, width)}
+
+
+def _shade(world: MeshWorld, o: np.ndarray, d: np.ndarray, shadows: bool, textured: bool) -> dict[str, np.ndarray]:
+    """Cast rays o + t d [N, 3] -> per ray rgb, t ("depth": depth for camera rays with camera-z = 1,
+    distance for unit rays), normal, label, instance."""
     hit = world.scene.cast_rays(_rays(o, d), nthreads=world.threads)
     t = hit["t_hit"].numpy()
     valid = np.isfinite(t)
@@ -253,5 +282,4 @@ def _raycast_once(world: MeshWorld, camera: Camera, shadows: bool, textured: boo
         n[miss] = 0.0
         label[miss] = SKY_LABEL if world.sky else -1
         instance[miss] = -1
-    return {"rgb": color.reshape(h, w, 3), "depth": t.reshape(h, w), "normal": n.reshape(h, w, 3),
-            "label": label.reshape(h, w), "instance": instance.reshape(h, w)}
+    return {"rgb": color, "depth": t, "normal": n, "label": label, "instance": instance}

@@ -140,6 +140,46 @@ def widen_labels(model: FrameModel, num_labels: int) -> FrameModel:
     return widened.to(next(model.parameters()).device).train(model.training)
 
 
+def grow_resolution(model: FrameModel, resolution: int) -> FrameModel:
+    """A copy of `model` at `resolution`, with the same token count: every patch (target, memory)
+    grows by resolution / model.cfg.resolution, as JiT's x-prediction allows (research/world-models.md).
+
+    The grown patch embeddings read a patch as the old ones read its area average (each weight
+    spread over its s x s pixels, divided by s^2) and the grown head writes each old pixel's
+    features to its s x s pixels, so on a nearest-upsampled frame the grown transformer computes
+    what the old one did at the old size. The refine convolutions keep their weights (they see
+    s-times finer pixels); train the grown model before relying on it."""
+    old = model.cfg
+    scale = resolution / old.resolution
+    if scale < 1 or scale != int(scale) or resolution % old.resolution:
+        raise ArgumentError(f"can grow a {old.resolution}x{old.resolution} frame model to a whole multiple of "
+                            f"its resolution, not {resolution}")
+    s = int(scale)
+    grown = FrameModel(**{**dataclasses.asdict(old), "resolution": resolution, "patch": old.patch * s,
+                          "memory_patch": old.memory_patch * s})
+    state = grown.state_dict()
+    for name, t in model.state_dict().items():
+        if name == "target_embed.weight":  # [D, C p p] -> [D, C sp sp]
+            t = _spread_patch(t, grown.pixel_channels, old.patch, s)
+        elif name == "memory_embed.weight":
+            t = _spread_patch(t, t.shape[1] // old.memory_patch ** 2, old.memory_patch, s)
+        elif name in ("head.weight", "head.bias"):  # [F p p, ...] -> [F sp sp, ...]: each pixel's rows copied
+            rows = t.reshape(-1, old.patch, old.patch, *t.shape[1:])
+            t = rows.repeat_interleave(s, 1).repeat_interleave(s, 2).reshape(-1, *t.shape[1:])
+        if state[name].shape != t.shape:
+            raise CheckpointError(f"grow_resolution: unexpected shape change in {name}")
+        state[name].copy_(t)
+    grown.load_state_dict(state)
+    return grown.to(next(model.parameters()).device).train(model.training)
+
+
+def _spread_patch(weight: torch.Tensor, channels: int, patch: int, s: int) -> torch.Tensor:
+    """A patch embedding [D, C p p] (`patchify` order) read over s x s times the pixels: [D, C sp sp]."""
+    w = weight.reshape(weight.shape[0], channels, patch, patch)
+    w = w.repeat_interleave(s, 2).repeat_interleave(s, 3) / (s * s)
+    return w.reshape(weight.shape[0], -1)
+
+
 # ---- training state ----------------------------------------------------------------------------
 def _save_tensors(tensors: dict, path: Path, metadata: dict | None = None) -> None:
     from safetensors.torch import save

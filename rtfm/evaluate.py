@@ -10,7 +10,9 @@ memory warped into the target as the model sees it (`renderer.warp.forward_warp`
 a sub-pixel warp, also the one-splat-per-pixel warp's baseline. Depth from a single RGB frame: the
 target's RGB alone (no memory, guide or condition), as a photo's depth is predicted
 (`rtfm.photo.photo_memory`: the median of DEPTH_SAMPLES samples), and from one sample; AbsRel over
-pixels with depth. `standard_error` holds the standard errors of the PSNR and AbsRel means over
+pixels with depth. With a `reference` model (the previous, smaller checkpoint), the same targets
+are sampled by it from the walk at its own resolution and upsampled (bilinear) to the evaluated
+one: `baseline_upsampled_psnr_db`, what the larger model adds over upsampling. `standard_error` holds the standard errors of the PSNR and AbsRel means over
 walks (a walk's targets share a world, so they are not independent samples): whether a figure
 clears a target by more than its sampling noise.
 """
@@ -68,23 +70,24 @@ def warp_nearest(walk: Walk, t: int, memory: list[int], supersample: int = 1) ->
 
 @torch.no_grad()
 def evaluate(model: FrameModel, walks: list[Walk], per_walk: int = 4, steps: int = DEFAULT_STEPS,
-             guidance: float = 1.0, seed: int = 0, batch: int = 16, precision: str = "auto") -> dict:
+             guidance: float = 1.0, seed: int = 0, batch: int = 16, precision: str = "auto",
+             reference: FrameModel | None = None) -> dict:
     t_start = time.perf_counter()
     device = next(model.parameters()).device
     pairs = [(w, t) for w in walks for t in eval_targets(w, per_walk)]
     if not pairs:
         raise ArgumentError("no evaluation targets: every walk is too short or too cramped for 4 memory frames")
 
-    def run(make, samples: int = 1) -> list:
+    def run(make, samples: int = 1, net: FrameModel = model, targets=pairs) -> list:
         outs = []
-        for i in range(0, len(pairs), batch):
-            chunk = pairs[i : i + batch]
+        for i in range(0, len(targets), batch):
+            chunk = targets[i : i + batch]
             inputs = FrameInputs.collate([make(w, t) for w, t in chunk]).to(device)
             g = torch.Generator().manual_seed(seed + i)
             if samples > 1:
-                s = sample_ensemble(model, inputs, samples, steps, generator=g, precision=precision)
+                s = sample_ensemble(net, inputs, samples, steps, generator=g, precision=precision)
             else:
-                s = sample_frames(model, inputs, steps=steps, guidance=guidance, generator=g, precision=precision)
+                s = sample_frames(net, inputs, steps=steps, guidance=guidance, generator=g, precision=precision)
             outs += [(s.rgb[j].cpu(), s.depth[j].cpu(), s.label[j].cpu()) for j in range(len(chunk))]
         return outs
 
@@ -97,10 +100,15 @@ def evaluate(model: FrameModel, walks: list[Walk], per_walk: int = 4, steps: int
     stderr = {"psnr_db": {}, "depth_absrel": {}}
     if ss != 1:
         result["baseline_warp_nearest_one_splat_psnr_db"] = {}
+    def with_memory(k: int, net: FrameModel):
+        return lambda w, t: build_inputs(w.frames[t].camera, [w.frames[i] for i in w.memory_for(t, k)], w.guides[t],
+                                         condition(w), image_size=net.cfg.image_size,
+                                         warp_supersample=net.cfg.warp_supersample)
+
+    if reference is not None:
+        result["baseline_upsampled_psnr_db"] = _upsampled(reference, pairs, run, with_memory)
     for k in KS:
-        outs = run(lambda w, t: build_inputs(w.frames[t].camera, [w.frames[i] for i in w.memory_for(t, k)],
-                                             w.guides[t], condition(w), image_size=model.cfg.image_size,
-                                             warp_supersample=ss))
+        outs = run(with_memory(k, model))
         gts = [w.frames[t] for w, t in pairs]
         values = [psnr(o[0], g.rgb) for o, g in zip(outs, gts)]
         result["psnr_db"][str(k)], stderr["psnr_db"][str(k)] = _mean(values), _walk_stderr(values, walk_of)
@@ -129,6 +137,21 @@ def evaluate(model: FrameModel, walks: list[Walk], per_walk: int = 4, steps: int
                   precision=precision_name(device, precision),
                   seconds=round(time.perf_counter() - t_start, 1))
     return result
+
+
+def _upsampled(reference: FrameModel, pairs: list, run, with_memory) -> dict:
+    """PSNR per K of `reference` sampling each target at its own resolution, upsampled (bilinear)."""
+    from .layers import resize_map
+
+    side = reference.cfg.resolution
+    small = {id(w): w.resized(side, side) for w, _ in pairs}
+    targets = [(small[id(w)], t) for w, t in pairs]
+    out = {}
+    for k in KS:
+        outs = run(with_memory(k, reference), net=reference, targets=targets)
+        out[str(k)] = _mean(psnr(resize_map(o[0], w.frames[t].camera.width, w.frames[t].camera.height, "bilinear"),
+                                 w.frames[t].rgb) for o, (w, t) in zip(outs, pairs))
+    return out
 
 
 def _mean(values) -> float:

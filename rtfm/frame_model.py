@@ -68,6 +68,11 @@ class FrameModelConfig:
     # and listed in the README (`FrameModel.flops_per_frame`).
     PRESETS = {
         "tiny": dict(warp_supersample=2),  # 2 CPU cores, 64x64
+        # the same network over the same 256 target tokens at 4x and 16x the pixels (JiT: an
+        # x-predicting transformer keeps its quality with larger patches); `checkpoint.grow_resolution`
+        # makes them from a trained tiny model
+        "tiny-128": dict(resolution=128, patch=8, memory_patch=32, warp_supersample=2),  # 2 CPU cores, 128x128
+        "tiny-256": dict(resolution=256, patch=16, memory_patch=64, warp_supersample=2),  # 2 CPU cores, 256x256
         "gpu": dict(resolution=256, patch=8, memory_patch=32, dim=768, depth=12, heads=12, image_size=128,
                     image_patch=16, encoder_depth=4, refine_channels=48, warp_supersample=2),  # one H100, bf16, 256x256
     }

@@ -43,6 +43,18 @@ class Walk:
         x0 = torch.cat([f.rgb.permute(2, 0, 1) * 2 - 1, depth_to_net(f.depth)[None]])
         return x0, f.label, f.depth
 
+    def resized(self, width: int, height: int) -> "Walk":
+        """The same walk seen at another size (`MemoryFrame.resized`; guides: area colour, nearest depth
+        and labels). Overlaps are kept, so retrieval picks the same memory frames."""
+        from .layers import resize_map
+
+        def guide(g: dict) -> dict:
+            return {"rgb": resize_map(g["rgb"], width, height, "area"), "depth": resize_map(g["depth"], width, height, "nearest"),
+                    "label": resize_map(g["label"], width, height, "nearest").long()}
+
+        return Walk([f.resized(width, height) for f in self.frames], [guide(g) for g in self.guides], self.overlap,
+                    self.caption, self.text, self.layout, self.grid)
+
     def memory_for(self, t: int, k: int, exclude: int = 2) -> list[int]:
         near = [i for i in range(len(self)) if abs(i - t) <= exclude]
         return top_k_by_overlap(self.overlap[:, t], k, exclude=near)

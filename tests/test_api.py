@@ -25,7 +25,8 @@ def _without_timestamps(path):
 
 
 def test_generate_save_load_save_round_trips(draft, tmp_path):
-    assert draft.manifest["quality"] == "draft" and draft.metrics["psnr_heldout"] > 10
+    assert draft.manifest["source"] == "procedural" and draft.metrics["psnr_heldout"] > 10
+    assert draft.manifest["config"]["effort"] == "draft" and draft.manifest["config"]["frames"] == 8
     a = draft.save(tmp_path / "a")
     b = worldgen.load_world(a).save(tmp_path / "b")
     files = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
@@ -56,21 +57,23 @@ def test_same_inputs_same_world(draft):
     assert np.array_equal(again.scene.means.numpy(), draft.scene.means.numpy())
 
 
-def test_generate_from_a_layout_file_and_full_quality(draft, tmp_path):
+def test_generate_from_a_layout_file_and_through_the_frame_model(draft, tmp_path):
     layout_file = draft.file("layout")
     from_layout = worldgen.generate(layout=layout_file, **SMALL)
     assert from_layout.layout.to_dict() == draft.layout.to_dict()
     assert from_layout.manifest["models"]["layout"] == "given"
-    full = worldgen.generate(layout=layout_file, quality="full", **SMALL)
-    assert full.manifest["quality"] == "full" and full.manifest["models"]["frames"].startswith("rtfm")
+    full = worldgen.generate(layout=layout_file, frames_from="model", **SMALL)
+    assert full.manifest["source"] == "layout-model" and full.manifest["models"]["frames"].startswith("rtfm")
+    assert sorted(full.manifest) == sorted(draft.manifest)  # one manifest shape for every source
     assert full.file("memory") is not None and len(full.scene) > 0
 
 
 @pytest.mark.parametrize("kwargs, message", [
     ({}, "needs a prompt"),
-    ({"prompt": "a room", "quality": "best"}, "quality"),
+    ({"prompt": "a room", "quality": "best"}, r"unknown generation option\(s\) 'quality'"),
+    ({"prompt": "a room", "effort": "best"}, "effort must be one of draft, standard, high"),
     ({"prompt": "a room", "frames": 0}, "frames must be"),
-    ({"images": "a.png", "video": "b.mp4"}, "not both"),
+    ({"images": "a.png", "video": "b.mp4"}, "not images and video"),
     ({"layout": "/nonexistent/layout.json"}, "layout.json"),
     ({"images": "/nonexistent/photo.jpg"}, "photo.jpg"),
 ])

@@ -13,7 +13,7 @@ import pytest
 from worldgen.batch import BatchError, append_record, final_status, outcome_view, read_jobs, read_manifest, run_batch
 from worldgen.world import load_world
 
-TINY = {"quality": "draft", "frames": 2, "resolution": 32, "time_budget_s": 0.5, "flythrough": False}
+TINY = {"effort": "draft", "frames": 2, "resolution": 32, "time_budget_s": 0.5, "flythrough": False}
 GOOD = ["chair", "table", "lamp"]
 JOBS = [  # file order: good and bad interleaved, so a kill lands between them
     {"id": "chair", "prompt": "a red chair", "seed": 0, **TINY},
@@ -104,7 +104,7 @@ def test_kill_9_half_way_then_rerun_matches_a_clean_run(clean_run, tmp_path):
 @pytest.mark.slow
 def test_shards_cover_every_job_exactly_once(tmp_path):
     jobs = [{"id": "good", "prompt": "a blue sofa", **TINY},  # index 0: shard 0
-            {"id": "bad-quality", "prompt": "a sofa", "quality": "ultra"},
+            {"id": "bad-effort", "prompt": "a sofa", "effort": "ultra"},
             {"id": "no-input"},
             {"id": "no-layout", "layout": "nothere.json"},
             {"id": "empty", "prompt": ""}]
@@ -123,8 +123,8 @@ def test_shards_cover_every_job_exactly_once(tmp_path):
     for src in (a, b):  # shards merge by copying folders
         shutil.copytree(src, merged, dirs_exist_ok=True)
     view = outcome_view(merged)
-    assert view == {"good": ("done", None), "bad-quality": ("failed", "GenerateError"),
-                    "no-input": ("failed", "GenerateError"), "no-layout": ("failed", "LayoutError"),
+    assert view == {"good": ("done", None), "bad-effort": ("failed", "ConfigError"),
+                    "no-input": ("failed", "SourceError"), "no-layout": ("failed", "LayoutError"),
                     "empty": ("failed", "LayoutError")}
     assert {r["shard"] for r in final_status(merged).values()} == {"0/2", "1/2"}
     assert run_batch(path, merged, shard=(0, 2)).skipped == 1  # resumes from the merged folder

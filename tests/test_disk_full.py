@@ -108,7 +108,7 @@ def test_an_edit_saved_onto_a_full_disk_keeps_the_world_as_it_was(world, small_d
 
 def test_a_batch_onto_a_full_disk_is_reported_and_no_world_is_half_made(tmp_path, small_disk):
     jobs = tmp_path / "jobs.jsonl"
-    tiny = {"quality": "draft", "frames": 2, "resolution": 32, "lift_steps": 5, "flythrough": False}
+    tiny = {"effort": "draft", "frames": 2, "resolution": 32, "lift_steps": 5, "flythrough": False}
     jobs.write_text("".join(json.dumps({"id": f"w{i}", "prompt": "a red chair", "seed": i, **tiny}) + "\n" for i in range(2)))
     (small_disk / "out").mkdir()
     fill(small_disk, leave=40_000)

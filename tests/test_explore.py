@@ -7,7 +7,9 @@ import torch
 
 from worldgen.errors import WorldgenError
 from worldgen.explore import expand_world, open_session
-from worldgen.pipeline import generate_draft
+from worldgen.build import build_world
+from worldgen.config import GenerateConfig
+from worldgen.sources import ProceduralSource
 from worldgen.world import load_world
 
 pytestmark = pytest.mark.slow
@@ -16,8 +18,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def draft_world(tmp_path_factory):
     out = tmp_path_factory.mktemp("worlds") / "bedroom"
-    generate_draft("a bedroom with a blue bed", out, frames=8, resolution=64, time_budget_s=3.0, progress=False,
-                   engine="rules")
+    config = GenerateConfig(frames=8, resolution=64, time_budget_s=3.0, engine="rules")
+    build_world(ProceduralSource(None, "a bedroom with a blue bed", config), out, progress=False)
     return out
 
 

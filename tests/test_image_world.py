@@ -8,7 +8,9 @@ import torch
 from PIL import Image
 
 from renderer.view import exploration_path
-from worldgen.image_world import generate_from_image, photo_camera
+from worldgen.build import build_world
+from worldgen.config import GenerateConfig
+from worldgen.sources.photo import PhotoSource, photo_camera
 from worldgen.world import load_world
 
 def run(*args):
@@ -36,14 +38,15 @@ def test_exploration_path_turns_and_steps_back():
 
 
 def test_image_to_world_writes_a_whole_world(photo, micro_checkpoint, tmp_path):
-    out = generate_from_image(photo, tmp_path / "w", frames=4, lift_size=32, time_budget_s=1.0, checkpoint=micro_checkpoint,
-                              progress=False)
+    config = GenerateConfig(frames=4, resolution=32, time_budget_s=1.0, frame_model=micro_checkpoint)
+    out = build_world(PhotoSource(photo, None, config), tmp_path / "w", progress=False)
     world = load_world(out)
     for key in ("scene", "frames", "memory", "flythrough"):  # a random model gives no depth to mesh
         assert key in world.manifest["files"], key
     frames = json.loads((out / "frames" / "transforms.json").read_text())
     assert len(frames["frames"]) == 4
-    assert world.manifest["camera"] == {"fov_y_deg": 60.0, "fov_from": "default"}
+    assert world.manifest["source"] == "photo" and world.manifest["inputs"]["image"] == str(photo)
+    assert world.manifest["source_info"] == {"fov_y_deg": 60.0, "fov_from": "default", "generated_from": 1}
     assert {"photo depth", "frames", "lift"} <= set(world.manifest["timings_s"])
 
 

@@ -111,16 +111,17 @@ def run(*args):
 
 def test_generate_and_lift_commands(tmp_path):
     r = run("generate", "a kitchen with a red fridge and a table", "--out", str(tmp_path / "g"), "--frames", "8",
-            "--resolution", "32", "--time-budget", "2")
+            "--resolution", "32", "--lift-steps", "20")
     assert r.returncode == 0, r.stderr
     world = load_world(tmp_path / "g")
     assert world.manifest["inputs"]["prompt"].startswith("a kitchen") and world.layout.counts()["fridge"] == 1
     assert world.manifest["models"]["layout"] == "rules"
     assert {"layout", "frames", "lift", "mesh", "flythrough"} <= set(world.manifest["timings_s"])
-    r = run("lift", str(tmp_path / "g" / "frames"), "--out", str(tmp_path / "l"), "--time-budget", "2", "--iterations", "20")
+    r = run("lift", str(tmp_path / "g" / "frames"), "--out", str(tmp_path / "l"), "--iterations", "20")
     assert r.returncode == 0, r.stderr
-    assert load_world(tmp_path / "l").manifest["lift"]["steps"] <= 20
-    r = run("lift", str(tmp_path / "g" / "frames"), "--out", str(tmp_path / "r"), "--time-budget", "2", "--iterations", "20",
+    lifted = load_world(tmp_path / "l")
+    assert lifted.manifest["lift"]["steps"] == 20 and lifted.manifest["lift"]["stopped_by"] != "time"
+    r = run("lift", str(tmp_path / "g" / "frames"), "--out", str(tmp_path / "r"), "--iterations", "20",
             "--refine-poses")
     assert r.returncode == 0, r.stderr
     refined = load_world(tmp_path / "r")

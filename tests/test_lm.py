@@ -175,11 +175,11 @@ def test_layout_for_prompt_engines_determinism_and_fallback(monkeypatch, tmp_pat
         wlm.layout_for_prompt("a red fidge", "lm", checkpoint=tmp_path / "broken")
     with pytest.raises(ValueError, match="engine must be one of"):
         wlm.layout_for_prompt(prompt, engine="gpt")
-    import inspect
 
-    from worldgen import cli, pipeline
+    from worldgen import cli
+    from worldgen.config import GenerateConfig
 
-    assert cli.LAYOUT_ENGINE == wlm.DEFAULT_ENGINE == inspect.signature(pipeline.generate_draft).parameters["engine"].default
+    assert cli.LAYOUT_ENGINE == wlm.DEFAULT_ENGINE == GenerateConfig().engine
 
     class CappedModel:  # failure injection: a decode that runs into the token cap
         def reads_whole(self, prompt):

@@ -13,7 +13,9 @@ from PIL import Image
 from worldgen.frame_model import HELD_OUT_SEED_BASE
 from worldgen.sfm import SfMError
 from worldgen.video import VideoError, read_video, sample_by_motion
-from worldgen.video_world import generate_from_video
+from worldgen.build import build_world
+from worldgen.config import GenerateConfig
+from worldgen.sources.capture import PhotoSetSource, VideoSource
 from worldgen.errors import WorldgenError
 from worldgen.world import load_world
 
@@ -112,21 +114,19 @@ def test_sampling_follows_motion_and_refuses_a_still_video():
 
 def test_black_video_is_an_sfm_error(tmp_path, micro_checkpoint):
     black = write_mp4(tmp_path / "black.mp4", np.zeros((12, 64, 64, 3), np.uint8))
+    config = GenerateConfig(frame_model=micro_checkpoint)
     with pytest.raises(VideoError, match="does not move"):  # refused before structure from motion
-        generate_from_video(black, tmp_path / "w", checkpoint=micro_checkpoint, progress=False)
-    assert not (tmp_path / "w").exists()
+        VideoSource(black, None, config)
     # Flickering black and grey frames move, but nothing can be matched between them.
     flicker = np.zeros((12, 64, 64, 3), np.uint8)
     flicker[::2] = 40
     with pytest.raises(SfMError, match="too little overlap or texture"):
-        generate_from_video(write_mp4(tmp_path / "flicker.mp4", flicker), tmp_path / "w", checkpoint=micro_checkpoint,
-                            progress=False)
-    assert not (tmp_path / "w").exists()
+        VideoSource(write_mp4(tmp_path / "flicker.mp4", flicker), None, config)
 
 
 def test_video_to_world_end_to_end(walk_clip, micro_checkpoint, tmp_path):
-    out = generate_from_video(walk_clip, tmp_path / "w", frames=16, lift_size=32, time_budget_s=1.0, generated=2,
-                              checkpoint=micro_checkpoint, progress=False)
+    config = GenerateConfig(frames=16, resolution=32, time_budget_s=1.0, generated=2, frame_model=micro_checkpoint)
+    out = build_world(VideoSource(walk_clip, None, config), tmp_path / "w", progress=False)
     world = load_world(out)
     m = world.manifest
     for key in ("scene", "frames", "memory", "flythrough"):
@@ -134,11 +134,11 @@ def test_video_to_world_end_to_end(walk_clip, micro_checkpoint, tmp_path):
     for stage in ("poses", "depth", "frames", "lift", "metrics"):
         assert stage in m["timings_s"], stage
     assert m["models"]["poses"].startswith("structure from motion")
-    assert m["video"]["registered"] >= 8 and m["sfm"]["points"] > 50
+    assert m["source"] == "video" and m["source_info"]["registered"] >= 8 and m["source_info"]["sfm"]["points"] > 50
     assert m["lift"]["init"].startswith("given points")
     frames = json.loads((out / "frames" / "transforms.json").read_text())
-    assert len(frames["frames"]) == m["video"]["registered"] + 2
-    assert frames["worldgen"] == {"source": "video", "video_frames": m["video"]["registered"], "generated": 2}
+    assert len(frames["frames"]) == m["source_info"]["registered"] + 2 and m["source_info"]["generated"] == 2
+    assert frames["worldgen"] == {"source": "video"}
 
 
 def test_cli_generate_video_reports_project_errors(tmp_path):
@@ -151,18 +151,16 @@ def test_cli_generate_video_reports_project_errors(tmp_path):
 
 def test_several_photos_are_placed_by_structure_from_motion(walk_clip, micro_checkpoint, tmp_path):
     """Photos of one place, in shuffled order: every one is placed (exhaustive matching), none sampled away."""
-    from worldgen.video_world import generate_from_images
-
     frames = read_video(walk_clip, size=None).frames
     order = np.random.default_rng(0).permutation(len(frames))[:14]
     photos = []
     for j, i in enumerate(order):
         photos.append(tmp_path / f"photo_{j}.png")
         Image.fromarray((frames[i] * 255 + 0.5).astype(np.uint8)).save(photos[-1])
-    out = generate_from_images(photos, tmp_path / "w", lift_size=32, time_budget_s=1.0, generated=2,
-                               checkpoint=micro_checkpoint, progress=False)
+    config = GenerateConfig(resolution=32, time_budget_s=1.0, generated=2, frame_model=micro_checkpoint)
+    out = build_world(PhotoSetSource(photos, None, config), tmp_path / "w", progress=False)
     m = load_world(out).manifest
-    assert m["inputs"]["images"] == [str(p) for p in photos]
-    assert m["video"]["sampled"] == 14 and m["video"]["registered"] >= 7
+    assert m["source"] == "photos" and m["inputs"]["images"] == [str(p) for p in photos]
+    assert m["source_info"]["sampled"] == 14 and m["source_info"]["registered"] >= 7
     with pytest.raises(WorldgenError, match="at least 3"):
-        generate_from_images(photos[:2], tmp_path / "w2", checkpoint=micro_checkpoint)
+        PhotoSetSource(photos[:2], None, config)

@@ -1,8 +1,8 @@
 """Batch generation: one world per line of a JOBS.jsonl file, locally (a process pool) or as Ray tasks.
 
-A JOBS file holds one JSON object per line with the fields of `worldgen.generate` (prompt, images,
-video, layout, seed, quality, frames, resolution, time_budget_s, lift_steps, flythrough, engine,
-complete) and a unique `id`; blank lines and lines starting with '#' are skipped. Relative paths in a job (images, video, a layout file) are relative to the
+A JOBS file holds one JSON object per line with the fields of `worldgen.generate` (the prompt, one
+input of the frame sources: images, video, layout, pano; and any `GenerateConfig` field: effort,
+frames_from, seed, frames, resolution, time_budget_s, lift_steps, ...) and a unique `id`; blank lines and lines starting with '#' are skipped. Relative paths in a job (images, video, a layout file) are relative to the
 JOBS file's folder, so a JOBS file and its inputs move together.
 
 On disk, OUT/<id>/ is each job's world (saved atomically by `World.save`) and OUT/manifest.jsonl
@@ -46,13 +46,28 @@ MAX_JOBS = 1_000_000
 MAX_ID_CHARS = 100
 MAX_ERROR_CHARS = 2000  # keeps every manifest line small; the full traceback of a bug is kept separately
 ID_PATTERN = re.compile(r"[A-Za-z0-9._-]+")
-# JSON types each job field accepts (None means "the API's default"); paths are strings.
-FIELDS: dict[str, tuple[type, ...]] = {
-    "id": (str,), "prompt": (str,), "images": (str, list), "video": (str,), "layout": (str, dict),
-    "seed": (int,), "quality": (str,), "frames": (int,), "resolution": (int,), "time_budget_s": (int, float),
-    "engine": (str,), "lift_steps": (int,), "flythrough": (bool,), "complete": (bool,),
-}
-PATH_FIELDS = ("images", "video", "layout")
+
+
+def _job_fields() -> dict[str, tuple[type, ...]]:
+    """JSON types each job field accepts (None means "the effort's default"): the id, the prompt, the
+    frame sources' inputs (paths are strings; a layout may be inline) and GenerateConfig's fields."""
+    import dataclasses
+
+    from .config import GenerateConfig
+    from .sources import inputs_of
+
+    json_types = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,), "Path": (str,)}
+    fields = {"id": (str,), "prompt": (str,)}
+    fields.update({name: (str, list) if name == "images" else (str, dict) if name == "layout" else (str,)
+                   for name in inputs_of()})
+    for f in dataclasses.fields(GenerateConfig):
+        if f.name not in ("explicit", "device"):  # the device is the batch's: --threads, Ray's resources
+            fields[f.name] = json_types[str(f.type).split(" |")[0]]
+    return fields
+
+
+FIELDS = _job_fields()
+PATH_FIELDS = tuple(name for name in FIELDS if name in ("images", "video", "layout", "pano", "frame_model"))
 
 
 class BatchError(WorldgenError):

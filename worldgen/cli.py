@@ -331,27 +331,37 @@ def procgen(
 
 @app.command()
 def generate(
-    prompt: Optional[str] = typer.Argument(None, help="a description of the world (optional with --image, --video, --layout)"),
+    prompt: Optional[str] = typer.Argument(None, help="a description of the world (optional with --image, --video, "
+                                           "--pano, --layout; it then conditions the frame model)"),
     out: Path = typer.Option(..., "--out", help="world folder to write"),
     image: Optional[list[Path]] = typer.Option(None, "--image", help="a photo to build the world around (the frame "
                                                "model predicts its depth and generates the views around it); "
                                                "repeat it for several photos of one place (placed by structure from "
                                                "motion)"),
     video: Optional[Path] = typer.Option(None, "--video", help="a video (mp4, mov, webm ...) or a folder of its frames: "
-                                         "posed by structure from motion, filled in by the frame model, lifted"),
+                                         "posed by structure from motion (or by the folder's transforms.json or COLMAP "
+                                         "model), filled in by the frame model, lifted"),
+    pano: Optional[Path] = typer.Option(None, "--pano", help="an equirectangular 360-degree panorama (width twice "
+                                        "the height): seen as a ring of views from its centre, filled in by the "
+                                        "frame model, lifted"),
     layout: Optional[Path] = typer.Option(None, "--layout", help="a box layout .json or a voxel grid .npy (with its .json "
                                           "table) instead of reading one from the prompt"),
-    quality: str = typer.Option("draft", help="draft (procedural frames of the layout) or full (frames from the frame "
-                                "model with spatial memory); photos and videos always use the frame model"),
+    effort: str = typer.Option("draft", help="draft, standard or high: frames, resolution, lift time and flythrough "
+                               "size (README, 'Effort')"),
+    frames_from: Optional[str] = typer.Option(None, "--frames-from", help="a prompt's or layout's frames: procedural "
+                                              "(ray cast; the default) or model (the frame model with spatial memory)"),
     seed: Seed = 0,
-    frames: Optional[int] = typer.Option(None, min=2, max=2000, help="frames to lift (default: 40 draft, 24 full / image)"),
-    resolution: Optional[int] = typer.Option(None, min=32, max=2048, help="frame / lift size, pixels (default 256 draft, 128 full / image)"),
+    frames: Optional[int] = typer.Option(None, min=2, max=2000, help="frames to make or keep (default: the effort's)"),
+    resolution: Optional[int] = typer.Option(None, min=32, max=2048, help="procedural frames' side, else the lift's "
+                                             "short side, pixels (default: the effort's)"),
     time_budget: Optional[float] = typer.Option(None, "--time-budget", min=1.0,
-                                                help="seconds of splat optimisation (default: 22 draft, 40 full)"),
+                                                help="seconds of splat optimisation (default: the effort's)"),
     lift_steps: Optional[int] = typer.Option(None, "--lift-steps", min=1,
                                              help="lift exactly this many steps instead (the same world on any machine)"),
+    generated: Optional[int] = typer.Option(None, "--generated", min=0, max=1000,
+                                            help="views the frame model adds to a video, photo set or panorama"),
     overwrite: bool = typer.Option(False, help="replace an existing world folder"),
-    engine: str = typer.Option(LAYOUT_ENGINE, help="text -> layout: " + ENGINE_HELP),
+    engine: Optional[str] = typer.Option(None, help="text -> layout: " + ENGINE_HELP + f" (default {LAYOUT_ENGINE})"),
     no_flythrough: bool = typer.Option(False, "--no-flythrough", help="skip flythrough.mp4"),
     no_complete: bool = typer.Option(False, "--no-complete", help=NO_COMPLETE_HELP),
     frame_model: FrameModelDir = None,
@@ -360,16 +370,19 @@ def generate(
     quiet: Quiet = False,
     as_json: AsJson = False,
 ) -> None:
-    """Prompt, layout, photo or video -> a world folder (worldgen.generate, then World.save)."""
+    """Prompt, layout, photo(s), video or panorama -> a world folder (worldgen.generate, then World.save).
+    Options left out take the effort's value; one the input cannot use is refused."""
     from .api import generate as generate_world
     from .world import WorldWriter
 
+    options = dict(effort=effort, frames_from=frames_from, seed=seed, frames=frames, resolution=resolution,
+                   time_budget_s=time_budget, lift_steps=lift_steps, generated=generated, engine=engine,
+                   flythrough=False if no_flythrough else None, complete=False if no_complete else None,
+                   frame_model=frame_model, fov_y_deg=fov)
     try:
         WorldWriter.check_target(out, overwrite)  # before any work: an existing world is refused at once
-        world = generate_world(prompt, images=image or None, video=video, layout=layout, seed=seed, quality=quality,
-                               frames=frames, resolution=resolution, time_budget_s=time_budget, lift_steps=lift_steps,
-                               progress=not quiet, engine=engine, flythrough=not no_flythrough,
-                               fov_y_deg=fov, frame_model=frame_model, complete=not no_complete)
+        world = generate_world(prompt, images=image or None, video=video, layout=layout, pano=pano,
+                               progress=not quiet, **options)
         path = world.save(out, overwrite=overwrite)
     except WorldgenError as e:
         _fail(str(e))
@@ -450,11 +463,33 @@ def export_cmd(
                   [f"wrote {path}"], (path,))
 
 
+@app.command("refresh")
+def refresh_cmd(
+    world_dir: Path = typer.Argument(..., help="a world folder"),
+    quiet: Quiet = False,
+    as_json: AsJson = False,
+) -> None:
+    """Rebuild the mesh, collider, flythrough and metrics that an edit, an expansion or a regenerated
+    region left stale (world.json's "stale"), from the current splats."""
+    from .pipeline import refresh_derived
+    from .world import load_world
+
+    try:
+        world = load_world(world_dir)
+        stale = list(world.manifest.get("stale") or [])
+        path = refresh_derived(world) if stale else world.path
+    except WorldgenError as e:
+        _fail(str(e))
+    _print_result({"world": str(path), "rebuilt": stale}, as_json, quiet,
+                  [f"{path}: rebuilt {', '.join(stale)}" if stale else f"{path}: nothing was stale"], (path,))
+
+
 @app.command("batch")
 def batch_cmd(
-    jobs: Path = typer.Argument(..., help="JOBS.jsonl: one JSON object per line with an \"id\" and generate's fields "
-                                "(prompt, images, video, layout, seed, quality, frames, resolution, time_budget_s, "
-                                "engine); paths relative to the file; blank and '#' lines skipped"),
+    jobs: Path = typer.Argument(..., help="JOBS.jsonl: one JSON object per line with an \"id\", a prompt and/or one "
+                                "input (images, video, layout, pano) and any generation setting (effort, frames_from, "
+                                "seed, frames, resolution, time_budget_s, ...); paths relative to the file; blank and "
+                                "'#' lines skipped"),
     out: Path = typer.Option(..., "--out", help="folder for OUT/<id>/ worlds and the manifest*.jsonl files"),
     shard: str = typer.Option("0/1", "--shard", help="i/n: run the jobs whose index (file order) % n == i"),
     workers: int = typer.Option(1, min=1, help="local processes (1: in this process), or a local Ray's CPUs"),
@@ -543,8 +578,13 @@ def train_lm(
 def train_rtfm(
     out: Path = typer.Option(..., "--out", help="checkpoint folder (config.json, diffusion_pytorch_model.safetensors, "
                              "training.json, loss.png, train_state/)"),
-    preset: str = typer.Option("tiny", help="tiny (CPU, 64x64) or gpu (one H100, 256x256)"),
+    preset: str = typer.Option("tiny", help="tiny (CPU, 64x64), tiny-128 and tiny-256 (CPU, the same network over "
+                               "larger patches) or gpu (one H100, 256x256)"),
     init: Optional[Path] = typer.Option(None, "--init", help="start from this checkpoint's weights (a fresh optimiser)"),
+    resolution: Optional[int] = typer.Option(None, "--resolution", min=8, max=4096,
+                                             help="train at this size: a whole multiple of the checkpoint's, whose "
+                                             "patches grow to keep the token count (default: the checkpoint's or "
+                                             "the preset's)"),
     steps: int = typer.Option(20000, min=1, help="total steps (a resumed run continues up to this)"),
     batch_size: int = typer.Option(8, min=1),
     lr: float = typer.Option(5e-4),
@@ -579,7 +619,7 @@ def train_rtfm(
         cfg = FrameTrainConfig(steps=steps, batch_size=batch_size, lr=lr, warmup=warmup, time_budget_s=time_budget,
                                seed=seed, checkpoint_every=checkpoint_every, p_photo=p_photo,
                                depth_weight=depth_weight, depth_loss=depth_loss)
-        history = train_frame_model(out, preset, init, cfg, workers=workers,
+        history = train_frame_model(out, preset, init, cfg, resolution=resolution, workers=workers,
                                     text_encoder=text_encoder or DEFAULT_TEXT_ENCODER, log=_log(quiet, as_json),
                                     warp_supersample=warp_supersample)
     except WorldgenError as e:
@@ -655,17 +695,21 @@ def eval_rtfm(
     guidance: float = typer.Option(1.0, help="classifier-free guidance scale on the condition (1 = off)"),
     precision: str = typer.Option("auto", help="the network's arithmetic: auto (bf16 on CUDA, fp32 on a CPU), "
                                   "fp32 or bf16"),
+    reference: Optional[Path] = typer.Option(None, "--reference", help="a smaller frame model sampled at its own "
+                                             "resolution and upsampled on the same targets (baseline_upsampled_psnr_db; "
+                                             "default: assets/rtfm-tiny when --resolution is larger than its 64)"),
     seed: Seed = 0,
     quiet: Quiet = False,
     as_json: AsJson = False,
 ) -> None:
-    """Novel views of held-out worlds from K = 0, 1, 2, 4 memory frames, against warping alone; depth from one RGB frame."""
+    """Novel views of held-out worlds from K = 0, 1, 2, 4 memory frames, against warping alone (and a smaller
+    model upsampled); depth from one RGB frame."""
 
     from .frame_model import DEFAULT_FRAME_MODEL, evaluate_frame_model
 
     try:
         result = evaluate_frame_model(checkpoint or DEFAULT_FRAME_MODEL, worlds, resolution, per_walk, steps, guidance, seed,
-                                      precision=precision)
+                                      precision=precision, reference=reference)
     except WorldgenError as e:
         _fail(str(e))
     _print_result(result, as_json, quiet)

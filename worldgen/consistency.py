@@ -95,13 +95,16 @@ def _lifted_psnr(frames, truth, budget_s: float, seed: int) -> float:
 
 def image_to_world_psnr(model, world: HeldOutWorld, photo_size: int, frames: int, budget_s: float, seed: int) -> dict:
     """Held-out PSNR of the world lifted from one ground-truth RGB frame, and of the photo alone."""
+    from .config import GenerateConfig
     from .frames import PosedFrames
-    from .image_world import photo_frames
+    from .sources.base import BuildContext
+    from .sources.photo import photo_frames
 
     cam = world.paths["walk"][0].scaled(photo_size, photo_size)
     photo = world.truth([cam])[0]
     heldout = world.truth([_turned(cam, d) for d in HELDOUT_TURNS_DEG])
-    posed, _ = photo_frames(model, photo.rgb, cam, world.condition.text, frames, photo_size, seed)
+    context = BuildContext(GenerateConfig(seed=seed), timed=lambda stage: None)
+    posed, _ = photo_frames(model, photo.rgb, cam, context, world.condition.text, frames, photo_size)
     alone = PosedFrames(posed.cameras[:1], posed.images[:1], posed.names[:1], posed.depths[:1], posed.labels[:1])
     return {"with_generated": _lifted_psnr(posed, heldout, budget_s, seed),
             "photo_alone": _lifted_psnr(alone, heldout, budget_s, seed)}

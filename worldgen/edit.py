@@ -333,6 +333,7 @@ class WorldEditor:
         scene_name = self.world.manifest["files"]["scene"]
         with WorldWriter.update(self.world, out) as writer:
             save_scene(self.scene, writer.add("scene", scene_name))
+            writer.scene_changed()
             if self.world.file("scene_base") is None:
                 save_scene(self.history.base, writer.add("scene_base", "scene.base" + Path(scene_name).suffix))
             atomic_write(writer.add("edits", "edits.json"), [json.dumps(self.history.to_dict()).encode()])

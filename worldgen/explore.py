@@ -21,7 +21,8 @@ from renderer import Camera, save_scene
 from renderer.lift import LiftConfig, lift
 from renderer.view import robust_bounds
 
-from .frame_model import DEFAULT_FRAME_MODEL, DEFAULT_TEXT_ENCODER, text_states
+from .config import DEFAULT_FRAME_MODEL
+from .models import frame_model, text_encoder_of, text_states
 from .frames import PosedFrames, read_transforms, write_transforms
 from .world import World, WorldError, WorldWriter, load_world
 
@@ -63,12 +64,11 @@ def open_session(world_dir: str | os.PathLike, checkpoint: str | os.PathLike = D
                  start: Camera | None = None, capacity: int = 32, seed: int = 0):
     """A WorldSession walking the world in `world_dir`, from `start` or the world's first camera."""
     from renderer.guide import GuideRenderer
-    from rtfm.checkpoint import load_frame_model
     from rtfm.inputs import Condition, layout_grid
     from rtfm.session import WorldSession
 
     world = load_world(world_dir)
-    model = load_frame_model(checkpoint)
+    model = frame_model(checkpoint)
     size = (model.cfg.resolution, model.cfg.resolution)
     if start is None:
         cams = world.manifest.get("cameras") or []
@@ -80,7 +80,7 @@ def open_session(world_dir: str | os.PathLike, checkpoint: str | os.PathLike = D
     memory = world_memory(world, (start.width, start.height), capacity)
     layout = world.layout
     prompt = (world.manifest.get("inputs") or {}).get("prompt")
-    text = text_states(DEFAULT_TEXT_ENCODER)(prompt) if prompt else None
+    text = text_states(text_encoder_of(checkpoint))(prompt) if prompt else None
     condition = Condition(text=text, layout=None if layout is None else layout_grid(layout, model.cfg.layout_grid))
     guide = None if layout is None else GuideRenderer(layout).render
     return WorldSession(model, start, condition, memory, guide, seed=seed, bounds=_bounds(world))
@@ -115,6 +115,7 @@ def expand_world(world_dir: str | os.PathLike, session, time_budget_s: float = 2
                   init=world.scene)
     with WorldWriter.update(world) as writer:
         save_scene(result.scene, writer.add("scene", world.manifest["files"]["scene"]))
+        writer.scene_changed()
         if old is not None or world.file("frames") is None:
             shutil.rmtree(writer.path("frames"), ignore_errors=True)
             write_transforms(writer.path("frames"), frames, extra={"expanded_frames": len(added)})

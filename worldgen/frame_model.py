@@ -8,29 +8,20 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import torch
 from torch.utils.data import DataLoader, IterableDataset
 
+from renderer.errors import ArgumentError
 from rtfm.walks import Walk, walk_from_sample
 
+from .config import DEFAULT_FRAME_MODEL, DEFAULT_TEXT_ENCODER  # noqa: F401  (re-exported)
+from .models import text_states, write_model_index
 from .procgen.dataset import ProcgenStream
 
-DEFAULT_TEXT_ENCODER = Path(__file__).resolve().parent.parent / "assets" / "lm-tiny"
-DEFAULT_FRAME_MODEL = Path(__file__).resolve().parent.parent / "assets" / "rtfm-tiny"
 HELD_OUT_SEED_BASE = 2**31
 WALK_FRAMES = 16
-
-
-def text_states(folder: str | os.PathLike | None) -> Callable[[str], torch.Tensor] | None:
-    """caption -> TextEncoder states [T, D] of the language checkpoint in `folder` (None: no text)."""
-    if folder is None:
-        return None
-    from rtfm.language import TextEncoder
-
-    enc = TextEncoder.load(folder)
-    return lambda caption: enc.encode([caption])[0][0]
 
 
 class WalkStream(IterableDataset):
@@ -101,7 +92,7 @@ def train_frame_model(out: str | os.PathLike, preset: str = "tiny", init: str | 
     """`worldgen train rtfm`: train (or continue) a frame model on the procedural stream into `out`.
     warp_supersample: train on this memory warp (default: the checkpoint's or the preset's)."""
     from renderer.layout import LABELS
-    from rtfm.checkpoint import load_frame_model, widen_labels, with_warp_supersample
+    from rtfm.checkpoint import grow_resolution, load_frame_model, widen_labels, with_warp_supersample
     from rtfm.frame_model import FrameModel
     from rtfm.train_frames import FrameTrainConfig, stream_seed, train_frames
 
@@ -110,10 +101,14 @@ def train_frame_model(out: str | os.PathLike, preset: str = "tiny", init: str | 
     if model.cfg.num_labels < len(LABELS):  # a checkpoint from before the vocabulary grew learns the new kinds
         log(f"widening the label head from {model.cfg.num_labels} to {len(LABELS)} labels")
         model = widen_labels(model, len(LABELS))
+    if resolution is not None and resolution != model.cfg.resolution:
+        log(f"growing the frame model from {model.cfg.resolution}x{model.cfg.resolution} to {resolution}x{resolution} "
+            f"(patches {model.cfg.patch} -> {model.cfg.patch * resolution // model.cfg.resolution} px)")
+        model = grow_resolution(model, resolution)
     if warp_supersample is not None and warp_supersample != model.cfg.warp_supersample:
         log(f"memory warp: {model.cfg.warp_supersample} -> {warp_supersample} sub-pixels per pixel")
         model = with_warp_supersample(model, warp_supersample)
-    res = resolution or model.cfg.resolution
+    res = model.cfg.resolution
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model.to(device).train()
 
@@ -123,6 +118,9 @@ def train_frame_model(out: str | os.PathLike, preset: str = "tiny", init: str | 
     record = {"preset": preset if init is None else None, "init": None if init is None else str(init),
               "init_training": _training_record(init), "resolution": res, "walk_frames": WALK_FRAMES, "text_encoder": None if text_encoder is None else str(text_encoder),
               "parameters": sum(p.numel() for p in model.parameters()), "warp_supersample": model.cfg.warp_supersample}
+    if text_encoder is not None:  # the checkpoint names the text encoder it learns to read
+        Path(out).mkdir(parents=True, exist_ok=True)
+        write_model_index(out, text_encoder)
     return train_frames(model, walks, cfg, out, log=log, record=record)
 
 
@@ -137,8 +135,11 @@ def _training_record(init) -> dict | None:
 
 def evaluate_frame_model(checkpoint: str | os.PathLike = DEFAULT_FRAME_MODEL, worlds: int = 24, resolution: int = 64,
                          per_walk: int = 4, steps: int = 4, guidance: float = 1.0, seed: int = 0,
-                         text_encoder: str | os.PathLike | None = DEFAULT_TEXT_ENCODER, precision: str = "auto") -> dict:
-    """`worldgen eval rtfm`: the held-out protocol of `rtfm.evaluate` on `worlds` held-out worlds."""
+                         text_encoder: str | os.PathLike | None = DEFAULT_TEXT_ENCODER, precision: str = "auto",
+                         reference: str | os.PathLike | None = None) -> dict:
+    """`worldgen eval rtfm`: the held-out protocol of `rtfm.evaluate` on `worlds` held-out worlds.
+    reference: a smaller checkpoint sampled at its resolution and upsampled on the same targets
+    (default: the shipped 64x64 model when `resolution` is larger than 64)."""
     from rtfm.checkpoint import load_frame_model
     from rtfm.evaluate import evaluate
     from rtfm.sampler import autocast_dtype
@@ -146,9 +147,17 @@ def evaluate_frame_model(checkpoint: str | os.PathLike = DEFAULT_FRAME_MODEL, wo
     device = "cuda" if torch.cuda.is_available() else "cpu"
     autocast_dtype(torch.device(device), precision)  # an unknown name fails before the walks are rendered
     model = load_frame_model(checkpoint, device)
+    if reference is None and resolution > 64:
+        reference = DEFAULT_FRAME_MODEL
+    small = load_frame_model(reference, device) if reference is not None else None
+    if small is not None and (resolution % small.cfg.resolution or small.cfg.resolution >= resolution):
+        raise ArgumentError(f"{reference}: a {small.cfg.resolution}x{small.cfg.resolution} reference cannot be "
+                            f"upsampled to {resolution}x{resolution} by a whole factor")
     walks = held_out_walks(worlds, resolution, WALK_FRAMES, text_encoder)
-    result = evaluate(model, walks, per_walk=per_walk, steps=steps, guidance=guidance, seed=seed, precision=precision)
-    return {**result, "checkpoint": str(checkpoint), "worlds": worlds}
+    result = evaluate(model, walks, per_walk=per_walk, steps=steps, guidance=guidance, seed=seed, precision=precision,
+                      reference=small)
+    return {**result, "checkpoint": str(checkpoint), "worlds": worlds, "model_resolution": model.cfg.resolution,
+            "reference": None if reference is None else str(reference)}
 
 
 def depth_from_image(path: str | os.PathLike, checkpoint: str | os.PathLike = DEFAULT_FRAME_MODEL,

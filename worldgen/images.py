@@ -3,8 +3,10 @@
 Grey, 16-bit, float, palette, CMYK and alpha images are all converted (alpha composited over
 white); EXIF orientation is applied; big images are decoded at reduced size where the format
 allows (JPEG draft mode) and downscaled so the longer side is at most `max_side`, so a 10k x 10k
-photo costs a few hundred MB at most. Images that claim more than MAX_IMAGE_PIXELS (decompression
-bombs) are refused before decoding. Every problem is an ImageError naming the file.
+photo costs a few hundred MB at most. Images that would decode to more than MAX_IMAGE_PIXELS
+(decompression bombs) are refused before decoding: a JPEG counts at the reduced size it is decoded
+at, so a 20000 x 10000 panorama read with max_side 4096 decodes at 5000 x 2500, never whole; a
+format that cannot be decoded reduced counts whole. Every problem is an ImageError naming the file.
 """
 
 from __future__ import annotations
@@ -42,7 +44,9 @@ def _to_rgb(im: Image.Image) -> np.ndarray:
         rgba = im.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         im = Image.alpha_composite(white, rgba)
-    return np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
+    rgb = np.array(im.convert("RGB"), dtype=np.float32)
+    rgb /= 255.0  # in place: a large image's float copy is the biggest array here
+    return rgb
 
 
 def read_image(path: str | os.PathLike, max_side: int | None = 1024,
@@ -56,14 +60,16 @@ def read_image(path: str | os.PathLike, max_side: int | None = 1024,
         raise ImageError(f"{path}: {'no such image file' if kind == 'missing' else 'not a regular file'}")
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # PIL warns past MAX_IMAGE_PIXELS (and refuses past twice that) on the size the file claims;
+            # the size it will decode at is checked below instead
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as im:
                 w, h = im.size
-                if w * h > MAX_IMAGE_PIXELS:
-                    raise ImageError(f"{path}: {w}x{h} is over {MAX_IMAGE_PIXELS:,} pixels (refused as a decompression bomb)")
                 fov = exif_fov_y(im)
                 if max_side is not None and max(w, h) > max_side:
                     im.draft("RGB", (max(1, w * max_side // max(w, h)), max(1, h * max_side // max(w, h))))
+                if im.size[0] * im.size[1] > MAX_IMAGE_PIXELS:
+                    raise ImageError(f"{path}: {w}x{h} is over {MAX_IMAGE_PIXELS:,} pixels (refused as a decompression bomb)")
                 if exif_orientation:
                     im = ImageOps.exif_transpose(im)
                 if im.mode in ("P", "PA", "CMYK", "YCbCr", "LAB", "HSV", "1"):

@@ -1,5 +1,6 @@
-"""Thin orchestration: frames -> world (lift, mesh, flythrough, metrics), prompt -> world (draft),
-and exports. Each stage's seconds go into world.json."""
+"""The back half of every world: posed frames -> world files (lift, mesh, flythrough, metrics), and
+exports. Each stage's seconds go into world.json. The front half is a frame source
+(`worldgen.sources`), joined to this by `worldgen.build.build_world`."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import math
 import os
 from dataclasses import asdict
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 import torch
@@ -17,31 +17,19 @@ import torch
 from renderer import Camera, GaussianScene, render, save_scene
 from renderer.axes import world_to_axes
 from renderer.errors import ArgumentError
-from renderer.layout import Layout, LayoutError
 from renderer.lift import LiftConfig, camera_spread, evaluate, lift
 from renderer.mesh import save_glb, simplify, tsdf_mesh
 from renderer.pose_refine import refine_pose
 from renderer.sky import save_sky_png, shell_mask
 from renderer.view import frame_orbit_camera
-from .frames import PosedFrames, write_transforms
-from .world import World, WorldWriter
+from .frames import PosedFrames
+from .manifest import DERIVED
+from .world import World, WorldWriter, load_world
 
 HOLDOUT_EVERY = 8
 TRIANGULATE_EXHAUSTIVE_UP_TO = 150  # posed captures need not be in order: match all pairs up to this many frames
 
 log = logging.getLogger(__name__)
-FrameCallback = Callable[[int, int, np.ndarray], None]  # (index, total, rgb [H, W, 3] float32)
-
-
-def reported(frames: Iterable, on_frame: FrameCallback | None, total: int, start: int = 0) -> list:
-    """The memory frames of a generator, collected, each shown to on_frame(start + i, total, rgb)
-    as it comes (an editor streams them while the rest are made)."""
-    made = []
-    for frame in frames:
-        made.append(frame)
-        if on_frame is not None:
-            on_frame(start + len(made) - 1, total, frame.rgb.cpu().numpy())
-    return made
 
 
 def split_holdout(n: int, every: int = HOLDOUT_EVERY) -> tuple[list[int], list[int]]:
@@ -175,39 +163,84 @@ def lift_to_world(frames: PosedFrames, out: str | os.PathLike, *, config: LiftCo
                 spread = camera_spread([cams[i] for i in train])
                 for i in test:
                     cams[i] = refine_pose(scene, cams[i], images[i], translation_scale=spread)
-            metrics = evaluate(scene, [cams[i] for i in test], images[test])
-            writer.manifest["metrics"] = {"psnr_heldout": round(metrics["psnr"], 3), "ssim_heldout": round(metrics["ssim"], 4),
-                                          "heldout_frames": len(test)}
+            write_metrics(writer, scene, cams, frames.images, test)
             if config.refine_poses:
                 writer.manifest["metrics"]["heldout_poses"] = "aligned to the scene (renderer.pose_refine.refine_pose)"
         writer.manifest["lift"] = {"steps": result.steps, "seconds": round(result.seconds, 2), "stopped_by": result.stopped_by,
                                    "gaussians": len(scene), "init": start, "config": asdict(config)}
         writer.timed("metrics")
-        # The mesh: TSDF of the given depth in frames that have some, else of depth rendered from the splats.
-        given = [depths is not None and bool((frames.depths[i] > 0).any()) for i in range(len(cams))]
-        d, c = np.zeros(frames.images.shape[:3], np.float32), frames.images.copy()
-        with torch.no_grad():
-            for i, cam in enumerate(cams):
-                if given[i]:
-                    d[i] = frames.depths[i]
-                    continue
-                o = render(body, cam, with_labels=False)
-                d[i] = np.where(o.alpha[0].numpy() > 0.5, o.depth[0].numpy(), 0)
-                c[i] = o.rgb[0].clamp(0, 1).numpy()
-        lo, hi = np.percentile(body.means.numpy(), [1, 99], axis=0)
-        voxel = mesh_voxel or float(np.clip(np.linalg.norm(hi - lo) / 160, 0.01, 0.2))
-        mesh = tsdf_mesh(cams, d, c, voxel_size=voxel)
-        if len(mesh.faces):
-            save_glb(mesh, writer.add("mesh", "mesh.glb"))
-            save_glb(simplify(mesh), writer.add("collider", "collider.glb"))
-        writer.manifest["mesh"] = {"voxel_size_m": voxel, "triangles": int(len(mesh.faces))}
+        write_mesh(writer, body, cams, frames.images, frames.depths, mesh_voxel)
         writer.timed("mesh")
         if flythrough:
-            video = write_video(flythrough_frames(scene, cams, size=flythrough_size), writer.path("flythrough.mp4"))
-            writer.add("flythrough", video.name)
+            write_flythrough(writer, scene, cams, flythrough_size)
             writer.timed("flythrough")
         writer.manifest["cameras"] = [c.to_dict() for c in cams]
         return writer.commit() if own else writer.out
+
+
+def write_mesh(writer: WorldWriter, body: GaussianScene, cams: list[Camera], images: np.ndarray | None = None,
+               depths: np.ndarray | None = None, voxel: float | None = None) -> None:
+    """mesh.glb and collider.glb: a TSDF of the given depth in frames that have some (images [M, H, W, 3],
+    depths [M, H, W]), else of the depth and colour rendered from the splats `body` (a scene without its
+    sky shell) at `cams`."""
+    shape = (len(cams), cams[0].height, cams[0].width)
+    d = np.zeros(shape, np.float32)
+    c = images.copy() if images is not None else np.zeros((*shape, 3), np.float32)
+    with torch.no_grad():
+        for i, cam in enumerate(cams):
+            if depths is not None and bool((depths[i] > 0).any()):
+                d[i] = depths[i]
+                continue
+            o = render(body, cam, with_labels=False)
+            d[i] = np.where(o.alpha[0].numpy() > 0.5, o.depth[0].numpy(), 0)
+            c[i] = o.rgb[0].clamp(0, 1).numpy()
+    lo, hi = np.percentile(body.means.numpy(), [1, 99], axis=0)
+    voxel = voxel or float(np.clip(np.linalg.norm(hi - lo) / 160, 0.01, 0.2))
+    mesh = tsdf_mesh(cams, d, c, voxel_size=voxel)
+    for key in ("mesh", "collider"):
+        writer.manifest["files"].pop(key, None)
+    if len(mesh.faces):
+        save_glb(mesh, writer.add("mesh", "mesh.glb"))
+        save_glb(simplify(mesh), writer.add("collider", "collider.glb"))
+    writer.manifest["mesh"] = {"voxel_size_m": voxel, "triangles": int(len(mesh.faces))}
+
+
+def write_flythrough(writer: WorldWriter, scene: GaussianScene, cams: list[Camera], size: int) -> None:
+    video = write_video(flythrough_frames(scene, cams, size=size), writer.path("flythrough.mp4"))
+    writer.add("flythrough", video.name)
+
+
+def write_metrics(writer: WorldWriter, scene: GaussianScene, cams: list[Camera], images: np.ndarray,
+                  test: list[int]) -> None:
+    metrics = evaluate(scene, [cams[i] for i in test], torch.from_numpy(images[test]))
+    writer.manifest["metrics"] = {"psnr_heldout": round(metrics["psnr"], 3), "ssim_heldout": round(metrics["ssim"], 4),
+                                  "heldout_frames": len(test)}
+
+
+def refresh_derived(world: World, out: str | os.PathLike | None = None, keys=DERIVED) -> Path:
+    """Rebuild what world.json lists as stale (after an edit, an expansion or a regenerated region),
+    of `keys`, from the current scene, atomically: the mesh and collider from depth rendered from the
+    splats at the world's cameras, the flythrough at its configured size, the held-out metrics against
+    the world's own held-out frames. Returns the world's folder."""
+    from .frames import read_transforms
+
+    stale = set(world.manifest.get("stale") or []) & set(keys)
+    with WorldWriter.update(world, out) as writer:
+        cams, scene = world.cameras, world.scene
+        body = scene.subset(~shell_mask(scene)) if world.file("sky") is not None else scene
+        if stale & {"mesh", "collider"} and cams:
+            write_mesh(writer, body, [c for c in cams])
+        if "flythrough" in stale and world.file("flythrough") is not None:
+            size = (world.manifest.get("config") or {}).get("flythrough_size") or 512
+            (writer.path(world.manifest["files"]["flythrough"])).unlink(missing_ok=True)
+            write_flythrough(writer, scene, cams, int(size))
+        if "metrics" in stale and world.file("frames") is not None:
+            frames = read_transforms(world.file("frames").parent)
+            _, test = split_holdout(len(frames))
+            if test and len(frames) == len(cams):
+                write_metrics(writer, scene, cams, frames.images, test)
+        writer.manifest["stale"] = sorted(set(world.manifest.get("stale") or []) - stale)
+        return writer.commit()
 
 
 def lift_budget(time_budget_s: float | None, lift_steps: int | None, seed: int, **options) -> LiftConfig:
@@ -216,63 +249,6 @@ def lift_budget(time_budget_s: float | None, lift_steps: int | None, seed: int, 
     if lift_steps is not None:
         return LiftConfig(iterations=lift_steps, seed=seed, **options)
     return LiftConfig(iterations=100_000, time_budget_s=time_budget_s, seed=seed, **options)
-
-
-def layout_step(prompt: str | None, layout: Layout | None, engine: str, seed: int,
-                checkpoint: str | os.PathLike | None, complete: bool = True):
-    """(layout, layout model name, ignored words, warnings): the given layout, or the prompt's."""
-    from .lm import DEFAULT_CHECKPOINT, layout_for_prompt
-
-    if layout is not None:
-        return layout, "given", [], []
-    if not prompt or not prompt.strip():
-        raise LayoutError("a world needs a prompt or a layout")
-    made = layout_for_prompt(prompt, engine, seed=seed, checkpoint=checkpoint, complete=complete)
-    name = "rules" if made.engine == "rules" else f"lm ({Path(checkpoint or DEFAULT_CHECKPOINT).name})"
-    return made.layout, name, made.ignored, made.warnings
-
-
-def generate_draft(prompt: str | None, out: str | os.PathLike, *, layout: Layout | None = None, seed: int = 0,
-                   frames: int = 40, resolution: int = 256, time_budget_s: float = 22.0, overwrite: bool = False,
-                   progress: bool = True, engine: str = "auto", checkpoint: str | os.PathLike | None = None,
-                   lift_steps: int | None = None, flythrough: bool = True,
-                   on_frame: FrameCallback | None = None, complete: bool = True, flythrough_size: int = 512,
-                   lift_options: dict | None = None, samples_per_pixel: int = 2) -> tuple[Path, list[str], list[str]]:
-    """The draft world for a prompt or a layout: the layout (given, or from the language model or
-    rules, worldgen.lm.layout_for_prompt), procedural frames along an orbit, lifted for
-    `time_budget_s`, or for exactly `lift_steps` steps (then the world is reproducible bit for bit,
-    whatever the machine's speed). Frames are anti-aliased with samples_per_pixel² rays per pixel,
-    as a camera's sensor integrates: aliased frames disagree between views, which costs the lift.
-    on_frame(index, total, rgb [H, W, 3]) sees each frame as it is ray cast. flythrough_size: the
-    flythrough's pixels a side. lift_options: other LiftConfig fields (benchmarks lift references
-    this way). Returns (world folder, ignored words, warnings)."""
-    from renderer.raycast import raycast
-
-    from .procgen.paths import camera_path
-    from .procgen.world import build_world
-
-    layout, layout_model, ignored, warnings = layout_step(prompt, layout, engine, seed, checkpoint, complete)  # before the folder
-    frames_model = f"procedural ray casting (draft, {samples_per_pixel}x{samples_per_pixel} rays per pixel)"
-    with WorldWriter(out, overwrite=overwrite) as writer:
-        layout.save(writer.add("layout", "layout.json"))
-        writer.manifest.update({"inputs": {"prompt": prompt}, "seed": seed, "caption": layout.caption, "quality": "draft",
-                                "models": {"layout": layout_model, "frames": frames_model},
-                                "ignored_words": ignored, "warnings": warnings})
-        writer.timed("layout")
-        cams = camera_path(layout, "orbit", frames, width=resolution, height=resolution, seed=seed)
-        mesh_world, shots = build_world(layout, seed), []
-        for i, cam in enumerate(cams):
-            shots.append(raycast(mesh_world, cam, samples_per_pixel=samples_per_pixel))
-            if on_frame is not None:
-                on_frame(i, len(cams), shots[-1]["rgb"])
-        stack = lambda key: np.stack([s[key] for s in shots])  # noqa: E731
-        posed = PosedFrames(cams, stack("rgb"), [f"{i:05d}" for i in range(frames)], stack("depth"), stack("label"))
-        write_transforms(writer.path("frames"), posed, extra={"caption": layout.caption})
-        writer.manifest["files"]["frames"] = "frames/transforms.json"
-        writer.timed("frames")
-        lift_to_world(posed, out, config=lift_budget(time_budget_s, lift_steps, seed, **(lift_options or {})), writer=writer,
-                      progress=progress, flythrough=flythrough, flythrough_size=flythrough_size)
-        return writer.commit(), ignored, warnings
 
 
 def export_world(world: World, fmt: str, out: str | os.PathLike, axes: str = "opengl") -> Path:
@@ -290,6 +266,8 @@ def export_world(world: World, fmt: str, out: str | os.PathLike, axes: str = "op
     if fmt == "glb":
         import trimesh
 
+        if {"mesh", "collider"} & set(world.manifest.get("stale") or []):  # the scene changed since the mesh was made
+            world = load_world(refresh_derived(world, keys=("mesh", "collider")))
         src = world.file("mesh")
         if src is None:
             raise ArgumentError(f"{world.path}: this world has no mesh")
@@ -298,6 +276,6 @@ def export_world(world: World, fmt: str, out: str | os.PathLike, axes: str = "op
         save_glb(mesh, out, axes=axes)
         return out
     if fmt == "mp4":
-        cams = [Camera.from_dict(c) for c in world.manifest.get("cameras", [])]
-        return write_video(flythrough_frames(world.scene, cams), out)
+        size = (world.manifest.get("config") or {}).get("flythrough_size") or 512
+        return write_video(flythrough_frames(world.scene, world.cameras, size=int(size)), out)
     raise ArgumentError(f"unknown export format {fmt!r}; choose from ply, splat, spz, glb, mp4")

@@ -18,7 +18,8 @@ from renderer.edit import EditError
 from renderer.lift import LiftConfig, initial_scene, lift
 from renderer.warp import unproject
 
-from .frame_model import DEFAULT_FRAME_MODEL, DEFAULT_TEXT_ENCODER, text_states
+from .config import DEFAULT_FRAME_MODEL
+from .models import frame_model, text_encoder_of, text_states
 from .world import World
 
 REGION_MARGIN_M = 0.1
@@ -45,7 +46,6 @@ def regenerate_region(world: World, scene: GaussianScene, mask: Tensor, *, seed:
                       checkpoint=DEFAULT_FRAME_MODEL) -> GaussianScene:
     """New Gaussians for the region of `scene` selected by `mask` [N], made by the frame model."""
     from renderer.guide import GuideRenderer
-    from rtfm.checkpoint import load_frame_model
     from rtfm.inputs import Condition, MemoryFrame, layout_grid
     from rtfm.layers import resize_map
     from rtfm.rollout import rollout
@@ -58,7 +58,7 @@ def regenerate_region(world: World, scene: GaussianScene, mask: Tensor, *, seed:
     chosen = views_of_region(world.cameras, sample, views)
     if not chosen:
         raise EditError("none of the world's cameras sees the selected region, so it cannot be regenerated")
-    model = load_frame_model(checkpoint)
+    model = frame_model(checkpoint)
     res = model.cfg.resolution
     memory = world_memory(world, (res, res), capacity=32)
     for i, f in enumerate(memory.frames):  # cut the region out of what memory may warp in
@@ -67,7 +67,7 @@ def regenerate_region(world: World, scene: GaussianScene, mask: Tensor, *, seed:
         memory.replace(i, MemoryFrame(f.camera, f.rgb, torch.where(inside, torch.zeros_like(f.depth), f.depth), f.label))
     layout = world.layout
     prompt = (world.manifest.get("inputs") or {}).get("prompt")
-    condition = Condition(text=text_states(DEFAULT_TEXT_ENCODER)(prompt) if prompt else None,
+    condition = Condition(text=text_states(text_encoder_of(checkpoint))(prompt) if prompt else None,
                           layout=None if layout is None else layout_grid(layout, model.cfg.layout_grid))
     guide = None if layout is None else GuideRenderer(layout).render
     short = lambda c: c.scaled(round(c.width * res / min(c.width, c.height)), round(c.height * res / min(c.width, c.height)))  # noqa: E731

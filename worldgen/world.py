@@ -5,6 +5,7 @@ place, so a failed step never leaves a half-written world that looks complete.""
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import shutil
@@ -18,7 +19,10 @@ from renderer.formats.base import atomic_write, current_umask, output_error, rea
 from renderer.layout import Layout
 from renderer.errors import InputFileError
 
-WORLD_VERSION = 1
+from .manifest import DERIVED, READABLE_VERSIONS, WorldManifest, upgrade
+
+log = logging.getLogger(__name__)
+
 MAX_MANIFEST_BYTES = 16 << 20  # world.json: cameras and timings; far larger is not a manifest
 MAX_FILE_NAME_CHARS = 255
 
@@ -47,6 +51,11 @@ class World:
     def file(self, key: str) -> Path | None:
         name = self.manifest["files"].get(key)
         return None if name is None else self.path / name
+
+    @property
+    def info(self) -> WorldManifest:
+        """world.json, typed."""
+        return WorldManifest.from_dict(self.manifest)
 
     @property
     def metrics(self) -> dict:
@@ -110,6 +119,10 @@ def finite_values(value):
     return value
 
 
+MANIFEST_TYPES = {"cameras": list, "metrics": dict, "timings_s": dict, "inputs": dict, "config": dict, "models": dict,
+                  "source_info": dict, "warnings": list, "ignored_words": list, "stale": list, "expansions": list}
+
+
 def load_world(path: str | os.PathLike) -> World:
     path = Path(path)
     try:
@@ -120,11 +133,14 @@ def load_world(path: str | os.PathLike) -> World:
         raise WorldError(f"{str(path)[:200]}: not a world folder (it has no world.json)")
     manifest = read_json(path / "world.json", WorldError, max_bytes=MAX_MANIFEST_BYTES)
     version = manifest.get("version") if isinstance(manifest, dict) else None
-    if type(version) is not int or version != WORLD_VERSION or not isinstance(manifest.get("files"), dict):  # True == 1
-        raise WorldError(f"{path / 'world.json'}: not a version {WORLD_VERSION} world manifest")
+    if type(version) is not int or version not in READABLE_VERSIONS or not isinstance(manifest.get("files"), dict):  # True == 1
+        raise WorldError(f"{path / 'world.json'}: not a world manifest of version {' or '.join(map(str, READABLE_VERSIONS))}")
     if "scene" not in manifest["files"]:
         raise WorldError(f"{path / 'world.json'}: names no scene file")
-    for key, kind in (("cameras", list), ("metrics", dict), ("timings_s", dict)):
+    manifest, filled = upgrade(manifest)
+    for note in filled:
+        log.warning("%s: %s", path / "world.json", note)
+    for key, kind in MANIFEST_TYPES.items():
         if manifest.get(key) is not None and not isinstance(manifest[key], kind):
             raise WorldError(f"{path / 'world.json'}: {key} must be a JSON {'list' if kind is list else 'object'}")
     for key, name in manifest["files"].items():
@@ -152,7 +168,7 @@ class WorldWriter:
         with writing(self.out):
             self.out.parent.mkdir(parents=True, exist_ok=True)
             self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.", dir=self.out.parent))
-        self.manifest: dict = {"version": WORLD_VERSION, "files": {}, "timings_s": {}, "metrics": {}}
+        self.manifest: dict = WorldManifest().to_dict()
         self._clock = time.perf_counter()
 
     @staticmethod
@@ -182,6 +198,11 @@ class WorldWriter:
     def add(self, key: str, name: str) -> Path:
         self.manifest["files"][key] = name
         return self.tmp / name
+
+    def scene_changed(self) -> None:
+        """The scene was rewritten: mark what was derived from it (and is in this world) stale."""
+        present = {k for k in DERIVED if k in self.manifest["files"] or (k == "metrics" and self.manifest.get("metrics"))}
+        self.manifest["stale"] = sorted(set(self.manifest.get("stale") or []) | present)
 
     def timed(self, stage: str) -> None:
         """Record the seconds since the previous stage ended under `stage`."""
