@@ -194,7 +194,7 @@ def phrase_iou(n_worlds: int) -> dict:
     import worldgen
     from renderer.layout import LABEL_IDS
     from worldgen.edit import WorldEditor
-    from worldgen.frame_model import held_out_worlds
+    from worldgen.frame_training import held_out_worlds
     from worldgen.procgen.world import build_world
 
     rows, label_only = [], []

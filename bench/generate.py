@@ -60,7 +60,7 @@ def held_out_inputs(folder: Path) -> tuple[Path, Path, Path]:
     from sfm import held_out_video  # bench/sfm.py
 
     from renderer.raycast import raycast, raycast_panorama
-    from worldgen.frame_model import HELD_OUT_SEED_BASE
+    from worldgen.frame_training import HELD_OUT_SEED_BASE
     from worldgen.procgen.composers import compose
     from worldgen.procgen.paths import camera_path
     from worldgen.procgen.world import build_world

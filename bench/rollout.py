@@ -35,7 +35,7 @@ from machine import describe  # noqa: E402  (bench/machine.py)
 
 def world_walk(frames: int, resolution: int):
     from worldgen.consistency import held_out_cases
-    from worldgen.frame_model import DEFAULT_TEXT_ENCODER, text_states
+    from worldgen.frame_training import DEFAULT_TEXT_ENCODER, text_states
 
     world = held_out_cases(1, text_states(DEFAULT_TEXT_ENCODER), resolution, {"walk": ("walk", frames)})[0]
     return world, world.paths["walk"]

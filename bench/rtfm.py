@@ -48,7 +48,7 @@ ASSUMED_UTILISATION = 0.3  # a small DiT at batch 1 reaches a fraction of peak
 def walk_inputs(resolution: int):
     """One held-out walk's frame 8 with its 4 memory frames, guide, caption and layout (batch of 1)."""
     from rtfm.inputs import Condition, build_inputs
-    from worldgen.frame_model import held_out_walks
+    from worldgen.frame_training import held_out_walks
 
     walk = held_out_walks(1, resolution=resolution)[0]
     t = 8

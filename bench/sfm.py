@@ -42,7 +42,7 @@ from machine import describe  # noqa: E402  (bench/machine.py)
 
 from renderer.lift import LiftConfig, camera_spread, evaluate, lift  # noqa: E402
 from renderer.pose_refine import refine_pose  # noqa: E402
-from worldgen.frame_model import DEFAULT_FRAME_MODEL, HELD_OUT_SEED_BASE  # noqa: E402
+from worldgen.frame_training import DEFAULT_FRAME_MODEL, HELD_OUT_SEED_BASE  # noqa: E402
 from worldgen.sfm import SfMError, estimate_poses, metric_scale, trajectory_error, triangulate  # noqa: E402
 
 SCENES = ["living_room", "kitchen", "dining_room", "bedroom", "office", "park", "backyard", "street"]

@@ -9,7 +9,7 @@ import torch
 
 from rtfm.frame_model import FrameModel
 from rtfm.train_frames import FrameTrainConfig, stream_seed, train_frames
-from worldgen.frame_model import training_walks
+from worldgen.frame_training import training_walks
 
 
 def main(out: str, model_config: dict) -> None:

@@ -183,7 +183,7 @@ def _held_out_photo(folder: Path) -> Path:
     from PIL import Image
 
     from renderer.raycast import raycast
-    from worldgen.frame_model import HELD_OUT_SEED_BASE
+    from worldgen.frame_training import HELD_OUT_SEED_BASE
     from worldgen.procgen.composers import compose
     from worldgen.procgen.paths import camera_path
     from worldgen.procgen.world import build_world

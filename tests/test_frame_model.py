@@ -316,7 +316,7 @@ def test_presets_and_sizes():
 
 
 def test_shipped_checkpoint_loads_and_makes_a_frame():
-    from worldgen.frame_model import DEFAULT_FRAME_MODEL
+    from worldgen.frame_training import DEFAULT_FRAME_MODEL
 
     model = load_frame_model(DEFAULT_FRAME_MODEL)
     # the shipped checkpoint was widened to the whole label vocabulary (widen_labels) and trained on it

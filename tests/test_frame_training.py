@@ -13,7 +13,7 @@ from rtfm.checkpoint import load_frame_model, with_warp_supersample
 from rtfm.evaluate import KS, evaluate
 from rtfm.frame_model import FrameModel
 from rtfm.train_frames import FrameTrainConfig, stream_seed, train_frames
-from worldgen.frame_model import held_out_walks, training_walks
+from worldgen.frame_training import held_out_walks, training_walks
 
 MICRO = dict(resolution=32, dim=32, depth=2, heads=2, encoder_depth=1, refine_channels=8, image_size=32,
              image_patch=8, layout_grid=(8, 8, 4), max_memory=4)

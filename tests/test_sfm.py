@@ -9,7 +9,7 @@ import torch
 
 from renderer.camera import Camera
 from renderer.lift import initial_scene
-from worldgen.frame_model import HELD_OUT_SEED_BASE
+from worldgen.frame_training import HELD_OUT_SEED_BASE
 from worldgen.frames import PosedFrames
 from worldgen.sfm import (SfMError, align_similarity, estimate_poses, metric_scale, trajectory_error,
                           triangulate, triangulate_reconstruction)

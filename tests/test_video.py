@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from worldgen.frame_model import HELD_OUT_SEED_BASE
+from worldgen.frame_training import HELD_OUT_SEED_BASE
 from worldgen.sfm import SfMError
 from worldgen.video import VideoError, read_video, sample_by_motion
 from worldgen.build import build_world

@@ -21,7 +21,7 @@ AsJson = Annotated[bool, typer.Option("--json", help="print the result as one JS
                                       "the figures); progress, warnings and notes go to stderr")]
 Seed = Annotated[int, typer.Option("--seed", min=0, max=2**32 - 1, help="random seed: the same inputs and seed give "
                                                                            "the same result")]
-# The frame model the commands that run it take (None: worldgen.frame_model.DEFAULT_FRAME_MODEL).
+# The frame model the commands that run it take (None: worldgen.frame_training.DEFAULT_FRAME_MODEL).
 FrameModelDir = Annotated[Optional[Path], typer.Option(help="frame model folder (default: assets/rtfm-tiny)")]
 
 
@@ -607,13 +607,16 @@ def train_rtfm(
     warp_supersample: Optional[int] = typer.Option(None, "--warp-supersample", min=1, max=8,
                                                    help="sub-pixels per pixel of the memory warp the model reads "
                                                    "(default: the checkpoint's or the preset's)"),
+    sim_to_real: bool = typer.Option(False, "--sim-to-real", help="each walk through a drawn camera: exposure, white "
+                                     "balance, tone, vignetting, lens blur, sensor noise, JPEG; fields of view 20-90 "
+                                     "degrees"),
     quiet: Quiet = False,
     as_json: AsJson = False,
 ) -> None:
     """Train the RTFM frame model on procedural walks (resumes from OUT/train_state when it exists)."""
     from rtfm.train_frames import FrameTrainConfig
 
-    from .frame_model import DEFAULT_TEXT_ENCODER, train_frame_model
+    from .frame_training import DEFAULT_TEXT_ENCODER, train_frame_model
 
     try:
         cfg = FrameTrainConfig(steps=steps, batch_size=batch_size, lr=lr, warmup=warmup, time_budget_s=time_budget,
@@ -621,7 +624,7 @@ def train_rtfm(
                                depth_weight=depth_weight, depth_loss=depth_loss)
         history = train_frame_model(out, preset, init, cfg, resolution=resolution, workers=workers,
                                     text_encoder=text_encoder or DEFAULT_TEXT_ENCODER, log=_log(quiet, as_json),
-                                    warp_supersample=warp_supersample)
+                                    warp_supersample=warp_supersample, sim_to_real=sim_to_real)
     except WorldgenError as e:
         _fail(str(e))
     _print_training(out, history, as_json, quiet)
@@ -653,7 +656,7 @@ def depth(
 
     from renderer.formats.base import atomic_write
 
-    from .frame_model import DEFAULT_FRAME_MODEL, depth_from_image
+    from .frame_training import DEFAULT_FRAME_MODEL, depth_from_image
     from .io import save_image
 
     if out.suffix != ".npy":
@@ -705,7 +708,7 @@ def eval_rtfm(
     """Novel views of held-out worlds from K = 0, 1, 2, 4 memory frames, against warping alone (and a smaller
     model upsampled); depth from one RGB frame."""
 
-    from .frame_model import DEFAULT_FRAME_MODEL, evaluate_frame_model
+    from .frame_training import DEFAULT_FRAME_MODEL, evaluate_frame_model
 
     try:
         result = evaluate_frame_model(checkpoint or DEFAULT_FRAME_MODEL, worlds, resolution, per_walk, steps, guidance, seed,
@@ -736,7 +739,7 @@ def eval_consistency(
     """Revisits, rollouts, reprojection, drift and image -> world on held-out worlds, with memory and without."""
 
     from .consistency import evaluate_consistency
-    from .frame_model import DEFAULT_FRAME_MODEL
+    from .frame_training import DEFAULT_FRAME_MODEL
 
     if drift_worlds > worlds:
         _fail(f"--drift-worlds ({drift_worlds}) cannot exceed --worlds ({worlds})")

@@ -22,7 +22,7 @@ from renderer.lift import LiftConfig, lift
 from renderer.raster import render
 from rtfm.rollout import SNAP_TOLERANCE
 
-from .frame_model import DEFAULT_FRAME_MODEL, DEFAULT_TEXT_ENCODER, held_out_worlds, text_states
+from .frame_training import DEFAULT_FRAME_MODEL, DEFAULT_TEXT_ENCODER, held_out_worlds, text_states
 
 HELDOUT_TURNS_DEG = (-30.0, -20.0, -10.0, 10.0, 20.0, 30.0)
 

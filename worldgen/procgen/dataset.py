@@ -20,6 +20,7 @@ from renderer.guide import GuideRenderer
 from renderer.layout import Layout
 from renderer.raycast import MeshWorld, raycast
 
+from .camera_effects import FOV_RANGE_DEG, CameraEffects
 from .composers import compose
 from .paths import PATH_KINDS, FreeSpace, PathError, camera_path
 from .vocab import SCENE_TYPES
@@ -73,7 +74,8 @@ class ProcgenStream(IterableDataset):
     """
 
     def __init__(self, resolution: int = 64, frames: int = 8, seed: int = 0, scene_types=None, path_kinds=PATH_KINDS,
-                 sequences_per_world: int = 4, fov_y_deg: float = 70.0, shadows: bool = True, threads: int = 0):
+                 sequences_per_world: int = 4, fov_y_deg: float = 70.0, shadows: bool = True, threads: int = 0,
+                 sim_to_real: bool = False):
         if resolution < 8 or frames < 1:
             raise ArgumentError(f"resolution must be >= 8 and frames >= 1, got {resolution}, {frames}")
         self.scene_types = list(scene_types or SCENE_TYPES)
@@ -86,6 +88,8 @@ class ProcgenStream(IterableDataset):
             raise ArgumentError(f"unknown path kinds {sorted(bad_paths)}; choose from {', '.join(PATH_KINDS)}")
         self.path_kinds, self.sequences_per_world = list(path_kinds), sequences_per_world
         self.fov, self.shadows, self.threads = fov_y_deg, shadows, threads
+        # each sequence through its own camera (`CameraEffects`), at a field of view from FOV_RANGE_DEG
+        self.sim_to_real = sim_to_real
 
     def __iter__(self):
         info = get_worker_info()
@@ -101,12 +105,16 @@ class ProcgenStream(IterableDataset):
             free = FreeSpace(layout)
             for _ in range(self.sequences_per_world):
                 kind = str(rng.choice(self.path_kinds))
+                fov = float(rng.uniform(*FOV_RANGE_DEG)) if self.sim_to_real else self.fov
                 try:
                     cams = camera_path(layout, kind, self.frames, width=self.resolution, height=self.resolution,
-                                       fov_y_deg=self.fov, seed=int(rng.integers(2**31)), free=free)
+                                       fov_y_deg=fov, seed=int(rng.integers(2**31)), free=free)
                 except PathError:
                     continue  # a cramped layout: try another path (or the next world)
                 seq = render_sequence(layout, world, cams, guide, shadows=self.shadows)
+                if self.sim_to_real:
+                    effects = CameraEffects.draw(rng)
+                    seq.rgb = np.stack([effects.apply(frame, rng) for frame in seq.rgb])
                 sample = seq.to_tensors()
                 sample["path"], sample["seed"] = kind, world_seed
                 yield sample

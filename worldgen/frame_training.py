@@ -28,8 +28,9 @@ class WalkStream(IterableDataset):
     """Endless training Walks: procedural sequences with their overlaps and caption states,
     prepared in the DataLoader worker (the text encoder is loaded there, once)."""
 
-    def __init__(self, resolution: int, frames: int, seed: int, text_encoder: str | os.PathLike | None):
-        self.stream = ProcgenStream(resolution=resolution, frames=frames, seed=seed, threads=1)
+    def __init__(self, resolution: int, frames: int, seed: int, text_encoder: str | os.PathLike | None,
+                 sim_to_real: bool = False):
+        self.stream = ProcgenStream(resolution=resolution, frames=frames, seed=seed, threads=1, sim_to_real=sim_to_real)
         self.text_encoder = text_encoder
 
     def __iter__(self) -> Iterator[Walk]:
@@ -40,8 +41,8 @@ class WalkStream(IterableDataset):
 
 
 def training_walks(resolution: int = 64, frames: int = WALK_FRAMES, seed: int = 0, workers: int = 1,
-                   text_encoder: str | os.PathLike | None = DEFAULT_TEXT_ENCODER) -> Iterator[Walk]:
-    stream = WalkStream(resolution, frames, seed, text_encoder)
+                   text_encoder: str | os.PathLike | None = DEFAULT_TEXT_ENCODER, sim_to_real: bool = False) -> Iterator[Walk]:
+    stream = WalkStream(resolution, frames, seed, text_encoder, sim_to_real)
     if workers == 0:
         return iter(stream)
     return iter(DataLoader(stream, batch_size=None, num_workers=workers, prefetch_factor=4,
@@ -88,9 +89,10 @@ def held_out_walks(n: int, resolution: int = 64, frames: int = WALK_FRAMES,
 def train_frame_model(out: str | os.PathLike, preset: str = "tiny", init: str | os.PathLike | None = None,
                       cfg=None, resolution: int | None = None, workers: int = 1,
                       text_encoder: str | os.PathLike | None = DEFAULT_TEXT_ENCODER, log=print,
-                      warp_supersample: int | None = None) -> list[dict]:
+                      warp_supersample: int | None = None, sim_to_real: bool = False) -> list[dict]:
     """`worldgen train rtfm`: train (or continue) a frame model on the procedural stream into `out`.
-    warp_supersample: train on this memory warp (default: the checkpoint's or the preset's)."""
+    warp_supersample: train on this memory warp (default: the checkpoint's or the preset's);
+    sim_to_real: each walk through a drawn camera (`procgen.camera_effects`) at 20-90 degrees."""
     from renderer.layout import LABELS
     from rtfm.checkpoint import grow_resolution, load_frame_model, widen_labels, with_warp_supersample
     from rtfm.frame_model import FrameModel
@@ -113,11 +115,12 @@ def train_frame_model(out: str | os.PathLike, preset: str = "tiny", init: str | 
     model.to(device).train()
 
     def walks(rank: int, start: int) -> Iterator[Walk]:
-        return training_walks(res, WALK_FRAMES, stream_seed(cfg.seed, rank, start), workers, text_encoder)
+        return training_walks(res, WALK_FRAMES, stream_seed(cfg.seed, rank, start), workers, text_encoder, sim_to_real)
 
     record = {"preset": preset if init is None else None, "init": None if init is None else str(init),
               "init_training": _training_record(init), "resolution": res, "walk_frames": WALK_FRAMES, "text_encoder": None if text_encoder is None else str(text_encoder),
-              "parameters": sum(p.numel() for p in model.parameters()), "warp_supersample": model.cfg.warp_supersample}
+              "parameters": sum(p.numel() for p in model.parameters()), "warp_supersample": model.cfg.warp_supersample,
+              "sim_to_real": sim_to_real}
     if text_encoder is not None:  # the checkpoint names the text encoder it learns to read
         Path(out).mkdir(parents=True, exist_ok=True)
         write_model_index(out, text_encoder)
