@@ -673,7 +673,7 @@ def test_derived_files_follow_the_edited_scene(world, tmp_path):
     import trimesh
 
     from worldgen.edit import WorldEditor
-    from worldgen.pipeline import export_world
+    from worldgen.export import export_world
     from worldgen.world import load_world
 
     before = json.loads((world / "world.json").read_text())

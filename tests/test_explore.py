@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def draft_world(tmp_path_factory):
     out = tmp_path_factory.mktemp("worlds") / "bedroom"
-    config = GenerateConfig(frames=8, resolution=64, time_budget_s=3.0, engine="rules")
+    config = GenerateConfig(frames=8, resolution=64, lift_steps=30, engine="rules")
     build_world(ProceduralSource(None, "a bedroom with a blue bed", config), out, progress=False)
     return out
 

@@ -295,7 +295,7 @@ def media(tmp_path_factory):
     exif = Image.Exif()
     exif[0x920A], exif[0xA405] = 4.2, 28  # focal length, 35 mm equivalent
     Image.fromarray(rgb).save(d / "c.jpg", exif=exif)
-    from worldgen.pipeline import video_bytes
+    from worldgen.flythrough import video_bytes
 
     out = {"png": (d / "a.png").read_bytes(), "png16": (d / "b.png").read_bytes(), "jpg": (d / "c.jpg").read_bytes(),
            "mp4": video_bytes(rng.integers(0, 255, (6, 32, 32, 3), dtype=np.uint8), "mp4", 6)}

@@ -38,7 +38,7 @@ def test_exploration_path_turns_and_steps_back():
 
 
 def test_image_to_world_writes_a_whole_world(photo, micro_checkpoint, tmp_path):
-    config = GenerateConfig(frames=4, resolution=32, time_budget_s=1.0, frame_model=micro_checkpoint)
+    config = GenerateConfig(frames=4, resolution=32, lift_steps=10, frame_model=micro_checkpoint)
     out = build_world(PhotoSource(photo, None, config), tmp_path / "w", progress=False)
     world = load_world(out)
     for key in ("scene", "frames", "memory", "flythrough"):  # a random model gives no depth to mesh

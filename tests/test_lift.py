@@ -11,7 +11,8 @@ from renderer import Camera, GaussianScene, load_scene, render
 from renderer.lift import LiftConfig, evaluate, initial_scene, lift
 from renderer.mesh import tsdf_mesh
 from worldgen.frames import PosedFrames
-from worldgen.pipeline import export_world, lift_to_world
+from worldgen.export import export_world
+from worldgen.pipeline import lift_to_world
 from worldgen.procgen.composers import compose
 from worldgen.procgen.dataset import render_sequence
 from worldgen.procgen.paths import camera_path
@@ -277,7 +278,7 @@ def test_same_seed_same_world(outdoor_frames):
 
 
 def test_a_portrait_flythrough_is_an_mp4_with_even_sides(tmp_path):
-    from worldgen.pipeline import smooth_path, video_bytes, write_video
+    from worldgen.flythrough import smooth_path, video_bytes, write_video
 
     cams = [Camera.look_at([0.2 * i, 0.0, 1.5], [3.0, 0.5, 1.0], width=128, height=224) for i in range(3)]
     path = smooth_path(cams, 4, 160)  # 91.4 x 160 before rounding: odd widths made H.264 fail

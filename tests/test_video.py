@@ -125,7 +125,7 @@ def test_black_video_is_an_sfm_error(tmp_path, micro_checkpoint):
 
 
 def test_video_to_world_end_to_end(walk_clip, micro_checkpoint, tmp_path):
-    config = GenerateConfig(frames=16, resolution=32, time_budget_s=1.0, generated=2, frame_model=micro_checkpoint)
+    config = GenerateConfig(frames=16, resolution=32, lift_steps=10, generated=2, frame_model=micro_checkpoint)
     out = build_world(VideoSource(walk_clip, None, config), tmp_path / "w", progress=False)
     world = load_world(out)
     m = world.manifest
@@ -157,10 +157,60 @@ def test_several_photos_are_placed_by_structure_from_motion(walk_clip, micro_che
     for j, i in enumerate(order):
         photos.append(tmp_path / f"photo_{j}.png")
         Image.fromarray((frames[i] * 255 + 0.5).astype(np.uint8)).save(photos[-1])
-    config = GenerateConfig(resolution=32, time_budget_s=1.0, generated=2, frame_model=micro_checkpoint)
+    config = GenerateConfig(resolution=32, lift_steps=10, generated=2, frame_model=micro_checkpoint)
     out = build_world(PhotoSetSource(photos, None, config), tmp_path / "w", progress=False)
     m = load_world(out).manifest
     assert m["source"] == "photos" and m["inputs"]["images"] == [str(p) for p in photos]
     assert m["source_info"]["sampled"] == 14 and m["source_info"]["registered"] >= 7
     with pytest.raises(WorldgenError, match="at least 3"):
         PhotoSetSource(photos[:2], None, config)
+
+
+def _mixed_photos(folder, n: int = 16):
+    """A held-out living room photographed along a walk as a phone does: landscape (160x120) and
+    portrait (120x160) shots from one lens, some landscape ones stored turned with an EXIF orientation
+    of 6. -> (the photo files, the same views all in landscape as arrays)."""
+    from renderer.camera import Camera
+    from renderer.raycast import raycast
+    from worldgen.procgen.composers import compose
+    from worldgen.procgen.paths import camera_path
+    from worldgen.procgen.world import build_world
+
+    seed = HELD_OUT_SEED_BASE + 105
+    layout, _ = compose("living_room", seed)
+    world = build_world(layout, seed)
+    photos, landscape = [], []
+    for i, cam in enumerate(camera_path(layout, "walk", n, width=160, height=120, fov_y_deg=60.0, seed=seed)):
+        landscape.append(raycast(world, cam, samples_per_pixel=2)["rgb"])
+        if i % 3 == 1:  # portrait: the same lens turned, the same focal length in pixels
+            K = cam.K.clone()
+            K[0, 2], K[1, 2] = 60.0, 80.0
+            cam = Camera(K, cam.c2w, 120, 160)
+        im = Image.fromarray((raycast(world, cam, samples_per_pixel=2)["rgb"] * 255 + 0.5).astype(np.uint8))
+        photos.append(folder / f"IMG_{i:04d}.jpg")
+        if i % 3 == 2:  # stored as the sensor saw it, to be turned by its EXIF orientation
+            exif = Image.Exif()
+            exif[0x0112] = 6
+            im.transpose(Image.Transpose.ROTATE_90).save(photos[-1], quality=95, exif=exif)
+        else:
+            im.save(photos[-1], quality=95)
+    return photos, np.stack(landscape)
+
+
+def test_a_phone_photo_set_of_portrait_and_landscape_photos_makes_a_world(micro_checkpoint, tmp_path):
+    """Mixed orientations register as well as the same views all in landscape, and make a world."""
+    from worldgen.sfm import estimate_poses
+
+    photos, landscape = _mixed_photos(tmp_path)
+    config = GenerateConfig(resolution=32, lift_steps=10, generated=2, frame_model=micro_checkpoint)
+    source = PhotoSetSource(photos, None, config)
+    shapes = [source.capture.clip.frames[i].shape for i in range(len(photos))]
+    assert set(shapes) == {(120, 160, 3), (160, 120, 3)} and shapes[2] == (120, 160, 3)  # EXIF turned them upright
+    registered = source.capture.rec.registered
+    assert len(registered) >= len(estimate_poses(landscape, sequential=False).registered)
+    assert any(i % 3 == 1 for i in registered) and any(i % 3 == 2 for i in registered)  # portrait and turned ones too
+    out = build_world(source, tmp_path / "w", progress=False)
+    m = load_world(out).manifest
+    assert m["source_info"]["sizes"] == ["120x160", "160x120"] and m["source_info"]["registered"] == len(registered)
+    frames = json.loads((out / "frames" / "transforms.json").read_text())["frames"]
+    assert len(frames) == len(registered) + 2 and {(f["w"], f["h"]) for f in frames} == {(32, 32)}

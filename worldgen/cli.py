@@ -448,7 +448,7 @@ def export_cmd(
     as_json: AsJson = False,
 ) -> None:
     """Export a world's splats (ply, splat, spz), mesh (glb) or a flythrough (mp4)."""
-    from .pipeline import export_world
+    from .export import export_world
     from .world import load_world
 
     if fmt not in ("ply", "splat", "spz", "glb", "mp4"):

@@ -1,12 +1,11 @@
 """The back half of every world: posed frames -> world files (lift, mesh, flythrough, metrics), and
-exports. Each stage's seconds go into world.json. The front half is a frame source
+rebuilding what follows the scene after it changes. Each stage's seconds go into world.json. The front half is a frame source
 (`worldgen.sources`), joined to this by `worldgen.build.build_world`."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import os
 from dataclasses import asdict
 from pathlib import Path
@@ -15,16 +14,14 @@ import numpy as np
 import torch
 
 from renderer import Camera, GaussianScene, render, save_scene
-from renderer.axes import world_to_axes
-from renderer.errors import ArgumentError
 from renderer.lift import LiftConfig, camera_spread, evaluate, lift
 from renderer.mesh import save_glb, simplify, tsdf_mesh
 from renderer.pose_refine import refine_pose
 from renderer.sky import save_sky_png, shell_mask
-from renderer.view import frame_orbit_camera
 from .frames import PosedFrames
 from .manifest import DERIVED
-from .world import World, WorldWriter, load_world
+from .flythrough import flythrough_frames, write_video
+from .world import World, WorldWriter
 
 HOLDOUT_EVERY = 8
 TRIANGULATE_EXHAUSTIVE_UP_TO = 150  # posed captures need not be in order: match all pairs up to this many frames
@@ -37,67 +34,6 @@ def split_holdout(n: int, every: int = HOLDOUT_EVERY) -> tuple[list[int], list[i
     test = list(range(every // 2, n, every)) if n >= every else []
     train = [i for i in range(n) if i not in set(test)]
     return train, test
-
-
-def smooth_path(cameras: list[Camera], n_frames: int, size: int) -> list[Camera]:
-    """n_frames cameras gliding through the given poses in order (positions interpolated,
-    rotations slerped), at `size` pixels on the longer side."""
-    from scipy.spatial.transform import Rotation, Slerp
-
-    c2w = np.stack([c.c2w.double().numpy() for c in cameras])
-    t_key = np.linspace(0, 1, len(cameras))
-    t = np.linspace(0, 1, n_frames)
-    pos = np.stack([np.interp(t, t_key, c2w[:, k, 3]) for k in range(3)], 1)
-    rots = Slerp(t_key, Rotation.from_matrix(c2w[:, :3, :3]))(t).as_matrix() if len(cameras) > 1 else np.repeat(c2w[:1, :3, :3], n_frames, 0)
-    ref = cameras[0]
-    scale = size / max(ref.width, ref.height)
-    # even sides: H.264 in yuv420p refuses odd ones (a portrait photo's 91x160 fell back to GIF)
-    w, h = (max(2, 2 * round(side * scale / 2)) for side in (ref.width, ref.height))
-    K = ref.scaled(w, h).K
-    out = []
-    for p, r in zip(pos, rots):
-        m = np.eye(4)
-        m[:3, :3], m[:3, 3] = r, p
-        out.append(Camera(K, torch.from_numpy(m).float(), w, h))
-    return out
-
-
-def flythrough_frames(scene: GaussianScene, cameras: list[Camera] | None = None, n_frames: int = 36, size: int = 160,
-                      background=(0.0, 0.0, 0.0)) -> np.ndarray:
-    """The splats rendered along the capture's own camera path (smoothed), or an orbit around the
-    scene when there is none: uint8 [T, H, W, 3]."""
-    if cameras:
-        path = smooth_path(cameras, n_frames, size)
-    else:
-        path = [frame_orbit_camera(scene, 360.0 * t / n_frames, 25.0 + 10.0 * math.sin(2 * math.pi * t / n_frames), size, size)
-                for t in range(n_frames)]
-    with torch.no_grad():
-        frames = [(render(scene, cam, background=background, with_labels=False).rgb[0].clamp(0, 1) * 255).byte().numpy()
-                  for cam in path]
-    return np.stack(frames)
-
-
-def video_bytes(frames: np.ndarray, fmt: str = "mp4", fps: int = 24) -> bytes:
-    """Encode uint8 frames [T, H, W, 3] as mp4 (imageio-ffmpeg, H.264) or GIF."""
-    import imageio.v3 as iio
-
-    if fmt == "mp4":
-        return iio.imwrite("<bytes>", frames, extension=".mp4", fps=fps, codec="libx264", macro_block_size=1)
-    return iio.imwrite("<bytes>", frames, extension=".gif", duration=1000 / fps, loop=0)
-
-
-def write_video(frames: np.ndarray, path: str | os.PathLike, fps: int = 24) -> Path:
-    """mp4 when ffmpeg works, else a GIF beside it; returns the path written."""
-    from renderer.formats.base import atomic_write
-
-    path = Path(path)
-    try:
-        atomic_write(path, [video_bytes(frames, "mp4", fps)])
-        return path
-    except Exception:  # noqa: BLE001 - no ffmpeg binary or codec here: fall back to GIF
-        gif = path.with_suffix(".gif")
-        atomic_write(gif, [video_bytes(frames, "gif", fps)])
-        return gif
 
 
 def initial_points(frames: PosedFrames, train: list[int]) -> tuple[tuple[np.ndarray, np.ndarray] | None, str]:
@@ -249,33 +185,3 @@ def lift_budget(time_budget_s: float | None, lift_steps: int | None, seed: int, 
     if lift_steps is not None:
         return LiftConfig(iterations=lift_steps, seed=seed, **options)
     return LiftConfig(iterations=100_000, time_budget_s=time_budget_s, seed=seed, **options)
-
-
-def export_world(world: World, fmt: str, out: str | os.PathLike, axes: str = "opengl") -> Path:
-    """ply | splat | spz (the splats), glb (the mesh), mp4 (a flythrough), in the chosen axis convention.
-
-    spz readers (Spark, Marble, nianticlabs/spz) assume RUB, which is axes="opengl", the default."""
-
-    out = Path(out)
-    rot = torch.from_numpy(world_to_axes(axes)).float()
-    if fmt in ("ply", "splat", "spz"):
-        scene = world.scene.transform(rot)
-        out = out.with_suffix(f".{fmt}") if out.suffix != f".{fmt}" else out
-        save_scene(scene, out)
-        return out
-    if fmt == "glb":
-        import trimesh
-
-        if {"mesh", "collider"} & set(world.manifest.get("stale") or []):  # the scene changed since the mesh was made
-            world = load_world(refresh_derived(world, keys=("mesh", "collider")))
-        src = world.file("mesh")
-        if src is None:
-            raise ArgumentError(f"{world.path}: this world has no mesh")
-        mesh = trimesh.load(src, force="mesh")  # stored in the OpenGL convention (+Y up)
-        mesh.apply_transform(np.linalg.inv(world_to_axes("opengl")))
-        save_glb(mesh, out, axes=axes)
-        return out
-    if fmt == "mp4":
-        size = (world.manifest.get("config") or {}).get("flythrough_size") or 512
-        return write_video(flythrough_frames(world.scene, world.cameras, size=int(size)), out)
-    raise ArgumentError(f"unknown export format {fmt!r}; choose from ply, splat, spz, glb, mp4")

@@ -145,37 +145,51 @@ def _quiet_colmap():
         pycolmap.logging.minloglevel = previous
 
 
-def _check_images(images: np.ndarray) -> np.ndarray:
-    images = np.asarray(images)
-    if images.ndim != 4 or images.shape[-1] != 3:
+def _check_images(images) -> list[np.ndarray] | np.ndarray:
+    """Frames [M, H, W, 3], or a list of [H_i, W_i, 3] (photos of several sizes)."""
+    if isinstance(images, np.ndarray) and (images.ndim != 4 or images.shape[-1] != 3):
         raise SfMError(f"frames must be [M, H, W, 3], got shape {images.shape}")
+    if not isinstance(images, np.ndarray):
+        images = [np.asarray(im) for im in images]
+        bad = next((im.shape for im in images if im.ndim != 3 or im.shape[-1] != 3), None)
+        if bad is not None:
+            raise SfMError(f"each frame must be [H, W, 3], got shape {bad}")
     if len(images) > MAX_SFM_FRAMES:
         raise SfMError(f"{len(images)} frames for structure from motion; at most {MAX_SFM_FRAMES} (sample them first)")
     if len(images) < 3:
         raise SfMError(f"structure from motion needs at least 3 frames, got {len(images)}")
-    if not np.isfinite(images).all():
+    if not all(np.isfinite(im).all() for im in images):
         raise SfMError("frames have NaN or infinite values")
     return images
 
 
-def _write_images(images: np.ndarray, folder: Path) -> list[str]:
-    folder.mkdir(parents=True, exist_ok=True)
+def _write_images(images, folder: Path, by_size: bool = False) -> list[str]:
+    """PNG files of the frames; by_size: in one subfolder per frame size (COLMAP's camera per folder)."""
     names = []
     for i, rgb in enumerate(images):
-        name = f"{i:05d}.png"
+        name = f"{rgb.shape[1]}x{rgb.shape[0]}/{i:05d}.png" if by_size else f"{i:05d}.png"
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray((np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8)).save(folder / name)
         names.append(name)
     return names
 
 
-def _extract_and_match(work: Path, names: list[str], camera_model: str, params: list[float], single_camera: bool,
-                       sequential: bool, seed: int) -> Path:
+def _extract_and_match(work: Path, names: list[str], camera_model: str, params: list[float] | float,
+                       single_camera: bool, sequential: bool, seed: int) -> Path:
+    """params: the shared camera's parameters, or (frames of several sizes: one camera per size, each
+    folder of `_write_images(by_size=True)`) its focal length as a factor of the longer side."""
     import pycolmap
 
     db = work / "database.db"
     reader = pycolmap.ImageReaderOptions()
     reader.camera_model = camera_model
-    reader.camera_params = ",".join(f"{v:.10g}" for v in params)
+    if isinstance(params, float):
+        reader.default_focal_length_factor = params
+    else:
+        reader.camera_params = ",".join(f"{v:.10g}" for v in params)
+    mode = pycolmap.CameraMode.SINGLE if single_camera else pycolmap.CameraMode.PER_IMAGE
+    if isinstance(params, float):
+        mode = pycolmap.CameraMode.PER_FOLDER
     extraction = pycolmap.FeatureExtractionOptions()
     extraction.num_threads = 1
     extraction.max_image_size = MAX_FEATURE_SIDE
@@ -184,8 +198,7 @@ def _extract_and_match(work: Path, names: list[str], camera_model: str, params: 
     extraction.sift.edge_threshold = 30.0
     pycolmap.set_random_seed(seed)
     pycolmap.extract_features(db, work / "images", image_names=names,
-                              camera_mode=pycolmap.CameraMode.SINGLE if single_camera else pycolmap.CameraMode.PER_IMAGE,
-                              reader_options=reader, extraction_options=extraction, device=pycolmap.Device.cpu)
+                              camera_mode=mode, reader_options=reader, extraction_options=extraction, device=pycolmap.Device.cpu)
     matching = pycolmap.FeatureMatchingOptions()
     matching.num_threads = 1
     matching.sift.max_ratio = 0.7  # stricter than 0.8: procedural grass and brick repeat, and ambiguous matches misregister frames
@@ -269,10 +282,12 @@ def estimate_poses(images: np.ndarray, names: list[str] | None = None, fov_y_deg
                    sequential: bool = True, workdir: str | os.PathLike | None = None, seed: int = 0,
                    lens: str = "pinhole", refine_focal: bool = True,
                    max_runtime_s: float | None = 600.0) -> Reconstruction:
-    """Poses and sparse points for frames [M, H, W, 3] float32 in [0, 1] with no poses.
+    """Poses and sparse points for frames [M, H, W, 3] float32 in [0, 1] with no poses, or a list of
+    frames of several sizes (a phone's portrait and landscape photos).
 
     One shared camera, its focal length initialised from `fov_y_deg` (else images.DEFAULT_FOV_Y_DEG)
-    and refined by bundle adjustment unless `refine_focal=False`. `lens`: "pinhole" (SIMPLE_PINHOLE,
+    and refined by bundle adjustment unless `refine_focal=False`; frames of several sizes get one
+    camera per size, each with that field of view across its shorter side, the same lens turned. `lens`: "pinhole" (SIMPLE_PINHOLE,
     the default: on short walks a free radial term trades off against the focal length and drifts)
     or "radial" (SIMPLE_RADIAL, for visibly distorted footage). `sequential`: frames are in video
     order (neighbours matched; all pairs up to 40 frames). `names` only label the frames in
@@ -284,13 +299,19 @@ def estimate_poses(images: np.ndarray, names: list[str] | None = None, fov_y_deg
     if lens not in LENS_MODELS:
         raise SfMError(f"unknown lens model {lens!r}; choose from {', '.join(LENS_MODELS)}")
     images = _check_images(images)
-    m, h, w, _ = images.shape
+    m = len(images)
+    sizes = {im.shape[:2] for im in images}
     label = f"{len(images)} frames" if names is None else f"{len(images)} frames ({names[0]} ... {names[-1]})"
-    f = 0.5 * h / math.tan(math.radians(fov_y_deg or DEFAULT_FOV_Y_DEG) / 2)
+    half_fov = math.tan(math.radians(fov_y_deg or DEFAULT_FOV_Y_DEG) / 2)
     model = LENS_MODELS[lens]
-    params = [f, w / 2, h / 2] + ([0.0] if model == "SIMPLE_RADIAL" else [])
+    if len(sizes) == 1:
+        h, w = images[0].shape[:2]
+        params = [0.5 * h / half_fov, w / 2, h / 2] + ([0.0] if model == "SIMPLE_RADIAL" else [])
+    else:  # the focal length as a factor of each camera's longer side: its field of view across the shorter
+        h, w = images[0].shape[:2]
+        params = float(0.5 * min(h, w) / half_fov / max(h, w))
     with _workdir(workdir) as work, _quiet_colmap():
-        files = _write_images(images, work / "images")
+        files = _write_images(images, work / "images", by_size=len(sizes) > 1)
         db = _extract_and_match(work, files, model, params, single_camera=True, sequential=sequential, seed=seed)
         opts = _mapper_options(seed, max_runtime_s)
         opts.ba_refine_focal_length = refine_focal

@@ -96,7 +96,7 @@ class World:
 
     def export(self, fmt: str, path: str | os.PathLike, axes: str = "opengl") -> Path:
         """ply | splat | spz (the splats), glb (the mesh), mp4 (a flythrough), in the axis convention `axes`."""
-        from .pipeline import export_world
+        from .export import export_world
 
         return export_world(self, fmt, path, axes=axes)
 

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,15 +30,17 @@ from renderer.view import exploration_path
 
 from ..config import GenerateConfig
 from ..frames import PosedFrames, find_colmap_model, read_frames, undistort
+from ..images import read_image
 from ..sfm import Reconstruction, SfMError, estimate_poses, metric_scale, triangulate_reconstruction
 from ..video import Video, read_video, sample_by_motion
 from .base import CAPTURE_OPTIONS, BuildContext, FrameSource, SourceError, SourceFrames
-from .frames import model_frames_at, resized_map, resized_rgb
+from .frames import model_frames_at, resized_map, resized_rgb, square_crop
 from .photo import lift_size
 
 CONDITION_FRAMES = 8  # capture frames handed to the frame model's encoder as the condition
 EXPLORE_FROM = 2  # capture cameras the generated views start from (first and last, then between)
 MAX_DURATION_S = 120.0  # a longer video is read to this point (recorded as truncated)
+MAX_PHOTOS = 300  # a larger photo set is thinned evenly to this many (with a warning)
 
 log = logging.getLogger(__name__)
 
@@ -90,19 +90,16 @@ def read_posed_capture(folder: Path, config: GenerateConfig) -> Capture:
     return Capture(clip, rec, False, poses_from, True, {"read": read_s, "poses": _lap(clock)}, warnings)
 
 
-def estimate_capture(path: Path, config: GenerateConfig, keep_all: bool) -> Capture:
-    """A video file or an unposed frame folder: frames sampled by motion (all of them with keep_all),
-    posed by structure from motion, undistorted, turned upright."""
+def estimate_capture(clip: Video, config: GenerateConfig, clock: list[float]) -> Capture:
+    """Frames without poses (a video's, sampled; a photo set's, all): posed by structure from motion,
+    undistorted, turned upright. clock: when reading began (`_lap`)."""
     import pycolmap
 
-    clock = [time.perf_counter()]
-    full = read_video(path, size=read_side(config.value("resolution")), max_duration_s=MAX_DURATION_S)
-    clip = full if keep_all else full.subset(sample_by_motion(full.frames, config.value("frames"), source=str(path)))
     read_s = _lap(clock)
     rec = estimate_poses(clip.frames, names=clip.names, fov_y_deg=config.fov_y_deg, seed=config.seed)
     if any(rec.distortion):  # the cameras are the pinhole part of the lens: undistort the frames
-        K = rec.cameras[rec.registered[0]].K.double().numpy()
-        clip.frames[rec.registered] = np.stack([undistort(clip.frames[i], K, rec.distortion) for i in rec.registered])
+        for i in rec.registered:
+            clip.frames[i] = undistort(clip.frames[i], rec.cameras[i].K.double().numpy(), rec.distortion)
     return Capture(clip, rec.upright(), True, f"structure from motion (pycolmap {pycolmap.__version__})", False,
                    {"read": read_s, "poses": _lap(clock)})
 
@@ -136,7 +133,10 @@ class VideoSource(CaptureSource):
     def __init__(self, video, prompt: str | None, config: GenerateConfig):
         super().__init__(video, prompt, config)
         self.path = Path(video)
-        self._keep(estimate_capture(self.path, config, keep_all=False))
+        clock = [time.perf_counter()]
+        full = read_video(self.path, size=read_side(config.value("resolution")), max_duration_s=MAX_DURATION_S)
+        clip = full.subset(sample_by_motion(full.frames, config.value("frames"), source=str(self.path)))
+        self._keep(estimate_capture(clip, config, clock))
 
     def inputs(self) -> dict:
         return {"video": str(self.path), "prompt": self.prompt}
@@ -157,8 +157,10 @@ class PosedCaptureSource(VideoSource):
 
 
 class PhotoSetSource(CaptureSource):
-    """Several photos of one place (one size, any order): each placed by structure from motion
-    (exhaustive matching), every photo kept."""
+    """Several photos of one place, as a phone makes them (any order; EXIF orientation applied, so
+    portrait and landscape photos mix, each size its own camera): each placed by structure from
+    motion (exhaustive matching), every photo kept. Photos of several sizes are lifted as square
+    crops of their middles (`square_crop`), since one lift takes frames of one size."""
 
     kind = "photos"
     input = "images"
@@ -174,13 +176,19 @@ class PhotoSetSource(CaptureSource):
         if len(self.paths) < 3:
             raise SourceError(f"{len(self.paths)} images: structure from motion needs at least 3 overlapping photos "
                               "(one photo alone: pass a single image)")
-        for p in self.paths:
-            if not p.is_file():
-                raise SourceError(f"{p}: no such image file")
-        with tempfile.TemporaryDirectory(prefix="worldgen-images-") as tmp:
-            for i, p in enumerate(self.paths):  # numbered copies: the folder reader keeps this order
-                shutil.copyfile(p, Path(tmp) / f"{i:05d}{p.suffix.lower()}")
-            self._keep(estimate_capture(Path(tmp), config, keep_all=True))
+        clock = [time.perf_counter()]
+        side, warnings = read_side(config.value("resolution")), []
+        if len(self.paths) > MAX_PHOTOS:
+            warnings.append(f"{len(self.paths)} photos: every {len(self.paths) / MAX_PHOTOS:.1f}th of them is used, "
+                            f"{MAX_PHOTOS} in all")
+            self.paths = [self.paths[i] for i in np.linspace(0, len(self.paths) - 1, MAX_PHOTOS).round().astype(int)]
+        frames = [read_image(p, max_side=side)[0] for p in self.paths]  # errors name the photo
+        if len({f.shape for f in frames}) == 1:
+            frames = np.stack(frames)
+        clip = Video(frames, np.arange(len(frames), dtype=np.float64), [p.name for p in self.paths], None,
+                     self.paths[0].parent)
+        self._keep(estimate_capture(clip, config, clock))
+        self.capture.warnings += warnings
 
     def describe_input(self) -> str:
         return f"{len(self.paths)} photos ({self.paths[0].parent})"
@@ -226,49 +234,87 @@ def _spread(keep: list[int], n: int) -> list[int]:
 
 
 def complete_capture(capture: Capture, context: BuildContext, prompt: str | None, where: str) -> SourceFrames:
-    from rtfm.inputs import Condition, MemoryFrame
-    from rtfm.memory import SpatialMemory
+    """The capture's frames with their predicted depth as memory, the views the frame model adds,
+    and all of them at the lift's size."""
     from rtfm.rollout import rollout
 
     cfg, model, warnings = context.config, context.frame_model(), list(capture.warnings)
     keep, clip, generated = capture.rec.registered, capture.clip, cfg.value("generated")
     shown = _predicted_depth(model, capture, context, len(keep) + generated)
     rec, to_world, fit = _fix_scale(capture, shown, warnings)
-    memory, working = SpatialMemory(capacity=32), {}
-    for i, f in zip(keep, shown):
-        working[i] = rec.cameras[i].scaled(f.camera.width, f.camera.height)
-        ratio = fit.per_frame.get(i, 1.0) if fit is not None else 1.0  # agree with the points this frame sees
-        memory.add(MemoryFrame(working[i], f.rgb, f.depth * (to_world / ratio), f.label.long()))
-    pick = _spread(keep, CONDITION_FRAMES)
-    condition = Condition(text=context.text_states(prompt), video=torch.from_numpy(clip.frames[pick]),
-                          video_time=torch.from_numpy(clip.times[pick]).float())
+    memory, working = _memory(rec, keep, shown, to_world, fit)
+    condition = _condition(clip, keep, context.text_states(prompt), model.cfg.image_size)
     anchors = _spread(keep, EXPLORE_FROM)
     counts = [generated // len(anchors) + (1 if a < generated % len(anchors) else 0) for a in range(len(anchors))]
     path = [cam for a, n in zip(anchors, counts) if n > 0 for cam in exploration_path(working[a], n, step_back_m=0.5 * to_world)]
     new = context.report(rollout(model, path, condition, memory, seed=cfg.seed), len(keep) + generated,
                          start=len(keep)) if path else []
-    h0, w0 = clip.frames.shape[1:3]
-    lw, lh = lift_size(w0, h0, cfg.value("resolution"))
-    captured = PosedFrames([rec.cameras[i].scaled(lw, lh) for i in keep],
-                           np.stack([resized_rgb(torch.from_numpy(clip.frames[i]), lw, lh) for i in keep]),
-                           [clip.names[i] for i in keep], np.zeros((len(keep), lh, lw), np.float32),  # no depth: points start the cloud
-                           np.stack([resized_map(f.label, lw, lh) for f in shown]).astype(np.int32))
-    frames = captured if not new else _joined(captured, model_frames_at(new, lw, lh, names=[
-        f"generated {j:05d}" for j in range(len(new))]))
+    frames = _lift_frames(clip, rec, keep, shown, new, cfg.value("resolution"))
     for w in warnings:
         log.warning("%s: %s", where, w)
-    section = {"fps": clip.fps, "truncated": clip.truncated, "sampled": len(clip), "registered": len(keep),
-               "names": [clip.names[i] for i in keep], "generated": len(new),
-               "sfm": {"points": len(rec.points),
-                       "reprojection_error_px": round(rec.reprojection_error_px, 4)
-                       if np.isfinite(rec.reprojection_error_px) else None,
-                       "scale": None if fit is None else {
-                           "metres_per_unit": round(fit.scale, 6), "applied_to": "depth" if capture.given_poses else "poses",
-                           "depth_absrel": round(fit.absrel, 4), "depth_delta1": round(fit.delta1, 4),
-                           "points_compared": fit.points}}}
     return SourceFrames(frames, memory=memory, init_points=(rec.points, rec.colors) if len(rec.points) else None,
-                        refine_poses=capture.refine, section=section, warnings=warnings,
+                        refine_poses=capture.refine, section=_section(capture, rec, fit, len(new)), warnings=warnings,
                         models={"frames": f"rtfm ({cfg.frame_model.name})", "poses": capture.poses_from})
+
+
+def _memory(rec: Reconstruction, keep: list[int], shown: list, to_world: float, fit):
+    """(the SpatialMemory of the capture's frames, their cameras at the model's working size)."""
+    from rtfm.inputs import MemoryFrame
+    from rtfm.memory import SpatialMemory
+
+    memory, working = SpatialMemory(capacity=32), {}
+    for i, f in zip(keep, shown):
+        working[i] = rec.cameras[i].scaled(f.camera.width, f.camera.height)
+        ratio = fit.per_frame.get(i, 1.0) if fit is not None else 1.0  # agree with the points this frame sees
+        memory.add(MemoryFrame(working[i], f.rgb, f.depth * (to_world / ratio), f.label.long()))
+    return memory, working
+
+
+def _condition(clip: Video, keep: list[int], text, image_size: int):
+    """A few capture frames (at the encoder's size: photos may differ in size) as the video condition."""
+    from rtfm.inputs import Condition
+    from rtfm.layers import resize_map
+
+    pick = _spread(keep, CONDITION_FRAMES)
+    frames = torch.stack([resize_map(torch.from_numpy(clip.frames[i]), image_size, image_size, "area") for i in pick])
+    return Condition(text=text, video=frames, video_time=torch.from_numpy(clip.times[pick]).float())
+
+
+def _lift_frames(clip: Video, rec: Reconstruction, keep: list[int], shown: list, new: list, short_side: int) -> PosedFrames:
+    """Capture frames (no depth: the points start the cloud) then generated ones, `short_side` pixels on
+    the short side; when the capture's frames differ in size, square crops of their middles."""
+    names = [clip.names[i] for i in keep] + [f"generated {j:05d}" for j in range(len(new))]
+    if len({clip.frames[i].shape for i in keep}) == 1:
+        h0, w0 = clip.frames[keep[0]].shape[:2]
+        lw, lh = lift_size(w0, h0, short_side)
+        captured = PosedFrames([rec.cameras[i].scaled(lw, lh) for i in keep],
+                               np.stack([resized_rgb(torch.from_numpy(clip.frames[i]), lw, lh) for i in keep]),
+                               names[:len(keep)], np.zeros((len(keep), lh, lw), np.float32),
+                               np.stack([resized_map(f.label, lw, lh) for f in shown]).astype(np.int32))
+        return captured if not new else _joined(captured, model_frames_at(new, lw, lh, names=names[len(keep):]))
+    from rtfm.inputs import MemoryFrame
+
+    crops = []
+    for i, f in zip(keep, shown):
+        cam, rgb = square_crop(rec.cameras[i], torch.from_numpy(clip.frames[i]))
+        label = torch.from_numpy(resized_map(square_crop(f.camera, f.label)[1], cam.width, cam.height)).long()
+        crops.append(MemoryFrame(cam, rgb, None, label))  # no depth: the points start the cloud
+    crops += [MemoryFrame(*square_crop(f.camera, f.rgb, f.depth, f.label)) for f in new]
+    return model_frames_at(crops, short_side, short_side, names=names)
+
+
+def _section(capture: Capture, rec: Reconstruction, fit, generated: int) -> dict:
+    clip, keep = capture.clip, rec.registered
+    return {"fps": clip.fps, "truncated": clip.truncated, "sampled": len(clip), "registered": len(keep),
+            "names": [clip.names[i] for i in keep], "generated": generated,
+            "sizes": sorted({f"{clip.frames[i].shape[1]}x{clip.frames[i].shape[0]}" for i in keep}),
+            "sfm": {"points": len(rec.points),
+                    "reprojection_error_px": round(rec.reprojection_error_px, 4)
+                    if np.isfinite(rec.reprojection_error_px) else None,
+                    "scale": None if fit is None else {
+                        "metres_per_unit": round(fit.scale, 6), "applied_to": "depth" if capture.given_poses else "poses",
+                        "depth_absrel": round(fit.absrel, 4), "depth_delta1": round(fit.delta1, 4),
+                        "points_compared": fit.points}}}
 
 
 def _joined(a: PosedFrames, b: PosedFrames) -> PosedFrames:

@@ -25,6 +25,20 @@ def resized_map(t: torch.Tensor | None, width: int, height: int) -> np.ndarray |
     return None if t is None else resize_map(t.float(), width, height, "nearest").numpy()
 
 
+def square_crop(camera, *maps):
+    """The middle square of a view: (its camera, each map [H, W, ...] cropped). The principal point
+    moves with the crop; the pose and focal length stay."""
+    from renderer import Camera
+
+    w, h = camera.width, camera.height
+    side = min(w, h)
+    x0, y0 = (w - side) // 2, (h - side) // 2
+    K = camera.K.clone()
+    K[0, 2] -= x0
+    K[1, 2] -= y0
+    return (Camera(K, camera.c2w, side, side), *(None if m is None else m[y0:y0 + side, x0:x0 + side] for m in maps))
+
+
 def model_frames_at(made: Sequence, width: int, height: int, rgb: Sequence[np.ndarray | None] | None = None,
                     names: Sequence[str] | None = None) -> PosedFrames:
     """Memory frames (`rtfm.inputs.MemoryFrame`: camera, rgb, depth, label) as PosedFrames at width x
