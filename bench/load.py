@@ -3,7 +3,7 @@ the server's memory flat. Target: 8 users for 5 minutes, 0 errors, RSS growth un
 
 The app server runs in a subprocess on 127.0.0.1 with a fresh data folder. Each simulated user is a
 `gradio_client.Client` with its own session and owner cookie, doing what a person in the browser
-does: Create a small world from the box layout editor (a bed, two lamps, a wardrobe; draft quality),
+does: Create a small world from the box layout editor (a bed, two lamps, a wardrobe; procedural frames, draft effort),
 then rounds of: orbit, walk, turn, select by phrase ("the bed", "all lamps", "the wardrobe"), recolour,
 move, undo, redo, a phrase that matches nothing (a visible message is the expected answer), export
 .ply and download it. Rounds repeat until --seconds have passed (a round once begun is finished, so
@@ -273,7 +273,8 @@ class User:
 
     def create(self) -> bool:
         boxes = {"headers": BOX_HEADERS, "data": BOXES, "metadata": None}
-        out = self.call("create", "/generate", ("a bedroom", None, None, None, boxes, "room", True, "draft", self.index),
+        out = self.call("create", "/generate", ("a bedroom", None, None, None, boxes, "room", True, "procedural", "draft",
+                                                self.index),
                         _starts("world w", 0), CREATE_TIMEOUT_S)
         if out is None:
             return False

@@ -68,6 +68,7 @@ class LiftConfig:
     short_run_steps: int = 100
     long_run_steps: int = 800
     densify: bool = True
+    max_gaussians: int | None = None  # densification's cap: past it the least opaque Gaussians are pruned back to it
     refine_start: int = 200
     refine_stop_fraction: float = 0.6
     refine_every: int = 100
@@ -482,6 +483,13 @@ class Densification:
 
     def post_backward(self, params, optimizers, step: int, info: dict) -> None:
         self.strategy.step_post_backward(params, optimizers, self.state, step, info, packed=False)
+        excess = len(params["means"]) - (self.cfg.max_gaussians or len(params["means"]))
+        if excess > 0:  # over the cap: the least opaque go
+            from gsplat.strategy.ops import remove
+
+            mask = torch.zeros(len(params["means"]), dtype=torch.bool)
+            mask[torch.argsort(params["opacities"].detach(), stable=True)[:excess]] = True
+            remove(params, optimizers, self.state, mask)
 
 
 class NoDensification:

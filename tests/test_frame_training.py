@@ -144,3 +144,40 @@ def test_standard_errors_are_over_walks():
     # walk means 2 and 6: sample standard deviation 2 sqrt(2), over sqrt(2) walks
     assert _walk_stderr([1.0, 3.0, 5.0, 7.0], ["a", "a", "b", "b"]) == 2.0
     assert _walk_stderr([1.0, 3.0], ["a", "a"]) is None
+
+
+def test_a_grown_model_reads_a_nearest_upsampled_frame_as_the_small_one_reads_the_frame():
+    """grow_resolution keeps the token count: larger patches whose embeddings average what the old
+    ones read, a head writing each old pixel's features to its s x s pixels."""
+    from rtfm.checkpoint import grow_resolution
+    from rtfm.layers import patchify, unpatchify
+
+    torch.manual_seed(0)
+    small = FrameModel(**MICRO).eval()
+    big = grow_resolution(small, 64)
+    assert (big.cfg.resolution, big.cfg.patch, big.cfg.memory_patch) == (64, 8, 32)
+    up = lambda x: x.repeat_interleave(2, -2).repeat_interleave(2, -1)  # noqa: E731
+    x = torch.randn(2, small.pixel_channels, 32, 32)
+    a = small.target_embed(patchify(x, 4))
+    assert torch.allclose(big.target_embed(patchify(up(x), 8)), a, atol=1e-5)
+    m = torch.randn(2, 11, 32, 32)
+    assert torch.allclose(big.memory_embed(patchify(up(m), 32)), small.memory_embed(patchify(m, 16)), atol=1e-5)
+    tokens = torch.randn(2, 64, small.cfg.dim)
+    assert torch.equal(unpatchify(big.head(tokens), 8, 64, 64), up(unpatchify(small.head(tokens), 4, 32, 32)))
+    with pytest.raises(ValueError, match="whole multiple"):
+        grow_resolution(small, 48)
+
+
+def test_eval_reports_the_smaller_model_upsampled_on_the_same_targets(micro_checkpoint, tmp_path):
+    from rtfm.checkpoint import grow_resolution, save_frame_model
+    from worldgen.frame_training import evaluate_frame_model
+
+    save_frame_model(grow_resolution(load_frame_model(micro_checkpoint), 64), tmp_path / "grown")
+    result = evaluate_frame_model(tmp_path / "grown", worlds=1, resolution=64, per_walk=1, steps=1, text_encoder=None,
+                                  reference=micro_checkpoint)
+    assert set(result["baseline_upsampled_psnr_db"]) == {str(k) for k in KS}
+    assert result["model_resolution"] == 64 and result["reference"] == str(micro_checkpoint)
+    assert all(0 < v < 60 for v in result["baseline_upsampled_psnr_db"].values())
+    with pytest.raises(ValueError, match="cannot be upsampled"):
+        evaluate_frame_model(micro_checkpoint, worlds=1, resolution=48, per_walk=1, steps=1, text_encoder=None,
+                             reference=micro_checkpoint)

@@ -287,3 +287,23 @@ def test_a_portrait_flythrough_is_an_mp4_with_even_sides(tmp_path):
     frames = np.zeros((4, 160, 92, 3), dtype=np.uint8)
     assert write_video(frames, tmp_path / "f.mp4") == tmp_path / "f.mp4"
     assert video_bytes(frames)[4:8] == b"ftyp"
+
+
+def test_densification_stops_at_the_splat_cap():
+    """LiftConfig.max_gaussians: growth past the cap is pruned back to it, least opaque first."""
+    from renderer.lift import LiftConfig, lift
+
+    from worldgen.procgen.composers import compose
+    from worldgen.procgen.dataset import render_sequence
+    from worldgen.procgen.paths import camera_path
+    from worldgen.procgen.world import build_world
+
+    layout, _ = compose("bedroom", 0)
+    cams = camera_path(layout, "orbit", 8, width=48, height=48, seed=0)
+    seq = render_sequence(layout, build_world(layout, 0), cams)
+    rgb, depth, label = torch.from_numpy(seq.rgb), torch.from_numpy(seq.depth), torch.from_numpy(seq.label).long()
+    base = dict(iterations=60, refine_start=10, refine_every=10, min_steps_to_densify=0, init_points=3000,
+                grow_grad2d=1e-6)
+    free = lift(cams, rgb, depth, label, LiftConfig(**base))
+    capped = lift(cams, rgb, depth, label, LiftConfig(**base, max_gaussians=4000))
+    assert len(free.scene) > 4000 >= len(capped.scene) >= 3000 and max(h["gaussians"] for h in capped.history) <= 4000

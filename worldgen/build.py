@@ -52,7 +52,7 @@ def build_world(source: FrameSource, out: str | os.PathLike, config: GenerateCon
         for warning in made.warnings:
             log.warning("%s: %s", out, warning)
         lift = lift or lift_budget(config.value("time_budget_s"), config.lift_steps, config.seed,
-                                   refine_poses=made.refine_poses)
+                                   refine_poses=made.refine_poses, max_gaussians=config.value("max_gaussians"))
         lift_to_world(made.frames, out, config=lift, writer=writer, progress=progress, flythrough=config.flythrough,
                       init_points=made.init_points, flythrough_size=config.value("flythrough_size"))
         return writer.commit()

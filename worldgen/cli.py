@@ -360,6 +360,10 @@ def generate(
                                              help="lift exactly this many steps instead (the same world on any machine)"),
     generated: Optional[int] = typer.Option(None, "--generated", min=0, max=1000,
                                             help="views the frame model adds to a video, photo set or panorama"),
+    max_gaussians: Optional[int] = typer.Option(None, "--max-gaussians", min=1000, max=50_000_000,
+                                                help="the splat cap densification stops at (default: the effort's)"),
+    flythrough_size: Optional[int] = typer.Option(None, "--flythrough-size", min=16, max=4096,
+                                                  help="flythrough.mp4's longer side, pixels (default: the effort's)"),
     overwrite: bool = typer.Option(False, help="replace an existing world folder"),
     engine: Optional[str] = typer.Option(None, help="text -> layout: " + ENGINE_HELP + f" (default {LAYOUT_ENGINE})"),
     no_flythrough: bool = typer.Option(False, "--no-flythrough", help="skip flythrough.mp4"),
@@ -376,7 +380,8 @@ def generate(
     from .world import WorldWriter
 
     options = dict(effort=effort, frames_from=frames_from, seed=seed, frames=frames, resolution=resolution,
-                   time_budget_s=time_budget, lift_steps=lift_steps, generated=generated, engine=engine,
+                   time_budget_s=time_budget, lift_steps=lift_steps, generated=generated, max_gaussians=max_gaussians,
+                   flythrough_size=flythrough_size, engine=engine,
                    flythrough=False if no_flythrough else None, complete=False if no_complete else None,
                    frame_model=frame_model, fov_y_deg=fov)
     try:

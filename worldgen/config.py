@@ -39,18 +39,21 @@ class Effort:
     resolution: int  # pixels: procedural frames' side; the lift's short side for every other source
     time_budget_s: float  # seconds of splat optimisation
     flythrough_size: int  # flythrough.mp4's longer side, pixels
+    max_gaussians: int  # the splat cap densification stops at (`LiftConfig.max_gaussians`)
     generated: int  # views the frame model adds to a video, photo set or panorama
     cost: str  # what it takes on 2 CPU cores and what it gives
 
 
 EFFORTS: dict[str, Effort] = {
-    "draft": Effort(frames=40, resolution=256, time_budget_s=22.0, flythrough_size=512, generated=8,
-                    cost="about 45 s for a prompt on 2 CPU cores (1 min through the frame model); "
-                         "held-out PSNR about 35 dB on procedural rooms"),
-    "standard": Effort(frames=64, resolution=320, time_budget_s=90.0, flythrough_size=640, generated=16,
-                       cost="about 2.5 min on 2 CPU cores: more views and a longer lift"),
-    "high": Effort(frames=96, resolution=384, time_budget_s=300.0, flythrough_size=768, generated=24,
-                   cost="about 7 min on 2 CPU cores, seconds on a GPU"),
+    "draft": Effort(frames=40, resolution=256, time_budget_s=22.0, flythrough_size=512, max_gaussians=200_000, generated=8,
+                    cost="a prompt world in 50 s on 2 CPU cores (53 s through the frame model), 1.1 GB; "
+                         "held-out PSNR 32.6 dB (bench/generate.py)"),
+    "standard": Effort(frames=64, resolution=320, time_budget_s=90.0, flythrough_size=640, max_gaussians=500_000,
+                       generated=16,
+                       cost="a prompt world in 141 s on 2 CPU cores, 1.6 GB; held-out PSNR 32.9 dB"),
+    "high": Effort(frames=96, resolution=384, time_budget_s=300.0, flythrough_size=768, max_gaussians=2_000_000,
+                   generated=24,
+                   cost="a prompt world in 448 s on 2 CPU cores, 3.0 GB; held-out PSNR 35.5 dB"),
 }
 
 
@@ -68,6 +71,7 @@ class GenerateConfig:
     lift_steps: int | None = None  # lift exactly this many steps (the same world on any machine) instead of a budget
     flythrough: bool = True
     flythrough_size: int | None = None
+    max_gaussians: int | None = None
     generated: int | None = None
     device: str | None = None  # the frame model's; None: CUDA when there is one
     frame_model: Path = DEFAULT_FRAME_MODEL
@@ -85,7 +89,7 @@ class GenerateConfig:
             raise ConfigError(f"engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
         _integer("seed", self.seed, 0, 2**32 - 1)
         for name, lo, hi in (("frames", 2, 2000), ("resolution", 8, 4096), ("lift_steps", 1, 10**6),
-                             ("flythrough_size", 16, 4096), ("generated", 0, 1000)):
+                             ("flythrough_size", 16, 4096), ("generated", 0, 1000), ("max_gaussians", 1000, 50_000_000)):
             if getattr(self, name) is not None:
                 _integer(name, getattr(self, name), lo, hi)
         for name, lo, hi in (("time_budget_s", 0.1, 10**6), ("fov_y_deg", 1.0, 179.0)):
@@ -136,7 +140,7 @@ class GenerateConfig:
     def to_dict(self) -> dict:
         """What world.json records: every setting with its effective value."""
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "explicit"}
-        for name in ("frames", "resolution", "time_budget_s", "flythrough_size", "generated"):
+        for name in ("frames", "resolution", "time_budget_s", "flythrough_size", "max_gaussians", "generated"):
             out[name] = self.value(name)
         out["frame_model"] = str(self.frame_model)
         out["explicit"] = sorted(self.explicit)

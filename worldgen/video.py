@@ -44,7 +44,8 @@ class VideoError(InputFileError):
 
 @dataclass
 class Video:
-    """frames [T, H, W, 3] float32 in [0, 1]; times [T] seconds from the start; names of the frames
+    """frames [T, H, W, 3] float32 in [0, 1] (a list of [H, W, 3] for photos of several sizes); times
+    [T] seconds from the start; names of the frames
     (file names for a folder, "frame NNNNN" for a video); fps of the source (None for a folder);
     truncated: frames past max_duration_s (or the decode time limit) were not read."""
 
@@ -60,7 +61,8 @@ class Video:
 
     def subset(self, indices) -> "Video":
         idx = list(indices)
-        return Video(self.frames[idx], self.times[idx], [self.names[i] for i in idx], self.fps, self.source, self.truncated)
+        frames = self.frames[idx] if isinstance(self.frames, np.ndarray) else [self.frames[i] for i in idx]
+        return Video(frames, self.times[idx], [self.names[i] for i in idx], self.fps, self.source, self.truncated)
 
 
 def _natural_key(name: str):

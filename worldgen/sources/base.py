@@ -22,7 +22,7 @@ from ..frames import PosedFrames
 FrameCallback = Callable[[int, int, np.ndarray], None]  # (index, total, rgb [H, W, 3] float32)
 # settings every source uses
 COMMON_OPTIONS = frozenset({"effort", "seed", "resolution", "time_budget_s", "lift_steps", "flythrough",
-                            "flythrough_size", "device"})
+                            "flythrough_size", "max_gaussians", "device"})
 MODEL_OPTIONS = frozenset({"frame_model"})  # sources that run the frame model
 CAPTURE_OPTIONS = MODEL_OPTIONS | {"fov_y_deg", "generated"}  # photos, videos, panoramas
 

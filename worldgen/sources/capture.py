@@ -121,9 +121,21 @@ class CaptureSource(FrameSource):
         return str(self.capture.clip.source)
 
 
-class VideoSource(CaptureSource):
-    kind = "video"
+class _VideoInput(CaptureSource):
+    """The sources of `generate(video=...)`: a video file or frame folder, with or without poses."""
+
     input = "video"
+
+    def __init__(self, video, prompt: str | None, config: GenerateConfig):
+        super().__init__(video, prompt, config)
+        self.path = Path(video)
+
+    def inputs(self) -> dict:
+        return {"video": str(self.path), "prompt": self.prompt}
+
+
+class VideoSource(_VideoInput):
+    kind = "video"
     options = CAPTURE_OPTIONS | {"frames"}  # `frames`: the video frames kept (sampled by motion)
 
     @classmethod
@@ -132,17 +144,13 @@ class VideoSource(CaptureSource):
 
     def __init__(self, video, prompt: str | None, config: GenerateConfig):
         super().__init__(video, prompt, config)
-        self.path = Path(video)
         clock = [time.perf_counter()]
         full = read_video(self.path, size=read_side(config.value("resolution")), max_duration_s=MAX_DURATION_S)
         clip = full.subset(sample_by_motion(full.frames, config.value("frames"), source=str(self.path)))
         self._keep(estimate_capture(clip, config, clock))
 
-    def inputs(self) -> dict:
-        return {"video": str(self.path), "prompt": self.prompt}
 
-
-class PosedCaptureSource(VideoSource):
+class PosedCaptureSource(_VideoInput):
     kind = "posed-capture"
     options = (CAPTURE_OPTIONS - {"fov_y_deg"}) | {"frames"}  # the folder's intrinsics are used
 
@@ -151,8 +159,7 @@ class PosedCaptureSource(VideoSource):
         return posed_folder(Path(value))
 
     def __init__(self, folder, prompt: str | None, config: GenerateConfig):
-        FrameSource.__init__(self, folder, prompt, config)
-        self.path = Path(folder)
+        super().__init__(folder, prompt, config)
         self._keep(read_posed_capture(self.path, config))
 
 
@@ -172,7 +179,7 @@ class PhotoSetSource(CaptureSource):
 
     def __init__(self, images, prompt: str | None, config: GenerateConfig):
         super().__init__(images, prompt, config)
-        self.paths = [Path(p) for p in images]
+        self.given = self.paths = [Path(p) for p in images]
         if len(self.paths) < 3:
             raise SourceError(f"{len(self.paths)} images: structure from motion needs at least 3 overlapping photos "
                               "(one photo alone: pass a single image)")
@@ -194,7 +201,7 @@ class PhotoSetSource(CaptureSource):
         return f"{len(self.paths)} photos ({self.paths[0].parent})"
 
     def inputs(self) -> dict:
-        return {"images": [str(p) for p in self.paths], "prompt": self.prompt}
+        return {"images": [str(p) for p in self.given], "prompt": self.prompt}
 
 
 def _predicted_depth(model, capture: Capture, context: BuildContext, total: int) -> list:
