@@ -518,8 +518,8 @@ def build_blocks(editor: Editor) -> gr.Blocks:
                 link = gr.HTML("", elem_id="download")
 
         heavy = dict(concurrency_limit=1, concurrency_id="heavy")
-        generate.click(editor.generate, [prompt, images, video, layout_file, boxes, shell, use_boxes, frames_from, effort, seed,
-                                         state], [status, gallery, state, world_pick, view, history], **heavy
+        generate.click(editor.generate, [prompt, images, video, layout_file, boxes, shell, use_boxes, frames_from, effort,
+                                         seed, state], [status, gallery, state, world_pick, view, history], **heavy
                        ).then(editor.current_model, [state], model3d)
         world_pick.input(editor.open_world, [world_pick, state], [status, state, model3d, view, history])
         for name, b in buttons.items():

@@ -150,11 +150,10 @@ def grow_resolution(model: FrameModel, resolution: int) -> FrameModel:
     what the old one did at the old size. The refine convolutions keep their weights (they see
     s-times finer pixels); train the grown model before relying on it."""
     old = model.cfg
-    scale = resolution / old.resolution
-    if scale < 1 or scale != int(scale) or resolution % old.resolution:
+    if resolution < old.resolution or resolution % old.resolution:
         raise ArgumentError(f"can grow a {old.resolution}x{old.resolution} frame model to a whole multiple of "
                             f"its resolution, not {resolution}")
-    s = int(scale)
+    s = resolution // old.resolution
     grown = FrameModel(**{**dataclasses.asdict(old), "resolution": resolution, "patch": old.patch * s,
                           "memory_patch": old.memory_patch * s})
     state = grown.state_dict()

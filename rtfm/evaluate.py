@@ -12,9 +12,10 @@ target's RGB alone (no memory, guide or condition), as a photo's depth is predic
 (`rtfm.photo.photo_memory`: the median of DEPTH_SAMPLES samples), and from one sample; AbsRel over
 pixels with depth. With a `reference` model (the previous, smaller checkpoint), the same targets
 are sampled by it from the walk at its own resolution and upsampled (bilinear) to the evaluated
-one: `baseline_upsampled_psnr_db`, what the larger model adds over upsampling. `standard_error` holds the standard errors of the PSNR and AbsRel means over
-walks (a walk's targets share a world, so they are not independent samples): whether a figure
-clears a target by more than its sampling noise.
+one: `baseline_upsampled_psnr_db`, what the larger model adds over upsampling. `standard_error`
+holds the standard errors of the PSNR and AbsRel means over walks (a walk's targets share a world,
+so they are not independent samples): whether a figure clears a target by more than its sampling
+noise.
 """
 
 from __future__ import annotations

@@ -22,15 +22,10 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from renderer.errors import ArgumentError
 from renderer.layout import Layout
 
 from .config import GenerateConfig
 from .world import World, load_world
-
-class GenerateError(ArgumentError):
-    """Arguments to `generate` that cannot make a world."""
-
 
 class GeneratedWorld(World):
     """A World in a temporary folder (deleted with the object) until `save` puts it somewhere."""

@@ -35,10 +35,13 @@ def build_world(source: FrameSource, out: str | os.PathLike, config: GenerateCon
     config = config or source.config
     with WorldWriter(out, overwrite=overwrite) as writer:
         writer.manifest["timings_s"].update(source.timings_s)
-        made = source.frames(BuildContext(config, writer.timed, on_frame))
+        context = BuildContext(config, writer.timed, on_frame)
+        made = source.frames(context)
         writer.timed("frames")
+        models = {"layout": None, "frames": None, "poses": None, **made.models,
+                  "text_encoder": None if context.text_encoder is None else context.text_encoder.name}
         manifest = WorldManifest(source=source.kind, inputs=source.inputs(), seed=config.seed, config=config.to_dict(),
-                                 models=_models(made.models, source, config), caption=made.caption,
+                                 models=models, caption=made.caption,
                                  source_info=made.section, warnings=made.warnings, ignored_words=made.ignored_words)
         writer.manifest.update(manifest.sections())
         if made.layout is not None:
@@ -57,12 +60,3 @@ def build_world(source: FrameSource, out: str | os.PathLike, config: GenerateCon
                       init_points=made.init_points, flythrough_size=config.value("flythrough_size"))
         return writer.commit()
 
-
-def _models(made: dict, source: FrameSource, config: GenerateConfig) -> dict:
-    """What made each part: the source's own entries, and the frame model's text encoder when it ran."""
-    models = {"layout": None, "frames": None, "poses": None, "text_encoder": None, **made}
-    if str(models["frames"] or "").startswith("rtfm") and source.prompt:
-        from .models import text_encoder_of
-
-        models["text_encoder"] = Path(text_encoder_of(config.frame_model)).name
-    return models

@@ -60,7 +60,7 @@ EFFORTS: dict[str, Effort] = {
 @dataclass(frozen=True)
 class GenerateConfig:
     """How to make a world. `GenerateConfig.preset("standard", seed=3)` or `GenerateConfig(effort=...)`;
-    fields left None take the effort's value (`frames_for`, ...)."""
+    fields left None take the effort's value (`value`)."""
 
     effort: str = "draft"
     frames_from: str = "procedural"  # prompt / layout frames: "procedural" or "model"

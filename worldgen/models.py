@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 def _identity(folder: Path) -> tuple:
     """What changes when a checkpoint folder is rewritten: its files' names, sizes and mtimes."""
     try:
-        return tuple(sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in folder.iterdir() if p.is_file()))
+        stats = [(p.name, p.stat()) for p in folder.iterdir() if p.is_file()]
+        return tuple(sorted((name, st.st_size, st.st_mtime_ns) for name, st in stats))
     except OSError:
         return ()
 

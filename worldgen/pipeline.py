@@ -165,10 +165,10 @@ def refresh_derived(world: World, out: str | os.PathLike | None = None, keys=DER
         cams, scene = world.cameras, world.scene
         body = scene.subset(~shell_mask(scene)) if world.file("sky") is not None else scene
         if stale & {"mesh", "collider"} and cams:
-            write_mesh(writer, body, [c for c in cams])
+            write_mesh(writer, body, cams)
         if "flythrough" in stale and world.file("flythrough") is not None:
             size = (world.manifest.get("config") or {}).get("flythrough_size") or 512
-            (writer.path(world.manifest["files"]["flythrough"])).unlink(missing_ok=True)
+            writer.path(world.manifest["files"]["flythrough"]).unlink(missing_ok=True)
             write_flythrough(writer, scene, cams, int(size))
         if "metrics" in stale and world.file("frames") is not None:
             frames = read_transforms(world.file("frames").parent)

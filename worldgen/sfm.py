@@ -174,22 +174,21 @@ def _write_images(images, folder: Path, by_size: bool = False) -> list[str]:
     return names
 
 
-def _extract_and_match(work: Path, names: list[str], camera_model: str, params: list[float] | float,
-                       single_camera: bool, sequential: bool, seed: int) -> Path:
-    """params: the shared camera's parameters, or (frames of several sizes: one camera per size, each
-    folder of `_write_images(by_size=True)`) its focal length as a factor of the longer side."""
+def _extract_and_match(work: Path, names: list[str], camera_model: str, params: list[float], single_camera: bool,
+                       sequential: bool, seed: int, focal_factor: float | None = None) -> Path:
+    """params: the shared camera's parameters. focal_factor instead: frames of several sizes, one camera
+    per folder of `_write_images(by_size=True)`, its focal length this factor of its longer side."""
     import pycolmap
 
     db = work / "database.db"
     reader = pycolmap.ImageReaderOptions()
     reader.camera_model = camera_model
-    if isinstance(params, float):
-        reader.default_focal_length_factor = params
+    mode = pycolmap.CameraMode.SINGLE if single_camera else pycolmap.CameraMode.PER_IMAGE
+    if focal_factor is not None:
+        reader.default_focal_length_factor = focal_factor
+        mode = pycolmap.CameraMode.PER_FOLDER
     else:
         reader.camera_params = ",".join(f"{v:.10g}" for v in params)
-    mode = pycolmap.CameraMode.SINGLE if single_camera else pycolmap.CameraMode.PER_IMAGE
-    if isinstance(params, float):
-        mode = pycolmap.CameraMode.PER_FOLDER
     extraction = pycolmap.FeatureExtractionOptions()
     extraction.num_threads = 1
     extraction.max_image_size = MAX_FEATURE_SIDE
@@ -304,15 +303,14 @@ def estimate_poses(images: np.ndarray, names: list[str] | None = None, fov_y_deg
     label = f"{len(images)} frames" if names is None else f"{len(images)} frames ({names[0]} ... {names[-1]})"
     half_fov = math.tan(math.radians(fov_y_deg or DEFAULT_FOV_Y_DEG) / 2)
     model = LENS_MODELS[lens]
-    if len(sizes) == 1:
-        h, w = images[0].shape[:2]
-        params = [0.5 * h / half_fov, w / 2, h / 2] + ([0.0] if model == "SIMPLE_RADIAL" else [])
-    else:  # the focal length as a factor of each camera's longer side: its field of view across the shorter
-        h, w = images[0].shape[:2]
-        params = float(0.5 * min(h, w) / half_fov / max(h, w))
+    h, w = images[0].shape[:2]
+    params = [0.5 * h / half_fov, w / 2, h / 2] + ([0.0] if model == "SIMPLE_RADIAL" else [])
+    # several sizes: each camera's focal length a factor of its longer side, its field of view across the shorter
+    focal_factor = float(0.5 * min(h, w) / half_fov / max(h, w)) if len(sizes) > 1 else None
     with _workdir(workdir) as work, _quiet_colmap():
         files = _write_images(images, work / "images", by_size=len(sizes) > 1)
-        db = _extract_and_match(work, files, model, params, single_camera=True, sequential=sequential, seed=seed)
+        db = _extract_and_match(work, files, model, params, single_camera=True, sequential=sequential, seed=seed,
+                                focal_factor=focal_factor)
         opts = _mapper_options(seed, max_runtime_s)
         opts.ba_refine_focal_length = refine_focal
         opts.mapper.abs_pose_refine_focal_length = refine_focal

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, ClassVar
 
 import numpy as np
@@ -54,6 +55,7 @@ class BuildContext:
     config: GenerateConfig
     timed: Callable[[str], None]
     on_frame: FrameCallback | None = None
+    text_encoder: Path | None = None  # the text encoder `text_states` read a prompt with, for world.json
 
     def frame_model(self):
         from ..models import frame_model
@@ -64,7 +66,10 @@ class BuildContext:
         """The prompt as the frame model's text encoder reads it (the one its checkpoint names)."""
         from ..models import text_encoder_of, text_states
 
-        return text_states(text_encoder_of(self.config.frame_model))(prompt) if prompt else None
+        if not prompt:
+            return None
+        self.text_encoder = text_encoder_of(self.config.frame_model)
+        return text_states(self.text_encoder)(prompt)
 
     def report(self, frames, total: int, start: int = 0) -> list:
         """The frames of a generator, collected, each shown to on_frame(start + i, total, rgb) as it comes."""

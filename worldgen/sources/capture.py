@@ -290,6 +290,8 @@ def _condition(clip: Video, keep: list[int], text, image_size: int):
 def _lift_frames(clip: Video, rec: Reconstruction, keep: list[int], shown: list, new: list, short_side: int) -> PosedFrames:
     """Capture frames (no depth: the points start the cloud) then generated ones, `short_side` pixels on
     the short side; when the capture's frames differ in size, square crops of their middles."""
+    from rtfm.inputs import MemoryFrame
+
     names = [clip.names[i] for i in keep] + [f"generated {j:05d}" for j in range(len(new))]
     if len({clip.frames[i].shape for i in keep}) == 1:
         h0, w0 = clip.frames[keep[0]].shape[:2]
@@ -299,8 +301,6 @@ def _lift_frames(clip: Video, rec: Reconstruction, keep: list[int], shown: list,
                                names[:len(keep)], np.zeros((len(keep), lh, lw), np.float32),
                                np.stack([resized_map(f.label, lw, lh) for f in shown]).astype(np.int32))
         return captured if not new else _joined(captured, model_frames_at(new, lw, lh, names=names[len(keep):]))
-    from rtfm.inputs import MemoryFrame
-
     crops = []
     for i, f in zip(keep, shown):
         cam, rgb = square_crop(rec.cameras[i], torch.from_numpy(clip.frames[i]))

@@ -69,13 +69,11 @@ def ring_scales(distances: list[torch.Tensor], cameras: list[Camera]) -> np.ndar
     n, rows, rhs = len(cameras), [], []
     for i in range(n):
         j = (i + 1) % n
-        dirs = pixel_directions(cameras[i]).reshape(-1, 3)
         cam = cameras[j]
-        local = dirs @ cam.c2w[:3, :3].float()  # world direction -> camera j's frame (rotation only: same centre)
-        front = local[:, 2] > 1e-3
-        u = local[:, 0] / local[:, 2].clamp(min=1e-3) * cam.K[0, 0] + cam.K[0, 2]
-        v = local[:, 1] / local[:, 2].clamp(min=1e-3) * cam.K[1, 1] + cam.K[1, 2]
-        inside = front & (u >= 0) & (u < cam.width) & (v >= 0) & (v < cam.height)
+        # view i's pixel rays, 1 m out from the shared centre, seen by camera j
+        uv, z = cam.project(cameras[i].position + pixel_directions(cameras[i]).reshape(-1, 3))
+        u, v = uv[:, 0], uv[:, 1]
+        inside = (z > 1e-3) & (u >= 0) & (u < cam.width) & (v >= 0) & (v < cam.height)
         di = distances[i].reshape(-1)[inside]
         dj = distances[j][v[inside].long(), u[inside].long()]
         ok = (di > 0) & (dj > 0)

@@ -12,8 +12,7 @@ from renderer.view import exploration_path
 
 from ..config import GenerateConfig
 from ..images import DEFAULT_FOV_Y_DEG, read_image
-from .base import CAPTURE_OPTIONS, BuildContext, SourceFrames
-from .base import FrameSource
+from .base import CAPTURE_OPTIONS, BuildContext, FrameSource, SourceFrames
 
 EYE = (0.0, 0.0, 1.5)  # the photo's camera: 1.5 m above the origin, looking along +X (level)
 MAX_SIDE = 1024  # photos are read at most this large
@@ -36,7 +35,6 @@ def photo_frames(model, photo: torch.Tensor, camera: Camera, context: BuildConte
     from rtfm.inputs import Condition
     from rtfm.memory import SpatialMemory
     from rtfm.photo import photo_memory
-
     from rtfm.rollout import rollout
 
     from .frames import model_frames_at
